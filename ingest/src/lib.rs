@@ -1,0 +1,1 @@
+//! strata-ingest: placeholder until its issue lands.

@@ -1,0 +1,1 @@
+//! strata-query: placeholder until its issue lands.

@@ -1,0 +1,506 @@
+//! Block codecs: how one block of a column's values becomes bytes.
+//!
+//! Every numeric block begins with an 8-byte codec header — `u8` codec tag,
+//! `u8` parameter, six zero bytes — then the codec's body. The writer chooses
+//! the codec per block, preferring the light encodings because they decode
+//! several times faster than zstd:
+//!
+//! | tag | long block | double block |
+//! |-----|------------|--------------|
+//! | 0 | `CONSTANT`: one `i64` | `CONSTANT`: one `f64` |
+//! | 1 | `FOR`: `i64` base, packed `u32` offsets from it | `DECIMAL` (param = scale s): `i64` base, packed `u32` offsets of `v·10^s` |
+//! | 2 | `DELTA`: `i64` base, packed non-decreasing `u32` offsets, delta-coded | — |
+//! | 3 | `RAW`: `i64` values | `RAW`: `f64` values |
+//! | 4 | `ZSTD`: zstd frame of the raw values | `ZSTD`: zstd frame of the values' bytes split into 8 planes |
+//!
+//! zstd is chosen over the light encoding only when it is at most
+//! [`ZSTD_WORTH_IT`] of its size. A `DECIMAL` block is used only when every
+//! value survives the round trip bit for bit.
+//!
+//! *Packed `u32` runs* (dictionary ids, row lengths and the light encodings
+//! above) are: `u32` count n, then one bit-width byte per 128-value miniblock,
+//! then the miniblocks bit-packed with the `bitpacking` crate's `BitPacker4x`
+//! (the last miniblock padded to 128 values). A sorted run delta-codes each
+//! miniblock from the last value of the previous one.
+//!
+//! *Variable-length blocks* (text and complex columns) are `u8` tag (0 raw,
+//! 1 zstd), seven zero bytes, then — raw or inside one zstd frame — `u32`
+//! count n, `n + 1` `u32` end offsets starting at 0, and the concatenated
+//! values.
+
+use bitpacking::{BitPacker, BitPacker4x};
+
+use super::layout::{read_i64, read_u32, read_u64};
+
+/// zstd must shrink a block to this fraction of the light encoding to win.
+pub const ZSTD_WORTH_IT: f64 = 0.7;
+const ZSTD_LEVEL: i32 = 3;
+/// Text is written once and read rarely, so it is worth compressing harder.
+pub const TEXT_ZSTD_LEVEL: i32 = 9;
+const MINI: usize = BitPacker4x::BLOCK_LEN;
+
+const CONSTANT: u8 = 0;
+const FOR: u8 = 1;
+const DELTA: u8 = 2;
+const RAW: u8 = 3;
+const ZSTD: u8 = 4;
+
+/// A decoding failure; the reader adds the file name.
+pub type DecodeError = String;
+
+fn codec_header(tag: u8, param: u8) -> [u8; 8] {
+    [tag, param, 0, 0, 0, 0, 0, 0]
+}
+
+/// Appends a packed run of `values`; `sorted` values must be non-decreasing.
+pub fn encode_packed(values: &[u32], sorted: bool, out: &mut Vec<u8>) {
+    let packer = BitPacker4x::new();
+    out.extend_from_slice(&(values.len() as u32).to_le_bytes());
+    let widths_at = out.len();
+    let minis = values.len().div_ceil(MINI);
+    out.resize(widths_at + minis, 0);
+    let mut scratch = [0u8; 4 * MINI];
+    let mut padded = [0u32; MINI];
+    let mut previous = 0u32;
+    for (k, chunk) in values.chunks(MINI).enumerate() {
+        let pad = if sorted { chunk[chunk.len() - 1] } else { 0 };
+        padded[..chunk.len()].copy_from_slice(chunk);
+        padded[chunk.len()..].fill(pad);
+        let (width, len) = if sorted {
+            let width = packer.num_bits_sorted(previous, &padded);
+            (width, packer.compress_sorted(previous, &padded, &mut scratch, width))
+        } else {
+            let width = packer.num_bits(&padded);
+            (width, packer.compress(&padded, &mut scratch, width))
+        };
+        previous = pad;
+        out[widths_at + k] = width;
+        out.extend_from_slice(&scratch[..len]);
+    }
+}
+
+/// Decodes a packed run starting at `at`, appending to `out`; returns the
+/// offset just past it.
+pub fn decode_packed(
+    bytes: &[u8],
+    at: usize,
+    sorted: bool,
+    out: &mut Vec<u32>,
+) -> Result<usize, DecodeError> {
+    let count = read_u32(bytes, at).ok_or("packed run header is cut off")? as usize;
+    let minis = count.div_ceil(MINI);
+    let widths = bytes
+        .get(at + 4..at + 4 + minis)
+        .ok_or("packed run widths are cut off")?;
+    let packer = BitPacker4x::new();
+    let mut pos = at + 4 + minis;
+    let mut mini = [0u32; MINI];
+    let mut previous = 0u32;
+    out.reserve(count);
+    for (k, &width) in widths.iter().enumerate() {
+        if width > 32 {
+            return Err(format!("bit width {width} is over 32"));
+        }
+        let len = BitPacker4x::compressed_block_size(width);
+        let packed = bytes
+            .get(pos..pos + len)
+            .ok_or("packed run data is cut off")?;
+        if sorted {
+            packer.decompress_sorted(previous, packed, &mut mini, width);
+            previous = mini[MINI - 1];
+        } else {
+            packer.decompress(packed, &mut mini, width);
+        }
+        let take = (count - k * MINI).min(MINI);
+        out.extend_from_slice(&mini[..take]);
+        pos += len;
+    }
+    Ok(pos)
+}
+
+/// Encodes a block of longs with the best codec for it.
+pub fn encode_longs(values: &[i64], out: &mut Vec<u8>) {
+    let Some((&min, &max)) = values.iter().min().zip(values.iter().max()) else {
+        out.extend_from_slice(&codec_header(RAW, 0));
+        return;
+    };
+    if min == max {
+        out.extend_from_slice(&codec_header(CONSTANT, 0));
+        out.extend_from_slice(&min.to_le_bytes());
+        return;
+    }
+    let start = out.len();
+    let fits_u32 = (max as i128 - min as i128) <= u32::MAX as i128;
+    if fits_u32 {
+        let offsets: Vec<u32> = values.iter().map(|&v| (v - min) as u32).collect();
+        let sorted = values.windows(2).all(|w| w[0] <= w[1]);
+        out.extend_from_slice(&codec_header(if sorted { DELTA } else { FOR }, 0));
+        out.extend_from_slice(&min.to_le_bytes());
+        encode_packed(&offsets, sorted, out);
+    } else {
+        out.extend_from_slice(&codec_header(RAW, 0));
+        values
+            .iter()
+            .for_each(|v| out.extend_from_slice(&v.to_le_bytes()));
+    }
+    let raw: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+    try_zstd(&raw, start, out);
+}
+
+/// Replaces the light encoding written from `start` with zstd of `raw` when
+/// that is worth it.
+fn try_zstd(raw: &[u8], start: usize, out: &mut Vec<u8>) {
+    let light = out.len() - start;
+    // A light encoding already under 2 bits a value cannot lose enough.
+    if light * 32 < raw.len() {
+        return;
+    }
+    if let Ok(compressed) = zstd::bulk::compress(raw, ZSTD_LEVEL)
+        && ((compressed.len() + 8) as f64) <= light as f64 * ZSTD_WORTH_IT
+    {
+        out.truncate(start);
+        out.extend_from_slice(&codec_header(ZSTD, 0));
+        out.extend_from_slice(&compressed);
+    }
+}
+
+/// Decodes a block of `rows` longs, appending to `out`.
+pub fn decode_longs(block: &[u8], rows: usize, out: &mut Vec<i64>) -> Result<(), DecodeError> {
+    let tag = *block.first().ok_or("empty long block")?;
+    let body = block.get(8..).ok_or("long block header is cut off")?;
+    match tag {
+        CONSTANT => {
+            let v = read_i64(body, 0).ok_or("constant block is cut off")?;
+            out.extend(std::iter::repeat_n(v, rows));
+        }
+        FOR | DELTA => {
+            let base = read_i64(body, 0).ok_or("block base is cut off")?;
+            let mut offsets = Vec::with_capacity(rows);
+            decode_packed(body, 8, tag == DELTA, &mut offsets)?;
+            check_count(offsets.len(), rows)?;
+            out.extend(offsets.iter().map(|&o| base.wrapping_add(o as i64)));
+        }
+        RAW => decode_raw_longs(body, rows, out)?,
+        ZSTD => {
+            let raw = zstd::bulk::decompress(body, rows * 8).map_err(|e| e.to_string())?;
+            decode_raw_longs(&raw, rows, out)?;
+        }
+        other => return Err(format!("unknown long codec {other}")),
+    }
+    Ok(())
+}
+
+fn check_count(found: usize, rows: usize) -> Result<(), DecodeError> {
+    if found != rows {
+        return Err(format!("block holds {found} values, the footer says {rows}"));
+    }
+    Ok(())
+}
+
+fn decode_raw_longs(bytes: &[u8], rows: usize, out: &mut Vec<i64>) -> Result<(), DecodeError> {
+    let data = bytes.get(..rows * 8).ok_or("raw block is cut off")?;
+    out.extend(
+        data.chunks_exact(8)
+            .map(|c| i64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]])),
+    );
+    Ok(())
+}
+
+/// The smallest decimal scale (0..=6) at which every value is an exact
+/// integer that converts back to the same bits.
+fn decimal_scale(values: &[f64]) -> Option<(u8, Vec<i64>)> {
+    'scale: for scale in 0u8..=6 {
+        let factor = 10f64.powi(scale as i32);
+        let mut scaled = Vec::with_capacity(values.len());
+        for &v in values {
+            let s = (v * factor).round();
+            if !s.is_finite() || s.abs() >= 2f64.powi(53) {
+                return None;
+            }
+            let n = s as i64;
+            if (n as f64 / factor).to_bits() != v.to_bits() {
+                continue 'scale;
+            }
+            scaled.push(n);
+        }
+        return Some((scale, scaled));
+    }
+    None
+}
+
+/// Encodes a block of doubles with the best codec for it.
+pub fn encode_doubles(values: &[f64], out: &mut Vec<u8>) {
+    let start = out.len();
+    if let Some(first) = values.first()
+        && values.iter().all(|v| v.to_bits() == first.to_bits())
+    {
+        out.extend_from_slice(&codec_header(CONSTANT, 0));
+        out.extend_from_slice(&first.to_le_bytes());
+        return;
+    }
+    match decimal_scale(values) {
+        Some((scale, scaled))
+            if scaled.iter().max().zip(scaled.iter().min()).is_some_and(
+                |(&max, &min)| (max as i128 - min as i128) <= u32::MAX as i128,
+            ) =>
+        {
+            let min = scaled.iter().copied().min().unwrap_or(0);
+            let offsets: Vec<u32> = scaled.iter().map(|&v| (v - min) as u32).collect();
+            out.extend_from_slice(&codec_header(FOR, scale));
+            out.extend_from_slice(&min.to_le_bytes());
+            encode_packed(&offsets, false, out);
+        }
+        _ => {
+            out.extend_from_slice(&codec_header(RAW, 0));
+            values
+                .iter()
+                .for_each(|v| out.extend_from_slice(&v.to_le_bytes()));
+        }
+    }
+    try_zstd(&byte_planes(values), start, out);
+}
+
+/// The values' bytes regrouped by position (all first bytes, then all second
+/// bytes...), which compresses far better than interleaved doubles.
+fn byte_planes(values: &[f64]) -> Vec<u8> {
+    let mut planes = vec![0u8; values.len() * 8];
+    for (i, v) in values.iter().enumerate() {
+        for (b, byte) in v.to_le_bytes().into_iter().enumerate() {
+            planes[b * values.len() + i] = byte;
+        }
+    }
+    planes
+}
+
+/// Decodes a block of `rows` doubles, appending to `out`.
+pub fn decode_doubles(block: &[u8], rows: usize, out: &mut Vec<f64>) -> Result<(), DecodeError> {
+    let tag = *block.first().ok_or("empty double block")?;
+    let param = *block.get(1).ok_or("double block header is cut off")?;
+    let body = block.get(8..).ok_or("double block header is cut off")?;
+    match tag {
+        CONSTANT => {
+            let v = read_u64(body, 0).ok_or("constant block is cut off")?;
+            out.extend(std::iter::repeat_n(f64::from_bits(v), rows));
+        }
+        FOR => {
+            if param > 6 {
+                return Err(format!("decimal scale {param} is over 6"));
+            }
+            let factor = 10f64.powi(param as i32);
+            let base = read_i64(body, 0).ok_or("block base is cut off")?;
+            let mut offsets = Vec::with_capacity(rows);
+            decode_packed(body, 8, false, &mut offsets)?;
+            check_count(offsets.len(), rows)?;
+            out.extend(
+                offsets
+                    .iter()
+                    .map(|&o| base.wrapping_add(o as i64) as f64 / factor),
+            );
+        }
+        RAW => {
+            let data = body.get(..rows * 8).ok_or("raw block is cut off")?;
+            out.extend(data.chunks_exact(8).map(|c| {
+                f64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]])
+            }));
+        }
+        ZSTD => {
+            let planes = zstd::bulk::decompress(body, rows * 8).map_err(|e| e.to_string())?;
+            check_count(planes.len(), rows * 8)?;
+            out.extend((0..rows).map(|i| {
+                let mut bytes = [0u8; 8];
+                for (b, byte) in bytes.iter_mut().enumerate() {
+                    *byte = planes[b * rows + i];
+                }
+                f64::from_le_bytes(bytes)
+            }));
+        }
+        other => return Err(format!("unknown double codec {other}")),
+    }
+    Ok(())
+}
+
+/// Encodes variable-length values (text, sketches), zstd-compressed at
+/// `level` when that saves space.
+pub fn encode_var_binary<'v>(
+    values: impl ExactSizeIterator<Item = &'v [u8]> + Clone,
+    level: i32,
+    out: &mut Vec<u8>,
+) {
+    let mut body = Vec::new();
+    body.extend_from_slice(&(values.len() as u32).to_le_bytes());
+    let mut end = 0u32;
+    body.extend_from_slice(&end.to_le_bytes());
+    for v in values.clone() {
+        end += v.len() as u32;
+        body.extend_from_slice(&end.to_le_bytes());
+    }
+    values.for_each(|v| body.extend_from_slice(v));
+    match zstd::bulk::compress(&body, level) {
+        Ok(compressed) if compressed.len() < body.len() => {
+            out.extend_from_slice(&codec_header(1, 0));
+            out.extend_from_slice(&(body.len() as u64).to_le_bytes());
+            out.extend_from_slice(&compressed);
+        }
+        _ => {
+            out.extend_from_slice(&codec_header(0, 0));
+            out.extend_from_slice(&body);
+        }
+    }
+}
+
+/// A decoded block of variable-length values.
+#[derive(Debug, Clone)]
+pub struct VarBinaryBlock {
+    body: Vec<u8>,
+    count: usize,
+}
+
+impl VarBinaryBlock {
+    pub fn decode(block: &[u8]) -> Result<Self, DecodeError> {
+        let tag = *block.first().ok_or("empty variable-length block")?;
+        let body = match tag {
+            0 => block.get(8..).ok_or("block header is cut off")?.to_vec(),
+            1 => {
+                let len = read_u64(block, 8).ok_or("block header is cut off")? as usize;
+                let frame = block.get(16..).ok_or("block header is cut off")?;
+                let body = zstd::bulk::decompress(frame, len).map_err(|e| e.to_string())?;
+                check_count(body.len(), len)?;
+                body
+            }
+            other => return Err(format!("unknown variable-length codec {other}")),
+        };
+        let count = read_u32(&body, 0).ok_or("value count is cut off")? as usize;
+        let data_start = 4 + (count + 1) * 4;
+        let last = read_u32(&body, 4 + count * 4).ok_or("value offsets are cut off")? as usize;
+        if data_start + last != body.len() {
+            return Err("value offsets do not match the block's length".into());
+        }
+        let mut previous = 0;
+        for i in 0..=count {
+            let end = read_u32(&body, 4 + i * 4).ok_or("value offsets are cut off")?;
+            if end < previous {
+                return Err("value offsets go backwards".into());
+            }
+            previous = end;
+        }
+        Ok(Self { body, count })
+    }
+
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// Value `i`; offsets were validated when the block was decoded.
+    pub fn get(&self, i: usize) -> Option<&[u8]> {
+        if i >= self.count {
+            return None;
+        }
+        let data_start = 4 + (self.count + 1) * 4;
+        let start = read_u32(&self.body, 4 + i * 4)? as usize;
+        let end = read_u32(&self.body, 8 + i * 4)? as usize;
+        self.body.get(data_start + start..data_start + end)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn roundtrip_longs(values: &[i64]) -> Vec<i64> {
+        let mut bytes = Vec::new();
+        encode_longs(values, &mut bytes);
+        let mut out = Vec::new();
+        decode_longs(&bytes, values.len(), &mut out).unwrap();
+        out
+    }
+
+    fn roundtrip_doubles(values: &[f64]) -> Vec<f64> {
+        let mut bytes = Vec::new();
+        encode_doubles(values, &mut bytes);
+        let mut out = Vec::new();
+        decode_doubles(&bytes, values.len(), &mut out).unwrap();
+        out
+    }
+
+    proptest! {
+        #[test]
+        fn longs_roundtrip(values in prop::collection::vec(any::<i64>(), 0..700)) {
+            prop_assert_eq!(roundtrip_longs(&values), values);
+        }
+
+        #[test]
+        fn narrow_longs_roundtrip(values in prop::collection::vec(-1000i64..1000, 0..700)) {
+            prop_assert_eq!(roundtrip_longs(&values), values);
+        }
+
+        #[test]
+        fn sorted_longs_roundtrip(mut values in prop::collection::vec(0i64..1 << 40, 0..700)) {
+            values.sort();
+            prop_assert_eq!(roundtrip_longs(&values), values);
+        }
+
+        #[test]
+        fn doubles_roundtrip_bit_for_bit(values in prop::collection::vec(any::<f64>(), 0..500)) {
+            let out = roundtrip_doubles(&values);
+            let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            prop_assert_eq!(bits(&out), bits(&values));
+        }
+
+        #[test]
+        fn decimals_roundtrip(values in prop::collection::vec(0u32..10_000_000, 1..500)) {
+            let values: Vec<f64> = values.iter().map(|&v| v as f64 / 1000.0).collect();
+            let out = roundtrip_doubles(&values);
+            prop_assert_eq!(out, values);
+        }
+
+        #[test]
+        fn packed_roundtrip(values in prop::collection::vec(any::<u32>(), 0..1000), sorted in any::<bool>()) {
+            let mut values = values;
+            if sorted { values.sort(); }
+            let mut bytes = Vec::new();
+            encode_packed(&values, sorted, &mut bytes);
+            let mut out = Vec::new();
+            let end = decode_packed(&bytes, 0, sorted, &mut out).unwrap();
+            prop_assert_eq!(end, bytes.len());
+            prop_assert_eq!(out, values);
+        }
+
+        #[test]
+        fn var_binary_roundtrip(values in prop::collection::vec(prop::collection::vec(any::<u8>(), 0..40), 0..100)) {
+            let mut bytes = Vec::new();
+            encode_var_binary(values.iter().map(|v| v.as_slice()), 3, &mut bytes);
+            let block = VarBinaryBlock::decode(&bytes).unwrap();
+            prop_assert_eq!(block.len(), values.len());
+            for (i, v) in values.iter().enumerate() {
+                prop_assert_eq!(block.get(i).unwrap(), v.as_slice());
+            }
+        }
+
+        #[test]
+        fn garbage_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..300), rows in 0usize..300) {
+            let _ = decode_longs(&bytes, rows, &mut Vec::new());
+            let _ = decode_doubles(&bytes, rows, &mut Vec::new());
+            let _ = decode_packed(&bytes, 0, rows % 2 == 0, &mut Vec::new());
+            let _ = VarBinaryBlock::decode(&bytes);
+        }
+    }
+
+    #[test]
+    fn picks_light_encodings_for_typical_columns() {
+        let time: Vec<i64> = (0..65536).map(|i| 1_704_067_200_000 + i * 60).collect();
+        let mut bytes = Vec::new();
+        encode_longs(&time, &mut bytes);
+        assert_eq!(bytes[0], DELTA);
+        assert!(bytes.len() < 65536, "sorted time deltas pack under a byte each");
+
+        let durations: Vec<f64> = (0..1000).map(|i| (i * 7919 % 100_000) as f64 / 1000.0).collect();
+        let mut bytes = Vec::new();
+        encode_doubles(&durations, &mut bytes);
+        assert_eq!((bytes[0], bytes[1]), (FOR, 3), "3-decimal doubles are exact decimals");
+    }
+}

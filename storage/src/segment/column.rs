@@ -1,0 +1,448 @@
+//! Column readers: typed views of one column of a mapped [`Table`].
+//!
+//! Readers work a block at a time — block `b` holds rows
+//! `[b * ROWS_PER_BLOCK, (b + 1) * ROWS_PER_BLOCK)` — decoding into buffers
+//! the caller owns and reuses, so a scan allocates nothing per row. Per-block
+//! statistics (min/max, dictionary id range) come from the footer without
+//! touching the block, which is how filters skip blocks.
+
+use roaring::RoaringBitmap;
+
+use super::bitmap_index::BitmapIndex;
+use super::codec::{self, VarBinaryBlock};
+use super::dictionary::Dictionary;
+use super::layout::{
+    BlockIndex, ColumnMeta, DoubleBlockMeta, IdBlockMeta, LongBlockMeta, PlainBlockMeta,
+};
+use super::reader::Table;
+use super::{ColumnKind, SegmentError};
+
+/// A column of a table, by storage kind.
+#[derive(Debug, Clone, Copy)]
+pub enum Column<'t> {
+    Long(LongColumn<'t>),
+    Double(DoubleColumn<'t>),
+    String(StringColumn<'t>),
+    Text(TextColumn<'t>),
+    Complex(ComplexColumn<'t>),
+}
+
+impl<'t> Column<'t> {
+    pub(crate) fn new(table: &'t Table, meta: &'t ColumnMeta, kind: &ColumnKind) -> Self {
+        match meta {
+            ColumnMeta::Long { blocks, null_bitmap } => Column::Long(LongColumn {
+                table,
+                blocks,
+                null_bitmap: *null_bitmap,
+            }),
+            ColumnMeta::Double { blocks, null_bitmap } => Column::Double(DoubleColumn {
+                table,
+                blocks,
+                null_bitmap: *null_bitmap,
+            }),
+            ColumnMeta::String {
+                blocks,
+                null_bitmap,
+                cardinality,
+                dictionary,
+                bitmap_groups,
+            } => Column::String(StringColumn {
+                table,
+                blocks,
+                null_bitmap: *null_bitmap,
+                cardinality: *cardinality,
+                dictionary: *dictionary,
+                bitmap_groups,
+                multi_value: matches!(kind, ColumnKind::String { multi_value: true }),
+            }),
+            ColumnMeta::Text { blocks, null_bitmap } => Column::Text(TextColumn(VarBinaryColumn {
+                table,
+                blocks,
+                null_bitmap: *null_bitmap,
+            })),
+            ColumnMeta::Complex { blocks, null_bitmap } => Column::Complex(ComplexColumn(VarBinaryColumn {
+                table,
+                blocks,
+                null_bitmap: *null_bitmap,
+            })),
+        }
+    }
+
+    /// Decodes every block, surfacing any corruption.
+    pub fn verify(&self) -> Result<(), SegmentError> {
+        match self {
+            Column::Long(c) => c.values().map(drop),
+            Column::Double(c) => c.values().map(drop),
+            Column::String(c) => c.verify(),
+            Column::Text(c) => c.values().map(drop),
+            Column::Complex(c) => c.values().map(drop),
+        }
+    }
+
+    /// The rows where the column is null.
+    pub fn nulls(&self) -> Result<RoaringBitmap, SegmentError> {
+        let (table, index) = match self {
+            Column::Long(c) => (c.table, c.null_bitmap),
+            Column::Double(c) => (c.table, c.null_bitmap),
+            Column::String(c) => (c.table, c.null_bitmap),
+            Column::Text(c) => (c.0.table, c.0.null_bitmap),
+            Column::Complex(c) => (c.0.table, c.0.null_bitmap),
+        };
+        read_bitmap(table, index)
+    }
+}
+
+fn read_bitmap(table: &Table, index: Option<BlockIndex>) -> Result<RoaringBitmap, SegmentError> {
+    let Some(index) = index else {
+        return Ok(RoaringBitmap::new());
+    };
+    let bitmap = RoaringBitmap::deserialize_from(table.block(index)?)
+        .map_err(|e| SegmentError::corrupt(table.path(), format!("null bitmap: {e}")))?;
+    if bitmap.max().is_some_and(|max| u64::from(max) >= table.rows()) {
+        return Err(SegmentError::corrupt(
+            table.path(),
+            "a null bitmap names rows past the end of the table",
+        ));
+    }
+    Ok(bitmap)
+}
+
+fn decode_error(table: &Table, block: BlockIndex, detail: String) -> SegmentError {
+    SegmentError::corrupt(table.path(), format!("block {block}: {detail}"))
+}
+
+/// A column of `i64` (the `__time` column is one).
+#[derive(Debug, Clone, Copy)]
+pub struct LongColumn<'t> {
+    table: &'t Table,
+    blocks: &'t [LongBlockMeta],
+    null_bitmap: Option<BlockIndex>,
+}
+
+impl LongColumn<'_> {
+    pub fn block_count(&self) -> usize {
+        self.blocks.len()
+    }
+
+    /// Rows, min and max of block `b`, from the footer.
+    pub fn block_meta(&self, b: usize) -> Option<&LongBlockMeta> {
+        self.blocks.get(b)
+    }
+
+    /// Replaces `out` with the values of block `b` (null rows hold 0).
+    pub fn decode_block(&self, b: usize, out: &mut Vec<i64>) -> Result<(), SegmentError> {
+        out.clear();
+        let meta = self.meta(b)?;
+        let bytes = self.table.block(meta.block)?;
+        codec::decode_longs(bytes, meta.rows as usize, out)
+            .map_err(|e| decode_error(self.table, meta.block, e))
+    }
+
+    fn meta(&self, b: usize) -> Result<&LongBlockMeta, SegmentError> {
+        self.blocks
+            .get(b)
+            .ok_or_else(|| SegmentError::corrupt(self.table.path(), format!("row block {b} does not exist")))
+    }
+
+    /// Every value, in row order.
+    pub fn values(&self) -> Result<Vec<i64>, SegmentError> {
+        let mut all = Vec::with_capacity(self.table.rows() as usize);
+        let mut buffer = Vec::new();
+        for b in 0..self.blocks.len() {
+            self.decode_block(b, &mut buffer)?;
+            all.extend_from_slice(&buffer);
+        }
+        Ok(all)
+    }
+
+    pub fn nulls(&self) -> Result<RoaringBitmap, SegmentError> {
+        read_bitmap(self.table, self.null_bitmap)
+    }
+}
+
+/// A column of `f64`.
+#[derive(Debug, Clone, Copy)]
+pub struct DoubleColumn<'t> {
+    table: &'t Table,
+    blocks: &'t [DoubleBlockMeta],
+    null_bitmap: Option<BlockIndex>,
+}
+
+impl DoubleColumn<'_> {
+    pub fn block_count(&self) -> usize {
+        self.blocks.len()
+    }
+
+    pub fn block_meta(&self, b: usize) -> Option<&DoubleBlockMeta> {
+        self.blocks.get(b)
+    }
+
+    /// Replaces `out` with the values of block `b` (null rows hold 0.0).
+    pub fn decode_block(&self, b: usize, out: &mut Vec<f64>) -> Result<(), SegmentError> {
+        out.clear();
+        let meta = self.blocks.get(b).ok_or_else(|| {
+            SegmentError::corrupt(self.table.path(), format!("row block {b} does not exist"))
+        })?;
+        let bytes = self.table.block(meta.block)?;
+        codec::decode_doubles(bytes, meta.rows as usize, out)
+            .map_err(|e| decode_error(self.table, meta.block, e))
+    }
+
+    pub fn values(&self) -> Result<Vec<f64>, SegmentError> {
+        let mut all = Vec::with_capacity(self.table.rows() as usize);
+        let mut buffer = Vec::new();
+        for b in 0..self.blocks.len() {
+            self.decode_block(b, &mut buffer)?;
+            all.extend_from_slice(&buffer);
+        }
+        Ok(all)
+    }
+
+    pub fn nulls(&self) -> Result<RoaringBitmap, SegmentError> {
+        read_bitmap(self.table, self.null_bitmap)
+    }
+}
+
+/// A dictionary-encoded, bitmap-indexed string column.
+///
+/// Single-value blocks decode to *codes*: 0 for null, `id + 1` for
+/// dictionary id `id` — ready to index a dense group-by array whose slot 0
+/// is the null group.
+#[derive(Debug, Clone, Copy)]
+pub struct StringColumn<'t> {
+    table: &'t Table,
+    blocks: &'t [IdBlockMeta],
+    null_bitmap: Option<BlockIndex>,
+    cardinality: u32,
+    dictionary: BlockIndex,
+    bitmap_groups: &'t [BlockIndex],
+    multi_value: bool,
+}
+
+impl<'t> StringColumn<'t> {
+    pub fn is_multi_value(&self) -> bool {
+        self.multi_value
+    }
+
+    /// Number of distinct values.
+    pub fn cardinality(&self) -> u32 {
+        self.cardinality
+    }
+
+    pub fn block_count(&self) -> usize {
+        self.blocks.len()
+    }
+
+    /// Rows and dictionary id range of block `b`, from the footer.
+    pub fn block_meta(&self, b: usize) -> Option<&IdBlockMeta> {
+        self.blocks.get(b)
+    }
+
+    pub fn dictionary(&self) -> Result<Dictionary<'t>, SegmentError> {
+        let dictionary = Dictionary::parse(self.table.block(self.dictionary)?, self.table.path())?;
+        if dictionary.len() != self.cardinality as usize {
+            return Err(SegmentError::corrupt(
+                self.table.path(),
+                "the dictionary's size differs from the column's cardinality",
+            ));
+        }
+        Ok(dictionary)
+    }
+
+    pub fn bitmaps(&self) -> BitmapIndex<'t> {
+        BitmapIndex::new(self.table, self.bitmap_groups, self.cardinality)
+    }
+
+    pub fn nulls(&self) -> Result<RoaringBitmap, SegmentError> {
+        read_bitmap(self.table, self.null_bitmap)
+    }
+
+    fn block_bytes(&self, b: usize) -> Result<(&'t [u8], &'t IdBlockMeta), SegmentError> {
+        let meta = self.blocks.get(b).ok_or_else(|| {
+            SegmentError::corrupt(self.table.path(), format!("row block {b} does not exist"))
+        })?;
+        Ok((self.table.block(meta.block)?, meta))
+    }
+
+    /// Replaces `out` with the codes of block `b` of a single-value column.
+    pub fn decode_block_codes(&self, b: usize, out: &mut Vec<u32>) -> Result<(), SegmentError> {
+        out.clear();
+        let (bytes, meta) = self.block_bytes(b)?;
+        let fail = |e| decode_error(self.table, meta.block, e);
+        if self.multi_value {
+            return Err(fail("codes requested from a multi-value column".into()));
+        }
+        codec::decode_packed(bytes, 0, false, out).map_err(fail)?;
+        if out.len() != meta.rows as usize || out.iter().any(|&c| c > self.cardinality) {
+            return Err(fail("dictionary codes out of range".into()));
+        }
+        Ok(())
+    }
+
+    /// Replaces `lengths` with the number of values of each row of block `b`
+    /// and `ids` with those values' dictionary ids, back to back.
+    pub fn decode_block_multi(
+        &self,
+        b: usize,
+        lengths: &mut Vec<u32>,
+        ids: &mut Vec<u32>,
+    ) -> Result<(), SegmentError> {
+        lengths.clear();
+        ids.clear();
+        let (bytes, meta) = self.block_bytes(b)?;
+        let fail = |e| decode_error(self.table, meta.block, e);
+        if !self.multi_value {
+            return Err(fail("multi-value rows requested from a single-value column".into()));
+        }
+        let next = codec::decode_packed(bytes, 0, false, lengths).map_err(fail)?;
+        codec::decode_packed(bytes, next, false, ids).map_err(fail)?;
+        let total: u64 = lengths.iter().map(|&l| u64::from(l)).sum();
+        if lengths.len() != meta.rows as usize
+            || total != ids.len() as u64
+            || ids.iter().any(|&id| id >= self.cardinality)
+        {
+            return Err(fail("multi-value rows are inconsistent".into()));
+        }
+        Ok(())
+    }
+
+    /// Every row's values as dictionary ids (an empty list for null).
+    pub fn rows_as_ids(&self) -> Result<Vec<Vec<u32>>, SegmentError> {
+        let mut rows = Vec::with_capacity(self.table.rows() as usize);
+        let (mut lengths, mut ids) = (Vec::new(), Vec::new());
+        for b in 0..self.blocks.len() {
+            if self.multi_value {
+                self.decode_block_multi(b, &mut lengths, &mut ids)?;
+                let mut at = 0;
+                for &len in &lengths {
+                    rows.push(ids[at..at + len as usize].to_vec());
+                    at += len as usize;
+                }
+            } else {
+                self.decode_block_codes(b, &mut ids)?;
+                rows.extend(ids.iter().map(|&c| if c == 0 { vec![] } else { vec![c - 1] }));
+            }
+        }
+        Ok(rows)
+    }
+
+    fn verify(&self) -> Result<(), SegmentError> {
+        let dictionary = self.dictionary()?;
+        dictionary.iter().try_for_each(|v| v.map(drop))?;
+        self.rows_as_ids()?;
+        let bitmaps = self.bitmaps();
+        (0..self.cardinality).try_for_each(|id| bitmaps.bitmap(id).map(drop))?;
+        self.nulls().map(drop)
+    }
+}
+
+/// Variable-length values in compressed blocks.
+#[derive(Debug, Clone, Copy)]
+struct VarBinaryColumn<'t> {
+    table: &'t Table,
+    blocks: &'t [PlainBlockMeta],
+    null_bitmap: Option<BlockIndex>,
+}
+
+impl VarBinaryColumn<'_> {
+    fn decode_block(&self, b: usize) -> Result<VarBinaryBlock, SegmentError> {
+        let meta = self.blocks.get(b).ok_or_else(|| {
+            SegmentError::corrupt(self.table.path(), format!("row block {b} does not exist"))
+        })?;
+        let decoded = VarBinaryBlock::decode(self.table.block(meta.block)?)
+            .map_err(|e| decode_error(self.table, meta.block, e))?;
+        if decoded.len() != meta.rows as usize {
+            return Err(decode_error(self.table, meta.block, "value count differs from the footer's".into()));
+        }
+        Ok(decoded)
+    }
+}
+
+/// Raw full-text values (the tokens live in the segment's tantivy index).
+#[derive(Debug, Clone, Copy)]
+pub struct TextColumn<'t>(VarBinaryColumn<'t>);
+
+impl TextColumn<'_> {
+    pub fn block_count(&self) -> usize {
+        self.0.blocks.len()
+    }
+
+    /// The decoded values of block `b`; read them with [`TextBlock::get`].
+    pub fn decode_block(&self, b: usize) -> Result<TextBlock, SegmentError> {
+        let block = self.0.decode_block(b)?;
+        for i in 0..block.len() {
+            if block.get(i).is_none_or(|v| std::str::from_utf8(v).is_err()) {
+                return Err(SegmentError::corrupt(
+                    self.0.table.path(),
+                    format!("row block {b}: text value {i} is not UTF-8"),
+                ));
+            }
+        }
+        Ok(TextBlock(block))
+    }
+
+    /// Every value in row order (null rows are empty strings).
+    pub fn values(&self) -> Result<Vec<String>, SegmentError> {
+        let mut all = Vec::with_capacity(self.0.table.rows() as usize);
+        for b in 0..self.block_count() {
+            let block = self.decode_block(b)?;
+            all.extend((0..block.len()).map(|i| block.get(i).to_string()));
+        }
+        Ok(all)
+    }
+
+    pub fn nulls(&self) -> Result<RoaringBitmap, SegmentError> {
+        read_bitmap(self.0.table, self.0.null_bitmap)
+    }
+}
+
+/// A decoded block of text values, checked to be UTF-8.
+#[derive(Debug, Clone)]
+pub struct TextBlock(VarBinaryBlock);
+
+impl TextBlock {
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Value `i` of the block (`""` past the end).
+    pub fn get(&self, i: usize) -> &str {
+        self.0
+            .get(i)
+            .and_then(|v| std::str::from_utf8(v).ok())
+            .unwrap_or_default()
+    }
+}
+
+/// Opaque bytes per row, such as serialized sketches.
+#[derive(Debug, Clone, Copy)]
+pub struct ComplexColumn<'t>(VarBinaryColumn<'t>);
+
+impl ComplexColumn<'_> {
+    pub fn block_count(&self) -> usize {
+        self.0.blocks.len()
+    }
+
+    /// The decoded values of block `b`; `get(i)` is row `b * ROWS_PER_BLOCK + i`.
+    pub fn decode_block(&self, b: usize) -> Result<VarBinaryBlock, SegmentError> {
+        self.0.decode_block(b)
+    }
+
+    /// Every value in row order (null rows are empty).
+    pub fn values(&self) -> Result<Vec<Vec<u8>>, SegmentError> {
+        let mut all = Vec::with_capacity(self.0.table.rows() as usize);
+        for b in 0..self.block_count() {
+            let block = self.decode_block(b)?;
+            all.extend((0..block.len()).map(|i| block.get(i).unwrap_or_default().to_vec()));
+        }
+        Ok(all)
+    }
+
+    pub fn nulls(&self) -> Result<RoaringBitmap, SegmentError> {
+        read_bitmap(self.0.table, self.0.null_bitmap)
+    }
+}

@@ -1,0 +1,354 @@
+//! Reading segments: [`Segment`] opens a sealed segment directory, [`Table`]
+//! maps one table file.
+//!
+//! Opening a table reads and checks only the header, trailer and footer; the
+//! blocks stay in the page cache and are read in place from the mapping. Each
+//! block's checksum is verified the first time the block is touched and the
+//! result remembered, so a warm scan pays nothing for it while a flipped bit
+//! still surfaces as an error naming the file, never as a wrong answer.
+
+use std::collections::HashMap;
+use std::fs::{self, File};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use memmap2::Mmap;
+
+use super::column::{Column, LongColumn};
+use super::layout::{
+    self, BITMAP_GROUP, BlockIndex, ColumnMeta, Footer, HEADER_LEN, HEADER_MAGIC, TRAILER_LEN,
+};
+use super::schema::{ColumnKind, TIME_COLUMN, TableKind, TableSchema};
+use super::writer::{MANIFEST_FILE, MANIFEST_MAGIC, SegmentSummary, TEXT_INDEX_DIR};
+use super::{FORMAT_VERSION, ROWS_PER_BLOCK, SegmentError};
+use crate::time::Millis;
+
+/// One memory-mapped table file.
+pub struct Table {
+    path: PathBuf,
+    map: Mmap,
+    footer: Footer,
+    verified: Box<[AtomicBool]>,
+    by_name: HashMap<String, usize>,
+}
+
+impl std::fmt::Debug for Table {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Table")
+            .field("path", &self.path)
+            .field("kind", &self.footer.table)
+            .field("rows", &self.footer.rows)
+            .finish()
+    }
+}
+
+impl Table {
+    /// Maps `path` and checks its frame and footer.
+    pub fn open(path: &Path) -> Result<Self, SegmentError> {
+        let file = File::open(path).map_err(|e| SegmentError::io(path, e))?;
+        // SAFETY: segment files are immutable once written: writers create
+        // new files and the catalog only deletes whole segments after they
+        // are retired, so the mapping never sees its bytes change.
+        let map = unsafe { Mmap::map(&file) }.map_err(|e| SegmentError::io(path, e))?;
+        let footer = read_footer(path, &map)?;
+        let by_name = footer
+            .schema
+            .columns()
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.name.clone(), i + 1))
+            .chain(std::iter::once((TIME_COLUMN.to_string(), 0)))
+            .collect();
+        let verified = (0..footer.blocks.len()).map(|_| AtomicBool::new(false)).collect();
+        Ok(Self {
+            path: path.to_path_buf(),
+            map,
+            footer,
+            verified,
+            by_name,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn kind(&self) -> TableKind {
+        self.footer.table
+    }
+
+    pub fn rows(&self) -> u64 {
+        self.footer.rows
+    }
+
+    pub fn schema(&self) -> &TableSchema {
+        &self.footer.schema
+    }
+
+    /// Smallest and largest `__time`; `None` for an empty table.
+    pub fn time_range(&self) -> Option<(Millis, Millis)> {
+        self.footer.time_range
+    }
+
+    /// Number of row blocks.
+    pub fn block_count(&self) -> usize {
+        (self.footer.rows as usize).div_ceil(ROWS_PER_BLOCK)
+    }
+
+    /// Size of the file in bytes.
+    pub fn file_bytes(&self) -> u64 {
+        self.map.len() as u64
+    }
+
+    /// The `__time` column.
+    pub fn time(&self) -> LongColumn<'_> {
+        match self.column_at(0) {
+            Column::Long(column) => column,
+            // read_footer checked that column 0 is a long column.
+            _ => unreachable!("the footer check guarantees __time is a long column"),
+        }
+    }
+
+    /// The column called `name` (`__time` included).
+    pub fn column(&self, name: &str) -> Option<Column<'_>> {
+        self.by_name.get(name).map(|&i| self.column_at(i))
+    }
+
+    /// Every column after `__time`, in schema order.
+    pub fn columns(&self) -> impl Iterator<Item = (&str, Column<'_>)> {
+        self.footer
+            .schema
+            .columns()
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.name.as_str(), self.column_at(i + 1)))
+    }
+
+    fn column_at(&self, i: usize) -> Column<'_> {
+        let kind = match i {
+            0 => &ColumnKind::Long,
+            _ => &self.footer.schema.columns()[i - 1].kind,
+        };
+        Column::new(self, &self.footer.columns[i], kind)
+    }
+
+    /// The bytes of block `index`, checksum verified.
+    pub(crate) fn block(&self, index: BlockIndex) -> Result<&[u8], SegmentError> {
+        let i = index as usize;
+        let (Some(block), Some(verified)) = (self.footer.blocks.get(i), self.verified.get(i)) else {
+            return Err(SegmentError::corrupt(&self.path, format!("block {index} does not exist")));
+        };
+        // Bounds were checked against the file when the footer was read.
+        let bytes = &self.map[block.offset() as usize..(block.offset() + block.len()) as usize];
+        if !verified.load(Ordering::Acquire) {
+            if crc32fast::hash(bytes) != block.crc32() {
+                return Err(SegmentError::corrupt(
+                    &self.path,
+                    format!("block {index} at byte {} fails its checksum", block.offset()),
+                ));
+            }
+            verified.store(true, Ordering::Release);
+        }
+        Ok(bytes)
+    }
+
+    /// Verifies every block's checksum and decodes every column: the full
+    /// check `strata inspect --verify` runs.
+    pub fn verify(&self) -> Result<(), SegmentError> {
+        for index in 0..self.footer.blocks.len() {
+            self.block(index as BlockIndex)?;
+        }
+        self.time().values()?;
+        for (_, column) in self.columns() {
+            column.verify()?;
+        }
+        Ok(())
+    }
+}
+
+fn read_footer(path: &Path, file: &[u8]) -> Result<Footer, SegmentError> {
+    let corrupt = |detail: String| SegmentError::corrupt(path, detail);
+    if file.len() < HEADER_LEN || &file[..8] != HEADER_MAGIC {
+        return Err(corrupt("the header's magic bytes are wrong: not a Strata table file".into()));
+    }
+    let version = layout::read_u32(file, 8).unwrap_or(0);
+    if version != FORMAT_VERSION {
+        return Err(SegmentError::UnsupportedVersion {
+            path: path.to_path_buf(),
+            found: version,
+            supported: FORMAT_VERSION,
+        });
+    }
+    if layout::read_u32(file, 12) != Some(0) {
+        return Err(corrupt("the header's reserved bytes are not zero".into()));
+    }
+    let trailer = layout::decode_trailer(file).map_err(corrupt)?;
+    let footer_end = trailer
+        .footer_offset
+        .checked_add(trailer.footer_len)
+        .filter(|&end| trailer.footer_offset >= HEADER_LEN as u64 && end == (file.len() - TRAILER_LEN) as u64)
+        .ok_or_else(|| corrupt("the trailer points outside the file: truncated or overwritten".into()))?;
+    let footer_bytes = &file[trailer.footer_offset as usize..footer_end as usize];
+    if crc32fast::hash(footer_bytes) != trailer.footer_crc32 {
+        return Err(corrupt("the footer fails its checksum".into()));
+    }
+    let footer: Footer = serde_json::from_slice(footer_bytes)
+        .map_err(|e| corrupt(format!("the footer does not parse: {e}")))?;
+    check_footer(&footer, trailer.footer_offset).map_err(corrupt)?;
+    Ok(footer)
+}
+
+/// Checks that the footer is self-consistent, so that readers can index by
+/// it without further bounds checks.
+fn check_footer(footer: &Footer, data_end: u64) -> Result<(), String> {
+    if footer.rows_per_block as usize != ROWS_PER_BLOCK {
+        return Err(format!(
+            "rows per block is {}, this build reads {ROWS_PER_BLOCK}",
+            footer.rows_per_block
+        ));
+    }
+    for (i, block) in footer.blocks.iter().enumerate() {
+        let end = block.offset().checked_add(block.len());
+        if block.offset() < HEADER_LEN as u64 || end.is_none_or(|end| end > data_end) {
+            return Err(format!("block {i} lies outside the data region"));
+        }
+    }
+    let schema = footer.schema.columns();
+    if footer.columns.len() != schema.len() + 1 {
+        return Err(format!(
+            "the footer describes {} columns, the schema has {}",
+            footer.columns.len(),
+            schema.len() + 1
+        ));
+    }
+    let blocks = (footer.rows as usize).div_ceil(ROWS_PER_BLOCK);
+    let expected_rows = |b: usize| (footer.rows as usize - b * ROWS_PER_BLOCK).min(ROWS_PER_BLOCK) as u32;
+    for (i, meta) in footer.columns.iter().enumerate() {
+        let kind = if i == 0 { &ColumnKind::Long } else { &schema[i - 1].kind };
+        let name = if i == 0 { TIME_COLUMN } else { &schema[i - 1].name };
+        let kind_matches = matches!(
+            (kind, meta),
+            (ColumnKind::Long, ColumnMeta::Long { .. })
+                | (ColumnKind::Double, ColumnMeta::Double { .. })
+                | (ColumnKind::String { .. }, ColumnMeta::String { .. })
+                | (ColumnKind::Text, ColumnMeta::Text { .. })
+                | (ColumnKind::Complex { .. }, ColumnMeta::Complex { .. })
+        );
+        if !kind_matches {
+            return Err(format!("column {name:?} is stored as another type than its schema says"));
+        }
+        let rows = meta.block_rows();
+        if rows.len() != blocks || rows.iter().enumerate().any(|(b, &r)| r != expected_rows(b)) {
+            return Err(format!("column {name:?} does not cover the table's {} rows", footer.rows));
+        }
+        if meta.block_indexes().iter().any(|&b| b as usize >= footer.blocks.len()) {
+            return Err(format!("column {name:?} refers to a block that does not exist"));
+        }
+        if let ColumnMeta::String {
+            cardinality,
+            bitmap_groups,
+            ..
+        } = meta
+            && bitmap_groups.len() != (*cardinality as usize).div_ceil(BITMAP_GROUP)
+        {
+            return Err(format!("column {name:?} has the wrong number of bitmap groups"));
+        }
+    }
+    Ok(())
+}
+
+/// A sealed segment directory: its manifest and its tables.
+#[derive(Debug)]
+pub struct Segment {
+    dir: PathBuf,
+    summary: SegmentSummary,
+    events: Option<Table>,
+    rollup: Option<Table>,
+}
+
+impl Segment {
+    /// Opens the segment in `dir`: reads its manifest and maps its tables.
+    pub fn open(dir: &Path) -> Result<Self, SegmentError> {
+        let manifest_path = dir.join(MANIFEST_FILE);
+        let text = fs::read(&manifest_path).map_err(|e| SegmentError::io(&manifest_path, e))?;
+        let summary = parse_manifest(&manifest_path, &text)?;
+        let mut segment = Self {
+            dir: dir.to_path_buf(),
+            summary,
+            events: None,
+            rollup: None,
+        };
+        for table in &segment.summary.tables {
+            let path = dir.join(table.kind.file_name());
+            let opened = Table::open(&path)?;
+            if opened.kind() != table.kind || opened.rows() != table.rows {
+                return Err(SegmentError::corrupt(
+                    &path,
+                    "the table does not match the segment's manifest",
+                ));
+            }
+            match table.kind {
+                TableKind::Events => segment.events = Some(opened),
+                TableKind::Rollup => segment.rollup = Some(opened),
+            }
+        }
+        Ok(segment)
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn summary(&self) -> &SegmentSummary {
+        &self.summary
+    }
+
+    pub fn table(&self, kind: TableKind) -> Option<&Table> {
+        match kind {
+            TableKind::Events => self.events.as_ref(),
+            TableKind::Rollup => self.rollup.as_ref(),
+        }
+    }
+
+    /// The tantivy directory, when the segment has a full-text index.
+    pub fn text_index_dir(&self) -> Option<PathBuf> {
+        self.summary.text_index.then(|| self.dir.join(TEXT_INDEX_DIR))
+    }
+
+    /// Checks every block of every table.
+    pub fn verify(&self) -> Result<(), SegmentError> {
+        self.events.iter().chain(&self.rollup).try_for_each(Table::verify)
+    }
+}
+
+fn parse_manifest(path: &Path, bytes: &[u8]) -> Result<SegmentSummary, SegmentError> {
+    let corrupt = |detail: &str| SegmentError::corrupt(path, detail);
+    let text = std::str::from_utf8(bytes).map_err(|_| corrupt("the manifest is not UTF-8"))?;
+    let (header, body) = text
+        .split_once('\n')
+        .ok_or_else(|| corrupt("the manifest has no header line"))?;
+    let mut fields = header.split(' ');
+    if fields.next() != Some(MANIFEST_MAGIC) {
+        return Err(corrupt("the manifest's header is not a Strata segment header"));
+    }
+    let version: u32 = fields
+        .next()
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| corrupt("the manifest's version is unreadable"))?;
+    if version != FORMAT_VERSION {
+        return Err(SegmentError::UnsupportedVersion {
+            path: path.to_path_buf(),
+            found: version,
+            supported: FORMAT_VERSION,
+        });
+    }
+    let crc = fields
+        .next()
+        .and_then(|f| f.strip_prefix("crc32="))
+        .and_then(|hex| u32::from_str_radix(hex, 16).ok())
+        .ok_or_else(|| corrupt("the manifest's checksum is unreadable"))?;
+    if crc32fast::hash(body.as_bytes()) != crc {
+        return Err(corrupt("the manifest fails its checksum"));
+    }
+    serde_json::from_str(body).map_err(|e| corrupt(&format!("the manifest does not parse: {e}")))
+}
