@@ -1,1 +1,98 @@
-//! placeholder
+//! # strata-server
+//!
+//! Strata's HTTP surface (DESIGN.md, "The HTTP surface"): it binds the
+//! listener, routes requests, turns every failure into the JSON error
+//! contract and counts what it serves. It holds no business logic — routes
+//! translate HTTP into calls on the storage, ingest and query crates and back.
+//!
+//! Start with [`Server`]: built from a [`ServerConfig`] and the opened
+//! [`Catalog`](strata_storage::catalog::Catalog), it serves until its
+//! shutdown future resolves. [`api_error`] holds the error contract,
+//! [`routes`] the route table, [`metrics`] the Prometheus registry.
+
+pub mod api_error;
+pub mod metrics;
+pub mod routes;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use strata_storage::catalog::Catalog;
+use tokio::net::TcpListener;
+
+pub use api_error::ApiError;
+
+/// Where the server listens and keeps its data.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+}
+
+/// What every route can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub catalog: Arc<dyn Catalog>,
+    pub metrics: Arc<metrics::Metrics>,
+}
+
+/// Failing to start serving.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("cannot listen on {addr}: {source}; pick another address with --listen")]
+    Bind {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// A bound, not yet running server.
+pub struct Server {
+    listener: TcpListener,
+    state: AppState,
+}
+
+impl Server {
+    /// Binds the listener (port 0 picks a free port; see [`Server::local_addr`]).
+    pub async fn bind(
+        config: &ServerConfig,
+        catalog: Arc<dyn Catalog>,
+    ) -> Result<Self, ServeError> {
+        let listener =
+            TcpListener::bind(config.listen)
+                .await
+                .map_err(|source| ServeError::Bind {
+                    addr: config.listen,
+                    source,
+                })?;
+        Ok(Self {
+            listener,
+            state: AppState {
+                catalog,
+                metrics: Arc::new(metrics::Metrics::new()),
+            },
+        })
+    }
+
+    /// The address actually bound.
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves until `shutdown` resolves, then lets in-flight requests finish.
+    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) {
+        let Server { listener, state } = self;
+        warp::serve(routes::routes(state.clone()))
+            .incoming(listener)
+            .graceful(shutdown)
+            .run()
+            .await;
+        // Routes capture only the parts of the state they use; holding the
+        // whole state here keeps the catalog, and with it the data
+        // directory's lock, alive until the server has stopped.
+        drop(state);
+    }
+}

@@ -1,1 +1,156 @@
-//! End-to-end tests live in `tests/`.
+//! # strata-tests
+//!
+//! End-to-end tests start the real `strata` binary — the one users run — and
+//! talk to it over HTTP, as a client would. [`StrataServer`] is the harness:
+//! it starts `strata serve` on a free port with its own data directory, waits
+//! until the server answers its health check, and stops it when dropped.
+//!
+//! The binary is the one `cargo test --workspace` builds next to the test
+//! executables; set `STRATA_BIN` to test another build.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// The `strata` binary under test.
+pub fn strata_bin() -> PathBuf {
+    if let Some(bin) = std::env::var_os("STRATA_BIN") {
+        return PathBuf::from(bin);
+    }
+    // Test executables live in target/<profile>/deps; binaries one level up.
+    let exe = std::env::current_exe().expect("the test executable has a path");
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("the test executable lives in target/<profile>/deps");
+    let bin = profile_dir.join("strata");
+    assert!(
+        bin.exists(),
+        "{} does not exist: run the tests with `cargo test --workspace` (which builds it) or set STRATA_BIN",
+        bin.display()
+    );
+    bin
+}
+
+/// A running `strata serve`.
+pub struct StrataServer {
+    child: Child,
+    base_url: String,
+    data_dir: PathBuf,
+    _owned_dir: Option<tempfile::TempDir>,
+    log: mpsc::Receiver<String>,
+}
+
+impl StrataServer {
+    /// Starts a server with a fresh temporary data directory.
+    pub fn start() -> Self {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let data_dir = dir.path().join("data");
+        let mut server = Self::start_in(&data_dir);
+        server._owned_dir = Some(dir);
+        server
+    }
+
+    /// Starts a server on `data_dir` (kept after the server stops, so a test
+    /// can restart on the same data).
+    pub fn start_in(data_dir: &Path) -> Self {
+        let mut child = Command::new(strata_bin())
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(data_dir)
+            .env("STRATA_LOG", "info")
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("strata serve starts");
+        let stderr = child.stderr.take().expect("stderr is piped");
+        let (tx, log) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                eprintln!("[strata] {line}");
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let addr = loop {
+            let line = log
+                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+                .unwrap_or_else(|_| panic!("strata serve did not report its address in 30 s"));
+            if let Some(at) = line.find("listening on ") {
+                let rest = &line[at + "listening on ".len()..];
+                break rest
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or_default()
+                    .to_string();
+            }
+        };
+        let server = Self {
+            child,
+            base_url: format!("http://{addr}"),
+            data_dir: data_dir.to_path_buf(),
+            _owned_dir: None,
+            log,
+        };
+        server.wait_healthy(deadline);
+        server
+    }
+
+    fn wait_healthy(&self, deadline: Instant) {
+        let client = reqwest::blocking::Client::new();
+        while Instant::now() < deadline {
+            if let Ok(response) = client.get(self.url("/status/health")).send()
+                && response.status().is_success()
+            {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("strata serve did not become healthy in 30 s");
+    }
+
+    /// `path` on this server, e.g. `url("/status/health")`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
+    /// Log lines printed so far and not yet read.
+    pub fn drain_log(&self) -> Vec<String> {
+        self.log.try_iter().collect()
+    }
+
+    /// Sends SIGTERM and waits for the process to exit.
+    pub fn terminate(mut self) -> ExitStatus {
+        // SAFETY: kill(2) with a pid we own and a valid signal number.
+        unsafe {
+            libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM);
+        }
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = self.child.try_wait().expect("waiting for strata") {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "strata did not exit within 30 s of SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for StrataServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

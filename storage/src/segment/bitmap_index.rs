@@ -54,15 +54,17 @@ impl<'t> BitmapIndex<'t> {
         if id >= self.cardinality {
             return Err(SegmentError::corrupt(
                 path,
-                format!("bitmap for dictionary id {id} requested, the column has {}", self.cardinality),
+                format!(
+                    "bitmap for dictionary id {id} requested, the column has {}",
+                    self.cardinality
+                ),
             ));
         }
         let group = (id as usize) / BITMAP_GROUP;
         let index = (id as usize) % BITMAP_GROUP;
-        let block_index = *self
-            .groups
-            .get(group)
-            .ok_or_else(|| SegmentError::corrupt(path, format!("bitmap group {group} is missing")))?;
+        let block_index = *self.groups.get(group).ok_or_else(|| {
+            SegmentError::corrupt(path, format!("bitmap group {group} is missing"))
+        })?;
         let block = self.table.block(block_index)?;
         let corrupt = || SegmentError::corrupt(path, format!("bitmap group {group} is malformed"));
         let count = read_u32(block, 0).ok_or_else(corrupt)? as usize;
@@ -78,7 +80,10 @@ impl<'t> BitmapIndex<'t> {
         let bitmap = RoaringBitmap::deserialize_from(bytes).map_err(|e| {
             SegmentError::corrupt(path, format!("bitmap of dictionary id {id}: {e}"))
         })?;
-        if bitmap.max().is_some_and(|max| u64::from(max) >= self.table.rows()) {
+        if bitmap
+            .max()
+            .is_some_and(|max| u64::from(max) >= self.table.rows())
+        {
             return Err(SegmentError::corrupt(
                 path,
                 format!("bitmap of dictionary id {id} names rows past the end of the table"),

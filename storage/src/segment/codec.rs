@@ -24,9 +24,9 @@
 //! miniblock from the last value of the previous one.
 //!
 //! *Variable-length blocks* (text and complex columns) are `u8` tag (0 raw,
-//! 1 zstd), seven zero bytes, then — raw or inside one zstd frame — `u32`
-//! count n, `n + 1` `u32` end offsets starting at 0, and the concatenated
-//! values.
+//! 1 zstd), seven zero bytes, a packed run of the n values' byte lengths,
+//! `u64` length of the concatenated values, then the concatenated values —
+//! raw, or as one zstd frame.
 
 use bitpacking::{BitPacker, BitPacker4x};
 
@@ -35,8 +35,10 @@ use super::layout::{read_i64, read_u32, read_u64};
 /// zstd must shrink a block to this fraction of the light encoding to win.
 pub const ZSTD_WORTH_IT: f64 = 0.7;
 const ZSTD_LEVEL: i32 = 3;
-/// Text is written once and read rarely, so it is worth compressing harder.
-pub const TEXT_ZSTD_LEVEL: i32 = 9;
+/// Text is written once and read rarely, so it is worth compressing harder;
+/// it is compressed on a background thread (see `background_encoder`).
+pub const TEXT_ZSTD_LEVEL: i32 = 6;
+pub const COMPLEX_ZSTD_LEVEL: i32 = 3;
 const MINI: usize = BitPacker4x::BLOCK_LEN;
 
 const CONSTANT: u8 = 0;
@@ -68,7 +70,10 @@ pub fn encode_packed(values: &[u32], sorted: bool, out: &mut Vec<u8>) {
         padded[chunk.len()..].fill(pad);
         let (width, len) = if sorted {
             let width = packer.num_bits_sorted(previous, &padded);
-            (width, packer.compress_sorted(previous, &padded, &mut scratch, width))
+            (
+                width,
+                packer.compress_sorted(previous, &padded, &mut scratch, width),
+            )
         } else {
             let width = packer.num_bits(&padded);
             (width, packer.compress(&padded, &mut scratch, width))
@@ -192,7 +197,9 @@ pub fn decode_longs(block: &[u8], rows: usize, out: &mut Vec<i64>) -> Result<(),
 
 fn check_count(found: usize, rows: usize) -> Result<(), DecodeError> {
     if found != rows {
-        return Err(format!("block holds {found} values, the footer says {rows}"));
+        return Err(format!(
+            "block holds {found} values, the footer says {rows}"
+        ));
     }
     Ok(())
 }
@@ -240,9 +247,11 @@ pub fn encode_doubles(values: &[f64], out: &mut Vec<u8>) {
     }
     match decimal_scale(values) {
         Some((scale, scaled))
-            if scaled.iter().max().zip(scaled.iter().min()).is_some_and(
-                |(&max, &min)| (max as i128 - min as i128) <= u32::MAX as i128,
-            ) =>
+            if scaled
+                .iter()
+                .max()
+                .zip(scaled.iter().min())
+                .is_some_and(|(&max, &min)| (max as i128 - min as i128) <= u32::MAX as i128) =>
         {
             let min = scaled.iter().copied().min().unwrap_or(0);
             let offsets: Vec<u32> = scaled.iter().map(|&v| (v - min) as u32).collect();
@@ -299,9 +308,10 @@ pub fn decode_doubles(block: &[u8], rows: usize, out: &mut Vec<f64>) -> Result<(
         }
         RAW => {
             let data = body.get(..rows * 8).ok_or("raw block is cut off")?;
-            out.extend(data.chunks_exact(8).map(|c| {
-                f64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]])
-            }));
+            out.extend(
+                data.chunks_exact(8)
+                    .map(|c| f64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]])),
+            );
         }
         ZSTD => {
             let planes = zstd::bulk::decompress(body, rows * 8).map_err(|e| e.to_string())?;
@@ -319,90 +329,72 @@ pub fn decode_doubles(block: &[u8], rows: usize, out: &mut Vec<f64>) -> Result<(
     Ok(())
 }
 
-/// Encodes variable-length values (text, sketches), zstd-compressed at
-/// `level` when that saves space.
+/// Encodes variable-length values (text, sketches): their lengths as a
+/// packed run, then their bytes, zstd-compressed at `level` when that saves
+/// space. Lengths stay outside the zstd frame because bit-packing already
+/// takes them to a byte or two and they decode without decompressing.
 pub fn encode_var_binary<'v>(
     values: impl ExactSizeIterator<Item = &'v [u8]> + Clone,
     level: i32,
     out: &mut Vec<u8>,
 ) {
-    let mut body = Vec::new();
-    body.extend_from_slice(&(values.len() as u32).to_le_bytes());
-    let mut end = 0u32;
-    body.extend_from_slice(&end.to_le_bytes());
-    for v in values.clone() {
-        end += v.len() as u32;
-        body.extend_from_slice(&end.to_le_bytes());
-    }
-    values.for_each(|v| body.extend_from_slice(v));
-    match zstd::bulk::compress(&body, level) {
-        Ok(compressed) if compressed.len() < body.len() => {
-            out.extend_from_slice(&codec_header(1, 0));
-            out.extend_from_slice(&(body.len() as u64).to_le_bytes());
-            out.extend_from_slice(&compressed);
-        }
-        _ => {
-            out.extend_from_slice(&codec_header(0, 0));
-            out.extend_from_slice(&body);
-        }
-    }
+    let lengths: Vec<u32> = values.clone().map(|v| v.len() as u32).collect();
+    let mut data = Vec::with_capacity(lengths.iter().map(|&l| l as usize).sum());
+    values.for_each(|v| data.extend_from_slice(v));
+    let compressed = zstd::bulk::compress(&data, level)
+        .ok()
+        .filter(|c| c.len() < data.len());
+    out.extend_from_slice(&codec_header(u8::from(compressed.is_some()), 0));
+    encode_packed(&lengths, false, out);
+    out.extend_from_slice(&(data.len() as u64).to_le_bytes());
+    out.extend_from_slice(compressed.as_deref().unwrap_or(&data));
 }
 
 /// A decoded block of variable-length values.
 #[derive(Debug, Clone)]
 pub struct VarBinaryBlock {
-    body: Vec<u8>,
-    count: usize,
+    /// `ends[i]` is where value `i` ends in `data`; value 0 starts at 0.
+    ends: Vec<u32>,
+    data: Vec<u8>,
 }
 
 impl VarBinaryBlock {
     pub fn decode(block: &[u8]) -> Result<Self, DecodeError> {
         let tag = *block.first().ok_or("empty variable-length block")?;
-        let body = match tag {
-            0 => block.get(8..).ok_or("block header is cut off")?.to_vec(),
-            1 => {
-                let len = read_u64(block, 8).ok_or("block header is cut off")? as usize;
-                let frame = block.get(16..).ok_or("block header is cut off")?;
-                let body = zstd::bulk::decompress(frame, len).map_err(|e| e.to_string())?;
-                check_count(body.len(), len)?;
-                body
-            }
+        let mut ends = Vec::new();
+        let at = decode_packed(block, 8, false, &mut ends)?;
+        let len = read_u64(block, at).ok_or("data length is cut off")? as usize;
+        let stored = block.get(at + 8..).ok_or("data is cut off")?;
+        let data = match tag {
+            0 => stored.to_vec(),
+            1 => zstd::bulk::decompress(stored, len).map_err(|e| e.to_string())?,
             other => return Err(format!("unknown variable-length codec {other}")),
         };
-        let count = read_u32(&body, 0).ok_or("value count is cut off")? as usize;
-        let data_start = 4 + (count + 1) * 4;
-        let last = read_u32(&body, 4 + count * 4).ok_or("value offsets are cut off")? as usize;
-        if data_start + last != body.len() {
-            return Err("value offsets do not match the block's length".into());
+        check_count(data.len(), len)?;
+        let mut end = 0u64;
+        for length in &mut ends {
+            end += u64::from(*length);
+            *length = u32::try_from(end).map_err(|_| "values overflow the block")?;
         }
-        let mut previous = 0;
-        for i in 0..=count {
-            let end = read_u32(&body, 4 + i * 4).ok_or("value offsets are cut off")?;
-            if end < previous {
-                return Err("value offsets go backwards".into());
-            }
-            previous = end;
+        if end != data.len() as u64 {
+            return Err("value lengths do not add up to the block's data".into());
         }
-        Ok(Self { body, count })
+        Ok(Self { ends, data })
     }
 
     pub fn len(&self) -> usize {
-        self.count
+        self.ends.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.count == 0
+        self.ends.is_empty()
     }
 
-    /// Value `i`; offsets were validated when the block was decoded.
+    /// Value `i`, `None` past the end.
     pub fn get(&self, i: usize) -> Option<&[u8]> {
-        if i >= self.count {
-            return None;
-        }
-        let data_start = 4 + (self.count + 1) * 4;
-        let start = read_u32(&self.body, 4 + i * 4)? as usize;
-        let end = read_u32(&self.body, 8 + i * 4)? as usize;
-        self.body.get(data_start + start..data_start + end)
+        let end = *self.ends.get(i)? as usize;
+        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        self.data.get(start..end)
     }
 }
 
@@ -496,11 +488,20 @@ mod tests {
         let mut bytes = Vec::new();
         encode_longs(&time, &mut bytes);
         assert_eq!(bytes[0], DELTA);
-        assert!(bytes.len() < 65536, "sorted time deltas pack under a byte each");
+        assert!(
+            bytes.len() < 65536,
+            "sorted time deltas pack under a byte each"
+        );
 
-        let durations: Vec<f64> = (0..1000).map(|i| (i * 7919 % 100_000) as f64 / 1000.0).collect();
+        let durations: Vec<f64> = (0..1000)
+            .map(|i| (i * 7919 % 100_000) as f64 / 1000.0)
+            .collect();
         let mut bytes = Vec::new();
         encode_doubles(&durations, &mut bytes);
-        assert_eq!((bytes[0], bytes[1]), (FOR, 3), "3-decimal doubles are exact decimals");
+        assert_eq!(
+            (bytes[0], bytes[1]),
+            (FOR, 3),
+            "3-decimal doubles are exact decimals"
+        );
     }
 }

@@ -30,12 +30,18 @@ pub enum Column<'t> {
 impl<'t> Column<'t> {
     pub(crate) fn new(table: &'t Table, meta: &'t ColumnMeta, kind: &ColumnKind) -> Self {
         match meta {
-            ColumnMeta::Long { blocks, null_bitmap } => Column::Long(LongColumn {
+            ColumnMeta::Long {
+                blocks,
+                null_bitmap,
+            } => Column::Long(LongColumn {
                 table,
                 blocks,
                 null_bitmap: *null_bitmap,
             }),
-            ColumnMeta::Double { blocks, null_bitmap } => Column::Double(DoubleColumn {
+            ColumnMeta::Double {
+                blocks,
+                null_bitmap,
+            } => Column::Double(DoubleColumn {
                 table,
                 blocks,
                 null_bitmap: *null_bitmap,
@@ -55,12 +61,18 @@ impl<'t> Column<'t> {
                 bitmap_groups,
                 multi_value: matches!(kind, ColumnKind::String { multi_value: true }),
             }),
-            ColumnMeta::Text { blocks, null_bitmap } => Column::Text(TextColumn(VarBinaryColumn {
+            ColumnMeta::Text {
+                blocks,
+                null_bitmap,
+            } => Column::Text(TextColumn(VarBinaryColumn {
                 table,
                 blocks,
                 null_bitmap: *null_bitmap,
             })),
-            ColumnMeta::Complex { blocks, null_bitmap } => Column::Complex(ComplexColumn(VarBinaryColumn {
+            ColumnMeta::Complex {
+                blocks,
+                null_bitmap,
+            } => Column::Complex(ComplexColumn(VarBinaryColumn {
                 table,
                 blocks,
                 null_bitmap: *null_bitmap,
@@ -98,7 +110,10 @@ fn read_bitmap(table: &Table, index: Option<BlockIndex>) -> Result<RoaringBitmap
     };
     let bitmap = RoaringBitmap::deserialize_from(table.block(index)?)
         .map_err(|e| SegmentError::corrupt(table.path(), format!("null bitmap: {e}")))?;
-    if bitmap.max().is_some_and(|max| u64::from(max) >= table.rows()) {
+    if bitmap
+        .max()
+        .is_some_and(|max| u64::from(max) >= table.rows())
+    {
         return Err(SegmentError::corrupt(
             table.path(),
             "a null bitmap names rows past the end of the table",
@@ -139,9 +154,9 @@ impl LongColumn<'_> {
     }
 
     fn meta(&self, b: usize) -> Result<&LongBlockMeta, SegmentError> {
-        self.blocks
-            .get(b)
-            .ok_or_else(|| SegmentError::corrupt(self.table.path(), format!("row block {b} does not exist")))
+        self.blocks.get(b).ok_or_else(|| {
+            SegmentError::corrupt(self.table.path(), format!("row block {b} does not exist"))
+        })
     }
 
     /// Every value, in row order.
@@ -292,7 +307,9 @@ impl<'t> StringColumn<'t> {
         let (bytes, meta) = self.block_bytes(b)?;
         let fail = |e| decode_error(self.table, meta.block, e);
         if !self.multi_value {
-            return Err(fail("multi-value rows requested from a single-value column".into()));
+            return Err(fail(
+                "multi-value rows requested from a single-value column".into(),
+            ));
         }
         let next = codec::decode_packed(bytes, 0, false, lengths).map_err(fail)?;
         codec::decode_packed(bytes, next, false, ids).map_err(fail)?;
@@ -320,7 +337,10 @@ impl<'t> StringColumn<'t> {
                 }
             } else {
                 self.decode_block_codes(b, &mut ids)?;
-                rows.extend(ids.iter().map(|&c| if c == 0 { vec![] } else { vec![c - 1] }));
+                rows.extend(
+                    ids.iter()
+                        .map(|&c| if c == 0 { vec![] } else { vec![c - 1] }),
+                );
             }
         }
         Ok(rows)
@@ -352,7 +372,11 @@ impl VarBinaryColumn<'_> {
         let decoded = VarBinaryBlock::decode(self.table.block(meta.block)?)
             .map_err(|e| decode_error(self.table, meta.block, e))?;
         if decoded.len() != meta.rows as usize {
-            return Err(decode_error(self.table, meta.block, "value count differs from the footer's".into()));
+            return Err(decode_error(
+                self.table,
+                meta.block,
+                "value count differs from the footer's".into(),
+            ));
         }
         Ok(decoded)
     }

@@ -73,7 +73,8 @@ impl<'t> Dictionary<'t> {
     /// The value of dictionary id `id`.
     pub fn value(&self, id: u32) -> Result<&'t str, SegmentError> {
         let id = id as usize;
-        let corrupt = || SegmentError::corrupt(self.path, format!("dictionary id {id} is out of range"));
+        let corrupt =
+            || SegmentError::corrupt(self.path, format!("dictionary id {id} is out of range"));
         if id >= self.len {
             return Err(corrupt());
         }

@@ -222,7 +222,10 @@ pub fn decode_trailer(file: &[u8]) -> Result<Trailer, String> {
     let at = file.len() - TRAILER_LEN;
     let trailer = &file[at..];
     if &trailer[24..32] != TRAILER_MAGIC || read_u32(trailer, 20) != Some(0) {
-        return Err("the trailer's magic bytes are wrong: the file is truncated or not a Strata table".into());
+        return Err(
+            "the trailer's magic bytes are wrong: the file is truncated or not a Strata table"
+                .into(),
+        );
     }
     let missing = || "trailer is unreadable".to_string();
     Ok(Trailer {

@@ -32,6 +32,7 @@
 //! is specified in `docs/segment-format.md`.
 
 pub mod arrow_export;
+mod background_encoder;
 pub mod bitmap_index;
 mod codec;
 pub mod column;
@@ -49,7 +50,7 @@ pub use column::{
 };
 pub use dictionary::Dictionary;
 pub use reader::{Segment, Table};
-pub use schema::{ColumnKind, ColumnSchema, TableKind, TableSchema, TIME_COLUMN};
+pub use schema::{ColumnKind, ColumnSchema, TIME_COLUMN, TableKind, TableSchema};
 pub use writer::{CellValue, SegmentSummary, SegmentWriter, TableWriter};
 
 /// Rows per block: one roaring container's worth, so bitmaps and blocks align.

@@ -59,7 +59,9 @@ impl Table {
             .map(|(i, c)| (c.name.clone(), i + 1))
             .chain(std::iter::once((TIME_COLUMN.to_string(), 0)))
             .collect();
-        let verified = (0..footer.blocks.len()).map(|_| AtomicBool::new(false)).collect();
+        let verified = (0..footer.blocks.len())
+            .map(|_| AtomicBool::new(false))
+            .collect();
         Ok(Self {
             path: path.to_path_buf(),
             map,
@@ -109,6 +111,25 @@ impl Table {
         }
     }
 
+    /// Bytes each column takes in the file (its blocks, dictionary, bitmaps
+    /// and null bitmap), `__time` first: where a table's space goes.
+    pub fn column_bytes(&self) -> Vec<(&str, u64)> {
+        let names = std::iter::once(TIME_COLUMN)
+            .chain(self.footer.schema.columns().iter().map(|c| c.name.as_str()));
+        names
+            .zip(&self.footer.columns)
+            .map(|(name, meta)| {
+                let bytes = meta
+                    .block_indexes()
+                    .iter()
+                    .filter_map(|&b| self.footer.blocks.get(b as usize))
+                    .map(|b| b.len())
+                    .sum();
+                (name, bytes)
+            })
+            .collect()
+    }
+
     /// The column called `name` (`__time` included).
     pub fn column(&self, name: &str) -> Option<Column<'_>> {
         self.by_name.get(name).map(|&i| self.column_at(i))
@@ -135,8 +156,12 @@ impl Table {
     /// The bytes of block `index`, checksum verified.
     pub(crate) fn block(&self, index: BlockIndex) -> Result<&[u8], SegmentError> {
         let i = index as usize;
-        let (Some(block), Some(verified)) = (self.footer.blocks.get(i), self.verified.get(i)) else {
-            return Err(SegmentError::corrupt(&self.path, format!("block {index} does not exist")));
+        let (Some(block), Some(verified)) = (self.footer.blocks.get(i), self.verified.get(i))
+        else {
+            return Err(SegmentError::corrupt(
+                &self.path,
+                format!("block {index} does not exist"),
+            ));
         };
         // Bounds were checked against the file when the footer was read.
         let bytes = &self.map[block.offset() as usize..(block.offset() + block.len()) as usize];
@@ -144,7 +169,10 @@ impl Table {
             if crc32fast::hash(bytes) != block.crc32() {
                 return Err(SegmentError::corrupt(
                     &self.path,
-                    format!("block {index} at byte {} fails its checksum", block.offset()),
+                    format!(
+                        "block {index} at byte {} fails its checksum",
+                        block.offset()
+                    ),
                 ));
             }
             verified.store(true, Ordering::Release);
@@ -169,7 +197,9 @@ impl Table {
 fn read_footer(path: &Path, file: &[u8]) -> Result<Footer, SegmentError> {
     let corrupt = |detail: String| SegmentError::corrupt(path, detail);
     if file.len() < HEADER_LEN || &file[..8] != HEADER_MAGIC {
-        return Err(corrupt("the header's magic bytes are wrong: not a Strata table file".into()));
+        return Err(corrupt(
+            "the header's magic bytes are wrong: not a Strata table file".into(),
+        ));
     }
     let version = layout::read_u32(file, 8).unwrap_or(0);
     if version != FORMAT_VERSION {
@@ -186,8 +216,12 @@ fn read_footer(path: &Path, file: &[u8]) -> Result<Footer, SegmentError> {
     let footer_end = trailer
         .footer_offset
         .checked_add(trailer.footer_len)
-        .filter(|&end| trailer.footer_offset >= HEADER_LEN as u64 && end == (file.len() - TRAILER_LEN) as u64)
-        .ok_or_else(|| corrupt("the trailer points outside the file: truncated or overwritten".into()))?;
+        .filter(|&end| {
+            trailer.footer_offset >= HEADER_LEN as u64 && end == (file.len() - TRAILER_LEN) as u64
+        })
+        .ok_or_else(|| {
+            corrupt("the trailer points outside the file: truncated or overwritten".into())
+        })?;
     let footer_bytes = &file[trailer.footer_offset as usize..footer_end as usize];
     if crc32fast::hash(footer_bytes) != trailer.footer_crc32 {
         return Err(corrupt("the footer fails its checksum".into()));
@@ -222,10 +256,19 @@ fn check_footer(footer: &Footer, data_end: u64) -> Result<(), String> {
         ));
     }
     let blocks = (footer.rows as usize).div_ceil(ROWS_PER_BLOCK);
-    let expected_rows = |b: usize| (footer.rows as usize - b * ROWS_PER_BLOCK).min(ROWS_PER_BLOCK) as u32;
+    let expected_rows =
+        |b: usize| (footer.rows as usize - b * ROWS_PER_BLOCK).min(ROWS_PER_BLOCK) as u32;
     for (i, meta) in footer.columns.iter().enumerate() {
-        let kind = if i == 0 { &ColumnKind::Long } else { &schema[i - 1].kind };
-        let name = if i == 0 { TIME_COLUMN } else { &schema[i - 1].name };
+        let kind = if i == 0 {
+            &ColumnKind::Long
+        } else {
+            &schema[i - 1].kind
+        };
+        let name = if i == 0 {
+            TIME_COLUMN
+        } else {
+            &schema[i - 1].name
+        };
         let kind_matches = matches!(
             (kind, meta),
             (ColumnKind::Long, ColumnMeta::Long { .. })
@@ -235,14 +278,25 @@ fn check_footer(footer: &Footer, data_end: u64) -> Result<(), String> {
                 | (ColumnKind::Complex { .. }, ColumnMeta::Complex { .. })
         );
         if !kind_matches {
-            return Err(format!("column {name:?} is stored as another type than its schema says"));
+            return Err(format!(
+                "column {name:?} is stored as another type than its schema says"
+            ));
         }
         let rows = meta.block_rows();
         if rows.len() != blocks || rows.iter().enumerate().any(|(b, &r)| r != expected_rows(b)) {
-            return Err(format!("column {name:?} does not cover the table's {} rows", footer.rows));
+            return Err(format!(
+                "column {name:?} does not cover the table's {} rows",
+                footer.rows
+            ));
         }
-        if meta.block_indexes().iter().any(|&b| b as usize >= footer.blocks.len()) {
-            return Err(format!("column {name:?} refers to a block that does not exist"));
+        if meta
+            .block_indexes()
+            .iter()
+            .any(|&b| b as usize >= footer.blocks.len())
+        {
+            return Err(format!(
+                "column {name:?} refers to a block that does not exist"
+            ));
         }
         if let ColumnMeta::String {
             cardinality,
@@ -251,7 +305,9 @@ fn check_footer(footer: &Footer, data_end: u64) -> Result<(), String> {
         } = meta
             && bitmap_groups.len() != (*cardinality as usize).div_ceil(BITMAP_GROUP)
         {
-            return Err(format!("column {name:?} has the wrong number of bitmap groups"));
+            return Err(format!(
+                "column {name:?} has the wrong number of bitmap groups"
+            ));
         }
     }
     Ok(())
@@ -312,12 +368,17 @@ impl Segment {
 
     /// The tantivy directory, when the segment has a full-text index.
     pub fn text_index_dir(&self) -> Option<PathBuf> {
-        self.summary.text_index.then(|| self.dir.join(TEXT_INDEX_DIR))
+        self.summary
+            .text_index
+            .then(|| self.dir.join(TEXT_INDEX_DIR))
     }
 
     /// Checks every block of every table.
     pub fn verify(&self) -> Result<(), SegmentError> {
-        self.events.iter().chain(&self.rollup).try_for_each(Table::verify)
+        self.events
+            .iter()
+            .chain(&self.rollup)
+            .try_for_each(Table::verify)
     }
 }
 
@@ -329,7 +390,9 @@ fn parse_manifest(path: &Path, bytes: &[u8]) -> Result<SegmentSummary, SegmentEr
         .ok_or_else(|| corrupt("the manifest has no header line"))?;
     let mut fields = header.split(' ');
     if fields.next() != Some(MANIFEST_MAGIC) {
-        return Err(corrupt("the manifest's header is not a Strata segment header"));
+        return Err(corrupt(
+            "the manifest's header is not a Strata segment header",
+        ));
     }
     let version: u32 = fields
         .next()

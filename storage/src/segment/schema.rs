@@ -44,7 +44,9 @@ impl TableKind {
 pub enum ColumnKind {
     /// Dictionary-encoded, bitmap-indexed strings; `multi_value` rows hold
     /// zero or more values.
-    String { multi_value: bool },
+    String {
+        multi_value: bool,
+    },
     Long,
     Double,
     /// Raw full-text values, kept for display and re-analysis; searched
@@ -52,7 +54,9 @@ pub enum ColumnKind {
     Text,
     /// Opaque bytes per row (a serialized sketch); `type_name` says which
     /// aggregator can read them.
-    Complex { type_name: String },
+    Complex {
+        type_name: String,
+    },
 }
 
 /// A named, typed column.

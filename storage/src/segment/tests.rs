@@ -47,18 +47,32 @@ fn kind_strategy() -> impl Strategy<Value = ColumnKind> {
 }
 
 fn value_strategy(kind: &ColumnKind) -> BoxedStrategy<Model> {
-    let word = prop::sample::select(vec!["a", "b", "host-1", "host-2", "é", "zz", ""]).prop_map(String::from);
+    let word = prop::sample::select(vec!["a", "b", "host-1", "host-2", "é", "zz", ""])
+        .prop_map(String::from);
     let value = match kind {
-        ColumnKind::Long => prop_oneof![any::<i64>(), -50i64..50].prop_map(Model::Long).boxed(),
-        ColumnKind::Double => prop_oneof![any::<f64>(), (0u32..100_000).prop_map(|v| v as f64 / 1000.0)]
-            .prop_map(Model::Double)
+        ColumnKind::Long => prop_oneof![any::<i64>(), -50i64..50]
+            .prop_map(Model::Long)
             .boxed(),
+        ColumnKind::Double => prop_oneof![
+            any::<f64>(),
+            (0u32..100_000).prop_map(|v| v as f64 / 1000.0)
+        ]
+        .prop_map(Model::Double)
+        .boxed(),
         ColumnKind::String { multi_value: false } => word.prop_map(Model::Str).boxed(),
         ColumnKind::String { multi_value: true } => prop::collection::vec(word, 0..4)
-            .prop_map(|v| if v.is_empty() { Model::Null } else { Model::Strs(v) })
+            .prop_map(|v| {
+                if v.is_empty() {
+                    Model::Null
+                } else {
+                    Model::Strs(v)
+                }
+            })
             .boxed(),
         ColumnKind::Text => "[a-z ]{0,30}".prop_map(Model::Str).boxed(),
-        ColumnKind::Complex { .. } => prop::collection::vec(any::<u8>(), 0..20).prop_map(Model::Bytes).boxed(),
+        ColumnKind::Complex { .. } => prop::collection::vec(any::<u8>(), 0..20)
+            .prop_map(Model::Bytes)
+            .boxed(),
     };
     prop_oneof![1 => Just(Model::Null), 6 => value].boxed()
 }
@@ -119,18 +133,37 @@ fn read_column(table: &Table, c: usize, kind: &ColumnKind) -> Vec<Model> {
     let column = table.column(&name).unwrap();
     let nulls = column.nulls().unwrap();
     let null_or = |row: usize, value: Model| {
-        if nulls.contains(row as u32) { Model::Null } else { value }
+        if nulls.contains(row as u32) {
+            Model::Null
+        } else {
+            value
+        }
     };
     match (column, kind) {
-        (Column::Long(col), _) => col.values().unwrap().into_iter().enumerate().map(|(r, v)| null_or(r, Model::Long(v))).collect(),
-        (Column::Double(col), _) => col.values().unwrap().into_iter().enumerate().map(|(r, v)| null_or(r, Model::Double(v))).collect(),
+        (Column::Long(col), _) => col
+            .values()
+            .unwrap()
+            .into_iter()
+            .enumerate()
+            .map(|(r, v)| null_or(r, Model::Long(v)))
+            .collect(),
+        (Column::Double(col), _) => col
+            .values()
+            .unwrap()
+            .into_iter()
+            .enumerate()
+            .map(|(r, v)| null_or(r, Model::Double(v)))
+            .collect(),
         (Column::String(col), ColumnKind::String { multi_value }) => {
             let dictionary = col.dictionary().unwrap();
             col.rows_as_ids()
                 .unwrap()
                 .into_iter()
                 .map(|ids| {
-                    let values: Vec<String> = ids.iter().map(|&id| dictionary.value(id).unwrap().to_string()).collect();
+                    let values: Vec<String> = ids
+                        .iter()
+                        .map(|&id| dictionary.value(id).unwrap().to_string())
+                        .collect();
                     match (values.len(), multi_value) {
                         (0, _) => Model::Null,
                         (_, true) => Model::Strs(values),
@@ -139,8 +172,20 @@ fn read_column(table: &Table, c: usize, kind: &ColumnKind) -> Vec<Model> {
                 })
                 .collect()
         }
-        (Column::Text(col), _) => col.values().unwrap().into_iter().enumerate().map(|(r, v)| null_or(r, Model::Str(v))).collect(),
-        (Column::Complex(col), _) => col.values().unwrap().into_iter().enumerate().map(|(r, v)| null_or(r, Model::Bytes(v))).collect(),
+        (Column::Text(col), _) => col
+            .values()
+            .unwrap()
+            .into_iter()
+            .enumerate()
+            .map(|(r, v)| null_or(r, Model::Str(v)))
+            .collect(),
+        (Column::Complex(col), _) => col
+            .values()
+            .unwrap()
+            .into_iter()
+            .enumerate()
+            .map(|(r, v)| null_or(r, Model::Bytes(v)))
+            .collect(),
         (other, kind) => panic!("column {other:?} read back for kind {kind:?}"),
     }
 }
@@ -156,14 +201,24 @@ fn check_table(table: &Table, kinds: &[ColumnKind], rows: &Rows) {
     assert_eq!(table.rows(), rows.len() as u64);
     let times = table.time().values().unwrap();
     assert_eq!(times, rows.iter().map(|r| r.0).collect::<Vec<_>>());
-    assert_eq!(table.time_range(), rows.first().map(|f| (f.0, rows[rows.len() - 1].0)));
+    assert_eq!(
+        table.time_range(),
+        rows.first().map(|f| (f.0, rows[rows.len() - 1].0))
+    );
     for (c, kind) in kinds.iter().enumerate() {
         let read = read_column(table, c, kind);
         for (r, (got, row)) in read.iter().zip(rows).enumerate() {
-            assert!(same(got, &row.1[c]), "column c{c} row {r}: wrote {:?}, read {got:?}", row.1[c]);
+            assert!(
+                same(got, &row.1[c]),
+                "column c{c} row {r}: wrote {:?}, read {got:?}",
+                row.1[c]
+            );
         }
         let column = table.column(&format!("c{c}")).unwrap();
-        check_indexes(column, &rows.iter().map(|r| r.1[c].clone()).collect::<Vec<_>>());
+        check_indexes(
+            column,
+            &rows.iter().map(|r| r.1[c].clone()).collect::<Vec<_>>(),
+        );
     }
 }
 
@@ -181,7 +236,10 @@ fn check_indexes(column: Column<'_>, values: &[Model]) {
         Column::String(col) => {
             let dictionary = col.dictionary().unwrap();
             let words: Vec<&str> = dictionary.iter().map(Result::unwrap).collect();
-            assert!(words.windows(2).all(|w| w[0] < w[1]), "dictionary not sorted: {words:?}");
+            assert!(
+                words.windows(2).all(|w| w[0] < w[1]),
+                "dictionary not sorted: {words:?}"
+            );
             for (id, word) in words.iter().enumerate() {
                 let naive: RoaringBitmap = values
                     .iter()
@@ -193,7 +251,11 @@ fn check_indexes(column: Column<'_>, values: &[Model]) {
                     })
                     .map(|(r, _)| r as u32)
                     .collect();
-                assert_eq!(col.bitmaps().bitmap(id as u32).unwrap(), naive, "bitmap of {word:?}");
+                assert_eq!(
+                    col.bitmaps().bitmap(id as u32).unwrap(),
+                    naive,
+                    "bitmap of {word:?}"
+                );
                 assert_eq!(dictionary.find(word).unwrap(), Some(id as u32));
             }
             assert_eq!(dictionary.find("not-a-value").unwrap(), None);
@@ -205,7 +267,13 @@ fn check_indexes(column: Column<'_>, values: &[Model]) {
                 let meta = col.block_meta(b).unwrap();
                 let present: Vec<i64> = values[b * ROWS_PER_BLOCK..][..buffer.len()]
                     .iter()
-                    .filter_map(|v| if let Model::Long(x) = v { Some(*x) } else { None })
+                    .filter_map(|v| {
+                        if let Model::Long(x) = v {
+                            Some(*x)
+                        } else {
+                            None
+                        }
+                    })
                     .collect();
                 assert_eq!(meta.min, present.iter().copied().min());
                 assert_eq!(meta.max, present.iter().copied().max());
@@ -244,7 +312,11 @@ fn multi_block_rows() -> (Vec<ColumnKind>, Rows) {
     let rows = (0..150_000i64)
         .map(|i| {
             let host = Model::Str(format!("host-{:04}", (i * 7919) % 1000));
-            let bytes = if i % 97 == 0 { Model::Null } else { Model::Long((i * 31) % 5000) };
+            let bytes = if i % 97 == 0 {
+                Model::Null
+            } else {
+                Model::Long((i * 31) % 5000)
+            };
             let duration = Model::Double(((i * 13) % 100_000) as f64 / 1000.0);
             let message = Model::Str(format!("GET /api/v1/r{} -> 200 w{}", i % 300, i % 50));
             let tags = match i % 3 {
@@ -252,7 +324,10 @@ fn multi_block_rows() -> (Vec<ColumnKind>, Rows) {
                 1 => Model::Strs(vec!["x".into()]),
                 _ => Model::Strs(vec!["y".into(), format!("t{}", i % 5)]),
             };
-            (1_704_067_200_000 + i * 4, vec![host, bytes, duration, message, tags])
+            (
+                1_704_067_200_000 + i * 4,
+                vec![host, bytes, duration, message, tags],
+            )
         })
         .collect();
     (kinds, rows)
@@ -268,25 +343,41 @@ fn multi_block_table_roundtrips() {
     assert_eq!(table.block_count(), 3);
     check_table(&table, &kinds, &rows);
 
-    let batches: Vec<_> = arrow_export::record_batches(&table).unwrap().map(Result::unwrap).collect();
-    assert_eq!(batches.iter().map(|b| b.num_rows()).collect::<Vec<_>>(), vec![65536, 65536, 18928]);
+    let batches: Vec<_> = arrow_export::record_batches(&table)
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(
+        batches.iter().map(|b| b.num_rows()).collect::<Vec<_>>(),
+        vec![65536, 65536, 18928]
+    );
     let hosts = batches[2]
         .column(1)
         .as_any()
         .downcast_ref::<arrow::array::StringArray>()
         .unwrap();
-    assert_eq!(hosts.value(0), format!("host-{:04}", (131_072 * 7919) % 1000));
+    assert_eq!(
+        hosts.value(0),
+        format!("host-{:04}", (131_072 * 7919) % 1000)
+    );
 }
 
 #[test]
 fn rejects_rows_out_of_time_order_and_wrong_types() {
     let dir = tempfile::tempdir().unwrap();
     let schema = schema_of(&[ColumnKind::Long]);
-    let mut writer = TableWriter::create(&dir.path().join("t.tbl"), TableKind::Rollup, schema).unwrap();
+    let mut writer =
+        TableWriter::create(&dir.path().join("t.tbl"), TableKind::Rollup, schema).unwrap();
     writer.append_row(10, &[CellValue::Long(1)]).unwrap();
-    let err = writer.append_row(9, &[CellValue::Long(1)]).unwrap_err().to_string();
+    let err = writer
+        .append_row(9, &[CellValue::Long(1)])
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("sorted by time"), "{err}");
-    let err = writer.append_row(11, &[CellValue::Str("x")]).unwrap_err().to_string();
+    let err = writer
+        .append_row(11, &[CellValue::Str("x")])
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("cannot hold"), "{err}");
     let err = writer.append_row(11, &[]).unwrap_err().to_string();
     assert!(err.contains("1 columns"), "{err}");
@@ -325,7 +416,10 @@ fn segment_roundtrips_through_its_manifest() {
     assert!(segment.table(TableKind::Rollup).is_none());
     let events = segment.table(TableKind::Events).unwrap();
     assert_eq!(events.rows(), 70_000);
-    assert_eq!(segment.summary().table(TableKind::Events).unwrap().rows, 70_000);
+    assert_eq!(
+        segment.summary().table(TableKind::Events).unwrap().rows,
+        70_000
+    );
     assert!(segment.text_index_dir().is_none());
     segment.verify().unwrap();
 }
@@ -336,7 +430,15 @@ fn truncated_table_is_an_error_naming_the_file() {
     let (dir, _, _) = sealed_segment(tmp.path());
     let path = dir.join("events.tbl");
     let bytes = std::fs::read(&path).unwrap();
-    for keep in [0, 10, 16, 100, bytes.len() / 2, bytes.len() - 33, bytes.len() - 1] {
+    for keep in [
+        0,
+        10,
+        16,
+        100,
+        bytes.len() / 2,
+        bytes.len() - 33,
+        bytes.len() - 1,
+    ] {
         std::fs::write(&path, &bytes[..keep]).unwrap();
         let err = read_all(&dir).expect_err("a truncated table must not read");
         assert!(err.to_string().contains("events.tbl"), "{err}");
@@ -350,17 +452,27 @@ fn flipped_bits_are_errors_naming_the_file_never_wrong_answers() {
     let path = dir.join("events.tbl");
     let original = std::fs::read(&path).unwrap();
     let step = original.len() / 61;
-    for at in (0..original.len()).step_by(step).chain([8, 12, original.len() - 5]) {
+    for at in (0..original.len())
+        .step_by(step)
+        .chain([8, 12, original.len() - 5])
+    {
         let mut bytes = original.clone();
         bytes[at] ^= 0x10;
         std::fs::write(&path, &bytes).unwrap();
         match read_all(&dir) {
-            Err(err) => assert!(err.to_string().contains("events.tbl"), "flip at {at}: {err}"),
+            Err(err) => assert!(
+                err.to_string().contains("events.tbl"),
+                "flip at {at}: {err}"
+            ),
             // A flip in alignment padding changes no data: the answers must
             // then be exactly right.
             Ok(()) => {
                 let segment = Segment::open(&dir).unwrap();
-                check_table(segment.table(TableKind::Events).unwrap(), &kinds[..4], &trim(&rows[..70_000]));
+                check_table(
+                    segment.table(TableKind::Events).unwrap(),
+                    &kinds[..4],
+                    &trim(&rows[..70_000]),
+                );
             }
         }
     }
@@ -368,9 +480,7 @@ fn flipped_bits_are_errors_naming_the_file_never_wrong_answers() {
 
 /// The rows `sealed_segment` wrote: four columns, multi-value written null.
 fn trim(rows: &[(i64, Vec<Model>)]) -> Rows {
-    rows.iter()
-        .map(|(t, v)| (*t, v[..4].to_vec()))
-        .collect()
+    rows.iter().map(|(t, v)| (*t, v[..4].to_vec())).collect()
 }
 
 #[test]
@@ -382,7 +492,10 @@ fn wrong_version_is_reported_as_such() {
     bytes[8..12].copy_from_slice(&7u32.to_le_bytes());
     std::fs::write(&path, &bytes).unwrap();
     let err = read_all(&dir).unwrap_err();
-    assert!(matches!(err, SegmentError::UnsupportedVersion { found: 7, .. }), "{err}");
+    assert!(
+        matches!(err, SegmentError::UnsupportedVersion { found: 7, .. }),
+        "{err}"
+    );
     assert!(err.to_string().contains("events.tbl"));
 }
 

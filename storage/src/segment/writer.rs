@@ -20,8 +20,9 @@ use std::path::{Path, PathBuf};
 use roaring::RoaringBitmap;
 use serde::{Deserialize, Serialize};
 
+use super::background_encoder::{BackgroundEncoder, EncodeJob, EncodedBlock};
 use super::bitmap_index::encode_bitmap_group;
-use super::codec::{self, TEXT_ZSTD_LEVEL};
+use super::codec::{self, COMPLEX_ZSTD_LEVEL, TEXT_ZSTD_LEVEL};
 use super::dictionary::encode_dictionary;
 use super::layout::{
     BITMAP_GROUP, BLOCK_ALIGN, BlockIndex, BlockRef, ColumnMeta, DoubleBlockMeta, Footer,
@@ -58,8 +59,11 @@ impl BlockSink {
         let padding = (BLOCK_ALIGN - (self.offset as usize % BLOCK_ALIGN)) % BLOCK_ALIGN;
         self.write_raw(&[0u8; BLOCK_ALIGN][..padding])?;
         let index = self.blocks.len() as BlockIndex;
-        self.blocks
-            .push(BlockRef(self.offset, bytes.len() as u64, crc32fast::hash(bytes)));
+        self.blocks.push(BlockRef(
+            self.offset,
+            bytes.len() as u64,
+            crc32fast::hash(bytes),
+        ));
         self.write_raw(bytes)?;
         Ok(index)
     }
@@ -175,6 +179,12 @@ pub struct TableWriter {
     rows: u64,
     time_range: Option<(Millis, Millis)>,
     scratch: Vec<u8>,
+    /// Started with the first text or complex block.
+    encoder: Option<BackgroundEncoder>,
+}
+
+fn stopped(path: &Path) -> SegmentError {
+    SegmentError::invalid_write(path, "the background block encoder stopped unexpectedly")
 }
 
 impl TableWriter {
@@ -227,6 +237,7 @@ impl TableWriter {
             rows: 0,
             time_range: None,
             scratch: Vec::new(),
+            encoder: None,
         })
     }
 
@@ -239,7 +250,11 @@ impl TableWriter {
     }
 
     /// Appends one row: its time and one value per schema column, in order.
-    pub fn append_row(&mut self, time: Millis, values: &[CellValue<'_>]) -> Result<(), SegmentError> {
+    pub fn append_row(
+        &mut self,
+        time: Millis,
+        values: &[CellValue<'_>],
+    ) -> Result<(), SegmentError> {
         if values.len() != self.columns.len() {
             return Err(self.invalid(format!(
                 "row {} has {} values, the schema has {} columns",
@@ -276,7 +291,9 @@ impl TableWriter {
                 (ColumnBuilder::Long { pending, .. }, CellValue::Long(v)) => pending.push(*v),
                 (ColumnBuilder::Long { pending, .. }, _) => pending.push(0),
                 (ColumnBuilder::Double { pending, .. }, CellValue::Double(v)) => pending.push(*v),
-                (ColumnBuilder::Double { pending, .. }, CellValue::Long(v)) => pending.push(*v as f64),
+                (ColumnBuilder::Double { pending, .. }, CellValue::Long(v)) => {
+                    pending.push(*v as f64)
+                }
                 (ColumnBuilder::Double { pending, .. }, _) => pending.push(0.0),
                 (ColumnBuilder::String(b), CellValue::Str(s)) => b.push(s),
                 (ColumnBuilder::String(b), CellValue::Strs(v)) if b.multi_value => b.push_many(v),
@@ -315,7 +332,9 @@ impl TableWriter {
             (ColumnKind::Long, CellValue::Long(_)) => true,
             (ColumnKind::Double, CellValue::Double(_) | CellValue::Long(_)) => true,
             (ColumnKind::String { .. }, CellValue::Str(_)) => true,
-            (ColumnKind::String { multi_value }, CellValue::Strs(v)) => *multi_value || v.len() <= 1,
+            (ColumnKind::String { multi_value }, CellValue::Strs(v)) => {
+                *multi_value || v.len() <= 1
+            }
             (ColumnKind::Text, CellValue::Str(_)) => true,
             (ColumnKind::Complex { .. }, CellValue::Bytes(_)) => true,
             _ => false,
@@ -346,7 +365,13 @@ impl TableWriter {
             let is_null = |j: usize| nulls.contains(first_row + j as u32);
             match column {
                 ColumnBuilder::Long { pending, blocks } => {
-                    blocks.push(write_longs(&mut self.sink, &mut self.scratch, pending, Some(&is_null), rows)?);
+                    blocks.push(write_longs(
+                        &mut self.sink,
+                        &mut self.scratch,
+                        pending,
+                        Some(&is_null),
+                        rows,
+                    )?);
                     pending.clear();
                 }
                 ColumnBuilder::Double { pending, blocks } => {
@@ -358,26 +383,62 @@ impl TableWriter {
                         .enumerate()
                         .filter(|&(j, v)| !is_null(j) && !v.is_nan())
                         .map(|(_, v)| *v);
-                    let (min, max) = present.fold((None, None), |(min, max): (Option<f64>, Option<f64>), v| {
-                        (Some(min.map_or(v, |m| m.min(v))), Some(max.map_or(v, |m| m.max(v))))
+                    let (min, max) =
+                        present.fold((None, None), |(min, max): (Option<f64>, Option<f64>), v| {
+                            (
+                                Some(min.map_or(v, |m| m.min(v))),
+                                Some(max.map_or(v, |m| m.max(v))),
+                            )
+                        });
+                    blocks.push(DoubleBlockMeta {
+                        block,
+                        rows,
+                        min,
+                        max,
                     });
-                    blocks.push(DoubleBlockMeta { block, rows, min, max });
                     pending.clear();
                 }
-                ColumnBuilder::VarBinary { text, pending, ends, blocks } => {
-                    self.scratch.clear();
-                    let values = (0..ends.len()).map(|j| {
-                        let start = if j == 0 { 0 } else { ends[j - 1] };
-                        &pending[start..ends[j]]
-                    });
-                    let level = if *text { TEXT_ZSTD_LEVEL } else { 3 };
-                    codec::encode_var_binary(values, level, &mut self.scratch);
-                    let block = self.sink.write_block(&self.scratch)?;
-                    blocks.push(PlainBlockMeta { block, rows });
-                    pending.clear();
-                    ends.clear();
+                ColumnBuilder::VarBinary {
+                    text,
+                    pending,
+                    ends,
+                    ..
+                } => {
+                    let job = EncodeJob {
+                        column: i,
+                        rows,
+                        data: std::mem::replace(pending, Vec::with_capacity(pending.capacity())),
+                        ends: std::mem::replace(ends, Vec::with_capacity(ROWS_PER_BLOCK)),
+                        level: if *text {
+                            TEXT_ZSTD_LEVEL
+                        } else {
+                            COMPLEX_ZSTD_LEVEL
+                        },
+                    };
+                    let encoder = self.encoder.get_or_insert_with(BackgroundEncoder::start);
+                    encoder.submit(job).map_err(|_| stopped(&self.sink.path))?;
                 }
                 ColumnBuilder::String(_) => {}
+            }
+        }
+        if let Some(encoder) = &mut self.encoder {
+            let finished = encoder.finished();
+            self.write_encoded(finished)?;
+        }
+        Ok(())
+    }
+
+    /// Writes blocks the background encoder has finished.
+    fn write_encoded(&mut self, finished: Vec<EncodedBlock>) -> Result<(), SegmentError> {
+        for encoded in finished {
+            let block = self.sink.write_block(&encoded.bytes)?;
+            if let Some(ColumnBuilder::VarBinary { blocks, .. }) =
+                self.columns.get_mut(encoded.column)
+            {
+                blocks.push(PlainBlockMeta {
+                    block,
+                    rows: encoded.rows,
+                });
             }
         }
         Ok(())
@@ -387,6 +448,10 @@ impl TableWriter {
     /// file.
     pub fn finish(mut self) -> Result<TableSummary, SegmentError> {
         self.flush_block()?;
+        if let Some(encoder) = self.encoder.take() {
+            let finished = encoder.finish().map_err(|_| stopped(&self.sink.path))?;
+            self.write_encoded(finished)?;
+        }
         let mut metas = Vec::with_capacity(self.columns.len() + 1);
         metas.push(ColumnMeta::Long {
             blocks: std::mem::take(&mut self.time_blocks),
@@ -396,13 +461,35 @@ impl TableWriter {
         for (i, column) in columns.into_iter().enumerate() {
             let null_bitmap = self.sink.write_bitmap(&self.nulls[i])?;
             let meta = match column {
-                ColumnBuilder::Long { blocks, .. } => ColumnMeta::Long { blocks, null_bitmap },
-                ColumnBuilder::Double { blocks, .. } => ColumnMeta::Double { blocks, null_bitmap },
-                ColumnBuilder::VarBinary { text: true, blocks, .. } => ColumnMeta::Text { blocks, null_bitmap },
-                ColumnBuilder::VarBinary { text: false, blocks, .. } => ColumnMeta::Complex { blocks, null_bitmap },
-                ColumnBuilder::String(builder) => {
-                    write_string_column(&mut self.sink, &mut self.scratch, builder, self.rows, null_bitmap)?
-                }
+                ColumnBuilder::Long { blocks, .. } => ColumnMeta::Long {
+                    blocks,
+                    null_bitmap,
+                },
+                ColumnBuilder::Double { blocks, .. } => ColumnMeta::Double {
+                    blocks,
+                    null_bitmap,
+                },
+                ColumnBuilder::VarBinary {
+                    text: true, blocks, ..
+                } => ColumnMeta::Text {
+                    blocks,
+                    null_bitmap,
+                },
+                ColumnBuilder::VarBinary {
+                    text: false,
+                    blocks,
+                    ..
+                } => ColumnMeta::Complex {
+                    blocks,
+                    null_bitmap,
+                },
+                ColumnBuilder::String(builder) => write_string_column(
+                    &mut self.sink,
+                    &mut self.scratch,
+                    builder,
+                    self.rows,
+                    null_bitmap,
+                )?,
             };
             metas.push(meta);
         }
@@ -419,7 +506,8 @@ impl TableWriter {
             .map_err(|e| SegmentError::invalid_write(&self.sink.path, format!("footer: {e}")))?;
         let footer_offset = self.sink.offset;
         self.sink.write_raw(&footer_bytes)?;
-        self.sink.write_raw(&encode_trailer(footer_offset, &footer_bytes))?;
+        self.sink
+            .write_raw(&encode_trailer(footer_offset, &footer_bytes))?;
         let path = self.sink.path.clone();
         let file = self
             .sink
@@ -452,9 +540,17 @@ fn write_longs(
         .filter(|&(j, _)| is_null.is_none_or(|f| !f(j)))
         .map(|(_, v)| *v);
     let (min, max) = present.fold((None, None), |(min, max): (Option<i64>, Option<i64>), v| {
-        (Some(min.map_or(v, |m| m.min(v))), Some(max.map_or(v, |m| m.max(v))))
+        (
+            Some(min.map_or(v, |m| m.min(v))),
+            Some(max.map_or(v, |m| m.max(v))),
+        )
     });
-    Ok(LongBlockMeta { block, rows, min, max })
+    Ok(LongBlockMeta {
+        block,
+        rows,
+        min,
+        max,
+    })
 }
 
 /// Sorts the dictionary, renumbers the rows, and writes id blocks, the
@@ -526,7 +622,10 @@ fn write_string_column(
         });
     }
     scratch.clear();
-    let sorted: Vec<&str> = order.iter().map(|&p| &*builder.values[p as usize]).collect();
+    let sorted: Vec<&str> = order
+        .iter()
+        .map(|&p| &*builder.values[p as usize])
+        .collect();
     encode_dictionary(&sorted, scratch);
     let dictionary = sink.write_block(scratch)?;
     let mut bitmap_groups = Vec::with_capacity(bitmaps.len().div_ceil(BITMAP_GROUP));
@@ -645,7 +744,9 @@ fn dir_bytes(dir: &Path) -> Result<u64, SegmentError> {
     let mut total = 0;
     for entry in fs::read_dir(dir).map_err(|e| SegmentError::io(dir, e))? {
         let entry = entry.map_err(|e| SegmentError::io(dir, e))?;
-        let meta = entry.metadata().map_err(|e| SegmentError::io(&entry.path(), e))?;
+        let meta = entry
+            .metadata()
+            .map_err(|e| SegmentError::io(&entry.path(), e))?;
         total += if meta.is_dir() {
             dir_bytes(&entry.path())?
         } else {

@@ -1,0 +1,14 @@
+//! # strata-tools
+//!
+//! The `strata` binary's subcommands, one module each, kept in a library so
+//! that benchmarks and tests can call them without a process in between:
+//!
+//! - [`serve_command`] — `strata serve`, the server on its embedded default;
+//! - [`gen_command`] — `strata gen`, writing the reference dataset that
+//!   [`dataset`] generates (shared `DATASET.md`).
+//!
+//! `src/main.rs` only parses flags and dispatches here.
+
+pub mod dataset;
+pub mod gen_command;
+pub mod serve_command;

@@ -1,0 +1,49 @@
+//! The `strata` binary: one command per job (DESIGN.md, "The shape of the
+//! system"). Each subcommand lives in its own `*_command` module of the
+//! `strata_tools` library; this file only parses flags, sets up logging and
+//! dispatches.
+
+use clap::{Parser, Subcommand};
+use strata_tools::{gen_command, serve_command};
+use tracing_subscriber::EnvFilter;
+
+/// Strata: a time-series OLAP store with full-text search, in one binary.
+///
+/// Events stream in over HTTP, are rolled up into columnar, time-partitioned
+/// segments with bitmap and full-text indexes, and are queried with Druid's
+/// native JSON or Elasticsearch's query DSL.
+#[derive(Parser, Debug)]
+#[command(name = "strata", version, propagate_version = true)]
+struct Cli {
+    /// Log filter, in tracing's EnvFilter syntax (e.g. `info`, `strata=debug`).
+    #[arg(long, global = true, env = "STRATA_LOG", default_value = "info")]
+    log: String,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the server: HTTP API on --listen, data in --data-dir.
+    Serve(serve_command::ServeArgs),
+    /// Write the reference access-log dataset (docs: shared DATASET.md) as NDJSON, CSV or Parquet.
+    Gen(gen_command::GenArgs),
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let filter = EnvFilter::try_new(&cli.log)
+        .map_err(|e| anyhow::anyhow!("--log {:?} is not a valid log filter: {e}", cli.log))?;
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    match cli.command {
+        Command::Serve(args) => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?
+            .block_on(serve_command::run(args)),
+        Command::Gen(args) => gen_command::run(args),
+    }
+}
