@@ -12,15 +12,17 @@
 //!
 //! It also prints the events table's bytes per event, beside Parquet's for the
 //! same events. `STRATA_BENCH_EVENTS` sets the large table's size (default
-//! 10M), `STRATA_BENCH_DIR` where it is cached (default: the system temp
-//! directory). See docs/benchmarks.md.
+//! 10M); it is built once per run in a scratch directory under
+//! `STRATA_BENCH_DIR` (default: the system temp directory), removed at the
+//! end. See docs/benchmarks.md.
 
 use std::hint::black_box;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use roaring::RoaringBitmap;
-use strata_benches::{ReferenceTable, access_events_table};
+use strata_benches::{access_events_table, build_reference_table};
 use strata_storage::segment::{Column, StringColumn, Table};
 use strata_tools::dataset::{AccessLogGenerator, DEFAULT_SEED, EventWriter, ParquetWriter};
 
@@ -40,7 +42,7 @@ fn large_events() -> u64 {
 fn segment_write(c: &mut Criterion) {
     const EVENTS: u64 = 1_000_000;
     let events: Vec<_> = AccessLogGenerator::new(DEFAULT_SEED, EVENTS).collect();
-    let dir = tempfile_dir("write");
+    let dir = scratch_dir();
     let mut group = c.benchmark_group("segment_write");
     group
         .sample_size(10)
@@ -64,16 +66,28 @@ fn segment_write(c: &mut Criterion) {
     group.finish();
 }
 
-fn tempfile_dir(name: &str) -> PathBuf {
-    let dir = bench_dir().join(format!("scratch-{name}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("bench scratch dir");
-    dir
+/// This run's scratch directory, removed by `remove_scratch` at the end.
+fn scratch_dir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = bench_dir().join(format!("run-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("bench scratch dir");
+        dir
+    })
+}
+
+/// The large reference table, built on first use.
+fn large_table_path() -> &'static Path {
+    static PATH: OnceLock<PathBuf> = OnceLock::new();
+    PATH.get_or_init(|| {
+        let path = scratch_dir().join("access-events.tbl");
+        build_reference_table(&path, large_events()).expect("reference table builds");
+        path
+    })
 }
 
 fn open_large() -> Table {
-    let reference =
-        ReferenceTable::get_or_build(&bench_dir(), large_events()).expect("reference table builds");
-    Table::open(&reference.path).expect("reference table opens")
+    Table::open(large_table_path()).expect("reference table opens")
 }
 
 fn scan_sum(c: &mut Criterion) {
@@ -176,37 +190,34 @@ fn bitmap_and(c: &mut Criterion) {
 
 /// Not a timing: the events table's size beside Parquet's, printed once.
 fn bytes_per_event(_: &mut Criterion) {
-    let reference =
-        ReferenceTable::get_or_build(&bench_dir(), large_events()).expect("reference table builds");
-    let table_bytes = std::fs::metadata(&reference.path)
+    let events = large_events();
+    let table_bytes = std::fs::metadata(large_table_path())
         .expect("table exists")
         .len();
-    let parquet_path = bench_dir().join(format!(
-        "access-{}-seed{DEFAULT_SEED}.parquet",
-        reference.events
-    ));
-    if !parquet_path.exists() {
-        let file = std::fs::File::create(&parquet_path).expect("parquet file");
-        let mut writer = ParquetWriter::new(file).expect("parquet writer");
-        for e in AccessLogGenerator::new(DEFAULT_SEED, reference.events) {
-            writer.write_event(&e).expect("parquet writes");
-        }
-        writer.finish().expect("parquet finishes");
+    let parquet_path = scratch_dir().join("access.parquet");
+    let file = std::fs::File::create(&parquet_path).expect("parquet file");
+    let mut writer = ParquetWriter::new(file).expect("parquet writer");
+    for e in AccessLogGenerator::new(DEFAULT_SEED, events) {
+        writer.write_event(&e).expect("parquet writes");
     }
+    writer.finish().expect("parquet finishes");
     let parquet_bytes = std::fs::metadata(&parquet_path)
         .expect("parquet exists")
         .len();
-    let table = Table::open(&reference.path).expect("table opens");
-    let events = reference.events as f64;
+    let per_event = |bytes: u64| bytes as f64 / events as f64;
     println!(
-        "bytes_per_event: strata events table {:.2} B/event ({} bytes, {} events); parquet zstd {:.2} B/event; ratio {:.3}",
-        table_bytes as f64 / events,
-        table_bytes,
-        reference.events,
-        parquet_bytes as f64 / events,
+        "bytes_per_event: strata events table {:.2} B/event ({table_bytes} bytes, {events} events); \
+         parquet zstd {:.2} B/event; strata/parquet {:.3}",
+        per_event(table_bytes),
+        per_event(parquet_bytes),
         table_bytes as f64 / parquet_bytes as f64
     );
-    print_column_sizes(&table);
+    print_column_sizes(&open_large());
+}
+
+/// Removes this run's scratch directory.
+fn remove_scratch(_: &mut Criterion) {
+    let _ = std::fs::remove_dir_all(scratch_dir());
 }
 
 /// Bytes per event of each column, to see where the space goes.
@@ -224,6 +235,7 @@ criterion_group!(
     bytes_per_event,
     segment_write,
     scan_sum,
-    bitmap_and
+    bitmap_and,
+    remove_scratch
 );
 criterion_main!(benches);

@@ -3,14 +3,14 @@
 //! Benchmarks measure Strata on the reference dataset (shared `DATASET.md`)
 //! and always beside a peer doing the same work in the same run, so every
 //! figure is quoted as a ratio. This library holds what the benchmarks share:
-//! [`access_events_table`] builds the events table of the `access` datasource
-//! from the generator, and [`ReferenceTable`] caches a large one on disk so
-//! that only the first run pays for building it.
+//! the events table of the `access` datasource ([`access_events_schema`]),
+//! written from events in memory ([`access_events_table`]) or straight from
+//! the generator ([`build_reference_table`]).
 //!
 //! The figures and the commands that reproduce them are in
 //! `docs/benchmarks.md`.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use strata_storage::segment::{
     CellValue, ColumnKind, ColumnSchema, SegmentError, TableKind, TableSchema, TableWriter,
@@ -72,41 +72,14 @@ pub fn access_events_table<'e>(
     writer.finish()
 }
 
-/// A large events table built once from the generator and reused by later
-/// runs (the generator is deterministic, so the file is too).
-pub struct ReferenceTable {
-    pub path: PathBuf,
-    pub events: u64,
-}
-
-impl ReferenceTable {
-    /// The table of the first `events` events of the default seed, built
-    /// under `dir` if it is not there yet.
-    pub fn get_or_build(dir: &Path, events: u64) -> Result<Self, SegmentError> {
-        let path = dir.join(format!(
-            "access-{events}-seed{DEFAULT_SEED}-v{}.tbl",
-            strata_storage::segment::FORMAT_VERSION
-        ));
-        if !path.exists() {
-            std::fs::create_dir_all(dir).map_err(|e| SegmentError::Io {
-                path: dir.to_path_buf(),
-                source: e,
-            })?;
-            let partial = path.with_extension("partial");
-            let _ = std::fs::remove_file(&partial);
-            let mut writer =
-                TableWriter::create(&partial, TableKind::Events, access_events_schema())?;
-            let mut generator = AccessLogGenerator::new(DEFAULT_SEED, events);
-            let mut event = AccessEvent::default();
-            while generator.fill_next(&mut event) {
-                append_event(&mut writer, &event)?;
-            }
-            writer.finish()?;
-            std::fs::rename(&partial, &path).map_err(|e| SegmentError::Io {
-                path: path.clone(),
-                source: e,
-            })?;
-        }
-        Ok(Self { path, events })
+/// The events table of the first `events` events of the default seed,
+/// written at `path`.
+pub fn build_reference_table(path: &Path, events: u64) -> Result<TableSummary, SegmentError> {
+    let mut writer = TableWriter::create(path, TableKind::Events, access_events_schema())?;
+    let mut generator = AccessLogGenerator::new(DEFAULT_SEED, events);
+    let mut event = AccessEvent::default();
+    while generator.fill_next(&mut event) {
+        append_event(&mut writer, &event)?;
     }
+    writer.finish()
 }

@@ -185,8 +185,8 @@ pub enum CatalogError {
     DataDirInUse { path: PathBuf, pid: Option<u32> },
 
     #[error(
-        "catalog file {} is unusable: {problem}. Restore it from a backup, or move it away to \
-         drop that datasource", path.display()
+        "catalog file {} is unusable: {problem}. Restore it from a backup; moving it away \
+         drops that datasource, and the next start deletes its segments", path.display()
     )]
     CorruptFile { path: PathBuf, problem: FileProblem },
 

@@ -11,7 +11,7 @@
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 
-use super::codec;
+use super::{codec, text_codec};
 
 /// How many blocks may wait for the encoder before the writer blocks.
 const QUEUE_DEPTH: usize = 4;
@@ -23,6 +23,8 @@ pub struct EncodeJob {
     pub data: Vec<u8>,
     /// `ends[i]` is where value `i` ends in `data`.
     pub ends: Vec<usize>,
+    /// Text is split into token streams; other values are kept whole.
+    pub text: bool,
     pub level: i32,
 }
 
@@ -58,7 +60,11 @@ impl BackgroundEncoder {
                         &job.data[start..job.ends[j]]
                     });
                     let mut bytes = Vec::with_capacity(job.data.len() / 3);
-                    codec::encode_var_binary(values, job.level, &mut bytes);
+                    if job.text {
+                        text_codec::encode_tokenized(values, job.level, &mut bytes);
+                    } else {
+                        codec::encode_var_binary(values, job.level, &mut bytes);
+                    }
                     let block = EncodedBlock {
                         column: job.column,
                         rows: job.rows,

@@ -8,8 +8,17 @@
 //!
 //! Bitmaps are stored in groups of [`BITMAP_GROUP`] consecutive dictionary
 //! ids, one checksummed block per group: `u32` count n, `n + 1` `u32` end
-//! offsets (the first is 0), then each bitmap in the roaring portable
-//! serialization format (the one CRoaring and Java's RoaringBitmap share).
+//! offsets (the first is 0), then the n entries. An entry is a tag byte and
+//! the bitmap in whichever of two forms is smaller:
+//!
+//! - tag 0, *roaring*: the roaring portable serialization format (the one
+//!   CRoaring and Java's RoaringBitmap share), best for values that many
+//!   rows hold;
+//! - tag 1, *row list*: the row ids as LEB128 varints, the first as is and
+//!   each next one as its distance from the previous, as a search engine
+//!   stores a posting list. A value held by a few rows scattered over the
+//!   table (a user id) costs 2-3 bytes a row this way, against 8 or more in
+//!   roaring, whose array containers each carry their own header.
 
 use roaring::RoaringBitmap;
 
@@ -17,18 +26,115 @@ use super::SegmentError;
 use super::layout::{BITMAP_GROUP, read_u32};
 use super::reader::Table;
 
-/// Serializes one group of bitmaps.
-pub(crate) fn encode_bitmap_group(bitmaps: &[RoaringBitmap], out: &mut Vec<u8>) {
-    out.extend_from_slice(&(bitmaps.len() as u32).to_le_bytes());
+const ROARING: u8 = 0;
+const ROW_LIST: u8 = 1;
+
+/// Bytes of `rows` as a delta-varint row list.
+fn row_list_len(rows: &[u32]) -> usize {
+    let mut previous = 0;
+    rows.iter()
+        .map(|&row| {
+            let gap = row - previous;
+            previous = row;
+            varint_len(gap)
+        })
+        .sum()
+}
+
+fn varint_len(v: u32) -> usize {
+    (32 - v.leading_zeros() as usize).max(1).div_ceil(7)
+}
+
+fn push_varint(mut v: u32, out: &mut Vec<u8>) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+/// The size of `rows` in roaring's portable format with array and bitmap
+/// containers (run containers can only make it smaller): a cookie and a
+/// container count, then per container a key, a cardinality and an offset,
+/// and 2 bytes a row for up to 4096 rows or an 8 KiB bitmap beyond.
+fn roaring_len_without_runs(rows: &[u32]) -> usize {
+    let mut len = 8;
+    let mut at = 0;
+    while at < rows.len() {
+        let key = rows[at] >> 16;
+        let count = rows[at..].iter().take_while(|&&r| r >> 16 == key).count();
+        len += 8 + if count <= 4096 { 2 * count } else { 8192 };
+        at += count;
+    }
+    len
+}
+
+/// Appends the entry for one value, held by `rows` (sorted, distinct).
+fn encode_entry(rows: &[u32], out: &mut Vec<u8>) {
+    let list_len = row_list_len(rows);
+    // Only a value dense enough for long runs can make roaring smaller than
+    // the estimate; building the bitmap is worth it only then.
+    if list_len > roaring_len_without_runs(rows) || list_len > 4 * rows.len() / 3 {
+        let mut bitmap = RoaringBitmap::from_sorted_iter(rows.iter().copied()).unwrap_or_default();
+        bitmap.optimize();
+        if bitmap.serialized_size() < list_len {
+            out.push(ROARING);
+            // Writing into a Vec cannot fail.
+            let _ = bitmap.serialize_into(&mut *out);
+            return;
+        }
+    }
+    out.push(ROW_LIST);
+    let mut previous = 0;
+    for &row in rows {
+        push_varint(row - previous, out);
+        previous = row;
+    }
+}
+
+/// Serializes one group: the row lists of consecutive dictionary ids.
+pub(crate) fn encode_bitmap_group<'r>(
+    rows: impl ExactSizeIterator<Item = &'r [u32]>,
+    out: &mut Vec<u8>,
+) {
+    out.extend_from_slice(&(rows.len() as u32).to_le_bytes());
     let offsets_at = out.len();
-    out.resize(offsets_at + (bitmaps.len() + 1) * 4, 0);
+    out.resize(offsets_at + (rows.len() + 1) * 4, 0);
     let data_start = out.len();
-    for (i, bitmap) in bitmaps.iter().enumerate() {
-        // Writing into a Vec cannot fail.
-        let _ = bitmap.serialize_into(&mut *out);
+    for (i, rows) in rows.enumerate() {
+        encode_entry(rows, out);
         let end = (out.len() - data_start) as u32;
         out[offsets_at + (i + 1) * 4..offsets_at + (i + 2) * 4].copy_from_slice(&end.to_le_bytes());
     }
+}
+
+/// Decodes a delta-varint row list; `None` if it is malformed.
+fn decode_row_list(mut bytes: &[u8]) -> Option<RoaringBitmap> {
+    let mut rows = Vec::new();
+    let mut previous: Option<u32> = None;
+    while !bytes.is_empty() {
+        let (mut value, mut shift) = (0u32, 0u32);
+        loop {
+            let (&byte, rest) = bytes.split_first()?;
+            bytes = rest;
+            value |= u32::from(byte & 0x7f).checked_shl(shift)?;
+            if byte & 0x80 == 0 {
+                break;
+            }
+            shift += 7;
+            if shift > 28 {
+                return None;
+            }
+        }
+        let row = match previous {
+            None => value,
+            Some(p) if value > 0 => p.checked_add(value)?,
+            Some(_) => return None,
+        };
+        rows.push(row);
+        previous = Some(row);
+    }
+    RoaringBitmap::from_sorted_iter(rows).ok()
 }
 
 /// The bitmaps of one string column.
@@ -77,9 +183,18 @@ impl<'t> BitmapIndex<'t> {
         let bytes = block
             .get(data_start + start..data_start + end)
             .ok_or_else(corrupt)?;
-        let bitmap = RoaringBitmap::deserialize_from(bytes).map_err(|e| {
-            SegmentError::corrupt(path, format!("bitmap of dictionary id {id}: {e}"))
-        })?;
+        let bad = |detail: String| {
+            SegmentError::corrupt(path, format!("bitmap of dictionary id {id}: {detail}"))
+        };
+        let bitmap = match bytes.split_first() {
+            Some((&ROARING, roaring)) => {
+                RoaringBitmap::deserialize_from(roaring).map_err(|e| bad(e.to_string()))?
+            }
+            Some((&ROW_LIST, list)) => {
+                decode_row_list(list).ok_or_else(|| bad("malformed row list".into()))?
+            }
+            _ => return Err(bad("unknown encoding".into())),
+        };
         if bitmap
             .max()
             .is_some_and(|max| u64::from(max) >= self.table.rows())

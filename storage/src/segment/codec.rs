@@ -31,13 +31,14 @@
 use bitpacking::{BitPacker, BitPacker4x};
 
 use super::layout::{read_i64, read_u32, read_u64};
+use super::text_codec::{TOKENIZED, decode_tokenized};
 
 /// zstd must shrink a block to this fraction of the light encoding to win.
 pub const ZSTD_WORTH_IT: f64 = 0.7;
 const ZSTD_LEVEL: i32 = 3;
 /// Text is written once and read rarely, so it is worth compressing harder;
 /// it is compressed on a background thread (see `background_encoder`).
-pub const TEXT_ZSTD_LEVEL: i32 = 6;
+pub const TEXT_ZSTD_LEVEL: i32 = 5;
 pub const COMPLEX_ZSTD_LEVEL: i32 = 3;
 const MINI: usize = BitPacker4x::BLOCK_LEN;
 
@@ -361,6 +362,10 @@ pub struct VarBinaryBlock {
 impl VarBinaryBlock {
     pub fn decode(block: &[u8]) -> Result<Self, DecodeError> {
         let tag = *block.first().ok_or("empty variable-length block")?;
+        if tag == TOKENIZED {
+            let (ends, data) = decode_tokenized(block)?;
+            return Ok(Self { ends, data });
+        }
         let mut ends = Vec::new();
         let at = decode_packed(block, 8, false, &mut ends)?;
         let len = read_u64(block, at).ok_or("data length is cut off")? as usize;

@@ -254,7 +254,10 @@ impl<'t> StringColumn<'t> {
     }
 
     pub fn dictionary(&self) -> Result<Dictionary<'t>, SegmentError> {
-        let dictionary = Dictionary::parse(self.table.block(self.dictionary)?, self.table.path())?;
+        let dictionary = Dictionary::parse(
+            self.table.dictionary_body(self.dictionary)?,
+            self.table.path(),
+        )?;
         if dictionary.len() != self.cardinality as usize {
             return Err(SegmentError::corrupt(
                 self.table.path(),

@@ -5,27 +5,67 @@
 //! Sorted ids make range and prefix filters a binary search, and group-by
 //! results come out already ordered by value.
 //!
-//! Block layout: `u32` count n, `n + 1` `u32` end offsets (the first is 0),
-//! then the UTF-8 values back to back. Values are read in place, without
-//! copying, from the memory-mapped file.
+//! Block layout: a `u8` form and seven zero bytes, then the body — as it is
+//! (form 0) or as a `u64` body length and one zstd frame (form 1, chosen when
+//! it saves at least a third). The body: `u32` count n, `n + 1` `u32` end
+//! offsets (the first is 0), then the UTF-8 values back to back. A plain
+//! dictionary is read in place from the memory-mapped file; a compressed
+//! one is decompressed once, the first time the table needs it.
 
 use std::path::Path;
 
 use super::SegmentError;
-use super::layout::read_u32;
+use super::layout::{read_u32, read_u64};
+
+const PLAIN: u8 = 0;
+const ZSTD: u8 = 1;
+const ZSTD_LEVEL: i32 = 3;
 
 /// Serializes `values`, which must be sorted and distinct.
 pub(crate) fn encode_dictionary(values: &[&str], out: &mut Vec<u8>) {
-    out.extend_from_slice(&(values.len() as u32).to_le_bytes());
+    let mut body = Vec::with_capacity(values.iter().map(|v| v.len() + 4).sum::<usize>() + 8);
+    body.extend_from_slice(&(values.len() as u32).to_le_bytes());
     let mut end = 0u32;
-    out.extend_from_slice(&end.to_le_bytes());
+    body.extend_from_slice(&end.to_le_bytes());
     for v in values {
         end += v.len() as u32;
-        out.extend_from_slice(&end.to_le_bytes());
+        body.extend_from_slice(&end.to_le_bytes());
     }
     for v in values {
-        out.extend_from_slice(v.as_bytes());
+        body.extend_from_slice(v.as_bytes());
     }
+    match zstd::bulk::compress(&body, ZSTD_LEVEL) {
+        Ok(compressed) if compressed.len() * 3 <= body.len() * 2 => {
+            out.extend_from_slice(&[ZSTD, 0, 0, 0, 0, 0, 0, 0]);
+            out.extend_from_slice(&(body.len() as u64).to_le_bytes());
+            out.extend_from_slice(&compressed);
+        }
+        _ => {
+            out.extend_from_slice(&[PLAIN, 0, 0, 0, 0, 0, 0, 0]);
+            out.extend_from_slice(&body);
+        }
+    }
+}
+
+/// The dictionary body inside a block: borrowed when plain, `None` when it
+/// must be decompressed (see [`decompress_body`]).
+pub(crate) fn plain_body(block: &[u8]) -> Result<Option<&[u8]>, String> {
+    match block.first() {
+        Some(&PLAIN) => Ok(Some(block.get(8..).ok_or("dictionary header is cut off")?)),
+        Some(&ZSTD) => Ok(None),
+        _ => Err("unknown dictionary form".into()),
+    }
+}
+
+/// Decompresses a zstd dictionary block's body.
+pub(crate) fn decompress_body(block: &[u8]) -> Result<Vec<u8>, String> {
+    let len = read_u64(block, 8).ok_or("dictionary header is cut off")? as usize;
+    let frame = block.get(16..).ok_or("dictionary header is cut off")?;
+    let body = zstd::bulk::decompress(frame, len).map_err(|e| e.to_string())?;
+    if body.len() != len {
+        return Err("dictionary length differs from its header".into());
+    }
+    Ok(body)
 }
 
 /// A string column's dictionary, borrowed from the mapped file.

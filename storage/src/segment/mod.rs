@@ -40,6 +40,7 @@ pub mod dictionary;
 mod layout;
 pub mod reader;
 pub mod schema;
+mod text_codec;
 pub mod writer;
 
 use std::path::{Path, PathBuf};

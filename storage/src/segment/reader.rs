@@ -10,11 +10,13 @@
 use std::collections::HashMap;
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use memmap2::Mmap;
 
 use super::column::{Column, LongColumn};
+use super::dictionary;
 use super::layout::{
     self, BITMAP_GROUP, BlockIndex, ColumnMeta, Footer, HEADER_LEN, HEADER_MAGIC, TRAILER_LEN,
 };
@@ -29,6 +31,8 @@ pub struct Table {
     map: Mmap,
     footer: Footer,
     verified: Box<[AtomicBool]>,
+    /// Compressed dictionaries, decompressed on first use.
+    dictionaries: Box<[OnceLock<Vec<u8>>]>,
     by_name: HashMap<String, usize>,
 }
 
@@ -59,6 +63,7 @@ impl Table {
             .map(|(i, c)| (c.name.clone(), i + 1))
             .chain(std::iter::once((TIME_COLUMN.to_string(), 0)))
             .collect();
+        let footer_blocks = footer.blocks.len();
         let verified = (0..footer.blocks.len())
             .map(|_| AtomicBool::new(false))
             .collect();
@@ -66,6 +71,7 @@ impl Table {
             path: path.to_path_buf(),
             map,
             footer,
+            dictionaries: (0..footer_blocks).map(|_| OnceLock::new()).collect(),
             verified,
             by_name,
         })
@@ -178,6 +184,27 @@ impl Table {
             verified.store(true, Ordering::Release);
         }
         Ok(bytes)
+    }
+
+    /// The body of the dictionary in block `index`, decompressed once if
+    /// it is stored compressed.
+    pub(crate) fn dictionary_body(&self, index: BlockIndex) -> Result<&[u8], SegmentError> {
+        let block = self.block(index)?;
+        let corrupt = |detail: String| {
+            SegmentError::corrupt(&self.path, format!("dictionary in block {index}: {detail}"))
+        };
+        if let Some(plain) = dictionary::plain_body(block).map_err(corrupt)? {
+            return Ok(plain);
+        }
+        let slot = self
+            .dictionaries
+            .get(index as usize)
+            .ok_or_else(|| corrupt("no such block".into()))?;
+        if let Some(body) = slot.get() {
+            return Ok(body);
+        }
+        let body = dictionary::decompress_body(block).map_err(corrupt)?;
+        Ok(slot.get_or_init(|| body))
     }
 
     /// Verifies every block's checksum and decodes every column: the full

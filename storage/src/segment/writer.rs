@@ -111,7 +111,7 @@ enum ColumnBuilder {
 #[derive(Default)]
 struct StringBuilder {
     multi_value: bool,
-    ids: HashMap<Box<str>, u32>,
+    ids: HashMap<Box<str>, u32, foldhash::fast::RandomState>,
     values: Vec<Box<str>>,
     /// Single-value: 0 for null, provisional id + 1 otherwise.
     /// Multi-value: the provisional ids of every row, back to back.
@@ -409,6 +409,7 @@ impl TableWriter {
                         rows,
                         data: std::mem::replace(pending, Vec::with_capacity(pending.capacity())),
                         ends: std::mem::replace(ends, Vec::with_capacity(ROWS_PER_BLOCK)),
+                        text: *text,
                         level: if *text {
                             TEXT_ZSTD_LEVEL
                         } else {
@@ -568,59 +569,8 @@ fn write_string_column(
     for (sorted, &provisional) in order.iter().enumerate() {
         rank[provisional as usize] = sorted as u32;
     }
-    let mut bitmaps = vec![RoaringBitmap::new(); order.len()];
-    let mut blocks = Vec::new();
-    let mut ids = Vec::with_capacity(ROWS_PER_BLOCK);
-    let mut lengths = Vec::with_capacity(ROWS_PER_BLOCK);
-    let mut flat_at = 0usize;
-    for block_start in (0..rows as usize).step_by(ROWS_PER_BLOCK) {
-        let block_rows = (rows as usize - block_start).min(ROWS_PER_BLOCK);
-        ids.clear();
-        lengths.clear();
-        scratch.clear();
-        let (mut min_id, mut max_id) = (None::<u32>, None::<u32>);
-        let mut note = |id: u32| {
-            min_id = Some(min_id.map_or(id, |m| m.min(id)));
-            max_id = Some(max_id.map_or(id, |m| m.max(id)));
-        };
-        if builder.multi_value {
-            for row in block_start..block_start + block_rows {
-                let len = builder.lengths[row];
-                lengths.push(len);
-                for &provisional in &builder.codes[flat_at..flat_at + len as usize] {
-                    let id = rank[provisional as usize];
-                    // A value repeated within one row is already in the bitmap.
-                    let _ = bitmaps[id as usize].try_push(row as u32);
-                    note(id);
-                    ids.push(id);
-                }
-                flat_at += len as usize;
-            }
-            codec::encode_packed(&lengths, false, scratch);
-            codec::encode_packed(&ids, false, scratch);
-        } else {
-            for row in block_start..block_start + block_rows {
-                let code = builder.codes[row];
-                if code == 0 {
-                    ids.push(0);
-                } else {
-                    let id = rank[code as usize - 1];
-                    // Rows arrive in increasing order, so the push cannot fail.
-                    let _ = bitmaps[id as usize].try_push(row as u32);
-                    note(id);
-                    ids.push(id + 1);
-                }
-            }
-            codec::encode_packed(&ids, false, scratch);
-        }
-        let block = sink.write_block(scratch)?;
-        blocks.push(IdBlockMeta {
-            block,
-            rows: block_rows as u32,
-            min_id,
-            max_id,
-        });
-    }
+    let blocks = write_id_blocks(sink, scratch, &builder, &rank, rows)?;
+
     scratch.clear();
     let sorted: Vec<&str> = order
         .iter()
@@ -628,13 +578,26 @@ fn write_string_column(
         .collect();
     encode_dictionary(&sorted, scratch);
     let dictionary = sink.write_block(scratch)?;
-    let mut bitmap_groups = Vec::with_capacity(bitmaps.len().div_ceil(BITMAP_GROUP));
-    for group in bitmaps.chunks_mut(BITMAP_GROUP) {
-        group.iter_mut().for_each(|b| {
-            b.optimize();
-        });
+
+    // The rows of every value, grouped by value with a counting sort: one
+    // flat array instead of a bitmap object per value.
+    let mut starts = vec![0usize; order.len() + 1];
+    for_each_occurrence(&builder, &rank, |_, id| starts[id as usize + 1] += 1);
+    for id in 0..order.len() {
+        starts[id + 1] += starts[id];
+    }
+    let mut cursor = starts.clone();
+    let mut rows_of = vec![0u32; starts[order.len()]];
+    for_each_occurrence(&builder, &rank, |row, id| {
+        rows_of[cursor[id as usize]] = row;
+        cursor[id as usize] += 1;
+    });
+    let mut bitmap_groups = Vec::with_capacity(order.len().div_ceil(BITMAP_GROUP));
+    for group_start in (0..order.len()).step_by(BITMAP_GROUP) {
+        let group_end = (group_start + BITMAP_GROUP).min(order.len());
         scratch.clear();
-        encode_bitmap_group(group, scratch);
+        let lists = (group_start..group_end).map(|id| &rows_of[starts[id]..starts[id + 1]]);
+        encode_bitmap_group(lists, scratch);
         bitmap_groups.push(sink.write_block(scratch)?);
     }
     Ok(ColumnMeta::String {
@@ -644,6 +607,86 @@ fn write_string_column(
         dictionary,
         bitmap_groups,
     })
+}
+
+/// Writes the column's id blocks in dictionary order.
+fn write_id_blocks(
+    sink: &mut BlockSink,
+    scratch: &mut Vec<u8>,
+    builder: &StringBuilder,
+    rank: &[u32],
+    rows: u64,
+) -> Result<Vec<IdBlockMeta>, SegmentError> {
+    let mut blocks = Vec::new();
+    let mut ids = Vec::with_capacity(ROWS_PER_BLOCK);
+    let mut flat_at = 0usize;
+    for block_start in (0..rows as usize).step_by(ROWS_PER_BLOCK) {
+        let block_rows = (rows as usize - block_start).min(ROWS_PER_BLOCK);
+        scratch.clear();
+        ids.clear();
+        if builder.multi_value {
+            let lengths = &builder.lengths[block_start..block_start + block_rows];
+            let count = lengths.iter().map(|&l| l as usize).sum::<usize>();
+            ids.extend(
+                builder.codes[flat_at..flat_at + count]
+                    .iter()
+                    .map(|&p| rank[p as usize]),
+            );
+            flat_at += count;
+            codec::encode_packed(lengths, false, scratch);
+            codec::encode_packed(&ids, false, scratch);
+        } else {
+            ids.extend(
+                builder.codes[block_start..block_start + block_rows]
+                    .iter()
+                    .map(|&code| {
+                        if code == 0 {
+                            0
+                        } else {
+                            rank[code as usize - 1] + 1
+                        }
+                    }),
+            );
+            codec::encode_packed(&ids, false, scratch);
+            // Codes are ids shifted by one, 0 being null.
+            ids.retain(|&code| code != 0);
+            ids.iter_mut().for_each(|code| *code -= 1);
+        }
+        blocks.push(IdBlockMeta {
+            block: sink.write_block(scratch)?,
+            rows: block_rows as u32,
+            min_id: ids.iter().copied().min(),
+            max_id: ids.iter().copied().max(),
+        });
+    }
+    Ok(blocks)
+}
+
+/// Calls `f(row, id)` for every row and each distinct dictionary id it holds,
+/// in row order.
+fn for_each_occurrence(builder: &StringBuilder, rank: &[u32], mut f: impl FnMut(u32, u32)) {
+    if builder.multi_value {
+        let mut row_ids = Vec::new();
+        let mut at = 0usize;
+        for (row, &len) in builder.lengths.iter().enumerate() {
+            row_ids.clear();
+            row_ids.extend(
+                builder.codes[at..at + len as usize]
+                    .iter()
+                    .map(|&p| rank[p as usize]),
+            );
+            at += len as usize;
+            row_ids.sort_unstable();
+            row_ids.dedup();
+            row_ids.iter().for_each(|&id| f(row as u32, id));
+        }
+    } else {
+        for (row, &code) in builder.codes.iter().enumerate() {
+            if code != 0 {
+                f(row as u32, rank[code as usize - 1]);
+            }
+        }
+    }
 }
 
 /// The `SEGMENT` manifest: what a sealed segment directory holds.
