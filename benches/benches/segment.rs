@@ -10,8 +10,8 @@
 //!   roaring AND of two dimension values' bitmaps (and with the bitmaps read
 //!   from the segment), against a scan comparing the two columns' codes.
 //!
-//! It also prints the events table's bytes per event, beside Parquet's for the
-//! same events. `STRATA_BENCH_EVENTS` sets the large table's size (default
+//! It also writes the large table (10M events) once, beside Parquet, and
+//! prints both write rates and both sizes in bytes per event. `STRATA_BENCH_EVENTS` sets the large table's size (default
 //! 10M); it is built once per run in a scratch directory under
 //! `STRATA_BENCH_DIR` (default: the system temp directory), removed at the
 //! end. See docs/benchmarks.md.
@@ -19,10 +19,11 @@
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use roaring::RoaringBitmap;
-use strata_benches::{access_events_table, build_reference_table};
+use strata_benches::access_events_table;
 use strata_storage::segment::{Column, StringColumn, Table};
 use strata_tools::dataset::{AccessLogGenerator, DEFAULT_SEED, EventWriter, ParquetWriter};
 
@@ -76,18 +77,48 @@ fn scratch_dir() -> &'static Path {
     })
 }
 
-/// The large reference table, built on first use.
-fn large_table_path() -> &'static Path {
-    static PATH: OnceLock<PathBuf> = OnceLock::new();
-    PATH.get_or_init(|| {
-        let path = scratch_dir().join("access-events.tbl");
-        build_reference_table(&path, large_events()).expect("reference table builds");
-        path
+/// The large reference table and its Parquet peer, both written once from
+/// the same events held in memory, with how long each write took.
+struct LargeTables {
+    table: PathBuf,
+    table_write: Duration,
+    parquet: PathBuf,
+    parquet_write: Duration,
+}
+
+fn large_tables() -> &'static LargeTables {
+    static TABLES: OnceLock<LargeTables> = OnceLock::new();
+    TABLES.get_or_init(|| {
+        let events: Vec<_> = AccessLogGenerator::new(DEFAULT_SEED, large_events()).collect();
+        let table = scratch_dir().join("access-events.tbl");
+        let started = Instant::now();
+        access_events_table(&table, &events).expect("reference table writes");
+        let table_write = started.elapsed();
+
+        let parquet = scratch_dir().join("access.parquet");
+        let started = Instant::now();
+        let file = std::fs::File::create(&parquet).expect("parquet file");
+        let mut writer = ParquetWriter::new(file).expect("parquet writer");
+        for e in &events {
+            writer.write_event(e).expect("parquet writes");
+        }
+        writer
+            .finish()
+            .expect("parquet finishes")
+            .sync_all()
+            .expect("parquet syncs");
+        let parquet_write = started.elapsed();
+        LargeTables {
+            table,
+            table_write,
+            parquet,
+            parquet_write,
+        }
     })
 }
 
 fn open_large() -> Table {
-    Table::open(large_table_path()).expect("reference table opens")
+    Table::open(&large_tables().table).expect("reference table opens")
 }
 
 fn scan_sum(c: &mut Criterion) {
@@ -188,28 +219,26 @@ fn bitmap_and(c: &mut Criterion) {
     group.finish();
 }
 
-/// Not a timing: the events table's size beside Parquet's, printed once.
-fn bytes_per_event(_: &mut Criterion) {
-    let events = large_events();
-    let table_bytes = std::fs::metadata(large_table_path())
-        .expect("table exists")
-        .len();
-    let parquet_path = scratch_dir().join("access.parquet");
-    let file = std::fs::File::create(&parquet_path).expect("parquet file");
-    let mut writer = ParquetWriter::new(file).expect("parquet writer");
-    for e in AccessLogGenerator::new(DEFAULT_SEED, events) {
-        writer.write_event(&e).expect("parquet writes");
-    }
-    writer.finish().expect("parquet finishes");
-    let parquet_bytes = std::fs::metadata(&parquet_path)
-        .expect("parquet exists")
-        .len();
-    let per_event = |bytes: u64| bytes as f64 / events as f64;
+/// One write of the large table and of its Parquet peer, timed once (too
+/// long for criterion's samples), and their sizes: printed, not asserted.
+fn large_write_and_size(_: &mut Criterion) {
+    let events = large_events() as f64;
+    let large = large_tables();
+    let rate = |d: Duration| events / d.as_secs_f64();
     println!(
-        "bytes_per_event: strata events table {:.2} B/event ({table_bytes} bytes, {events} events); \
-         parquet zstd {:.2} B/event; strata/parquet {:.3}",
-        per_event(table_bytes),
-        per_event(parquet_bytes),
+        "large_write: {events} events: strata events table {:.2} s ({:.0} rows/s), parquet zstd {:.2} s ({:.0} rows/s); strata/parquet rate {:.3}",
+        large.table_write.as_secs_f64(),
+        rate(large.table_write),
+        large.parquet_write.as_secs_f64(),
+        rate(large.parquet_write),
+        rate(large.table_write) / rate(large.parquet_write)
+    );
+    let size = |path: &Path| std::fs::metadata(path).expect("file exists").len();
+    let (table_bytes, parquet_bytes) = (size(&large.table), size(&large.parquet));
+    println!(
+        "bytes_per_event: strata events table {:.2} B/event ({table_bytes} bytes); parquet zstd {:.2} B/event; strata/parquet {:.3}",
+        table_bytes as f64 / events,
+        parquet_bytes as f64 / events,
         table_bytes as f64 / parquet_bytes as f64
     );
     print_column_sizes(&open_large());
@@ -232,7 +261,7 @@ fn print_column_sizes(table: &Table) {
 
 criterion_group!(
     benches,
-    bytes_per_event,
+    large_write_and_size,
     segment_write,
     scan_sum,
     bitmap_and,

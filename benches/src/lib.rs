@@ -4,8 +4,7 @@
 //! and always beside a peer doing the same work in the same run, so every
 //! figure is quoted as a ratio. This library holds what the benchmarks share:
 //! the events table of the `access` datasource ([`access_events_schema`]),
-//! written from events in memory ([`access_events_table`]) or straight from
-//! the generator ([`build_reference_table`]).
+//! written from events in memory ([`access_events_table`]).
 //!
 //! The figures and the commands that reproduce them are in
 //! `docs/benchmarks.md`.
@@ -16,7 +15,7 @@ use strata_storage::segment::{
     CellValue, ColumnKind, ColumnSchema, SegmentError, TableKind, TableSchema, TableWriter,
     writer::TableSummary,
 };
-use strata_tools::dataset::{AccessEvent, AccessLogGenerator, DEFAULT_SEED};
+use strata_tools::dataset::AccessEvent;
 
 /// The events table of the reference `access` spec: every dimension, the
 /// raw inputs of every metric and the `message` text.
@@ -68,18 +67,6 @@ pub fn access_events_table<'e>(
     let mut writer = TableWriter::create(path, TableKind::Events, access_events_schema())?;
     for event in events {
         append_event(&mut writer, event)?;
-    }
-    writer.finish()
-}
-
-/// The events table of the first `events` events of the default seed,
-/// written at `path`.
-pub fn build_reference_table(path: &Path, events: u64) -> Result<TableSummary, SegmentError> {
-    let mut writer = TableWriter::create(path, TableKind::Events, access_events_schema())?;
-    let mut generator = AccessLogGenerator::new(DEFAULT_SEED, events);
-    let mut event = AccessEvent::default();
-    while generator.fill_next(&mut event) {
-        append_event(&mut writer, &event)?;
     }
     writer.finish()
 }

@@ -6,10 +6,15 @@
 //! [`Dictionary`](super::Dictionary) and unions the bitmaps of the ids it
 //! finds. Intersecting filters is then a roaring AND.
 //!
-//! Bitmaps are stored in groups of [`BITMAP_GROUP`] consecutive dictionary
-//! ids, one checksummed block per group: `u32` count n, `n + 1` `u32` end
-//! offsets (the first is 0), then the n entries. An entry is a tag byte and
-//! the bitmap in whichever of two forms is smaller:
+//! Bitmaps are stored in groups of consecutive dictionary ids, one
+//! checksummed block per group. A group closes at [`GROUP_VALUES`] values or
+//! once it holds [`GROUP_BYTES`], so reading one bitmap never means reading
+//! much more than it. A group block is maybe-compressed (see
+//! [`codec::encode_maybe_compressed`]): zstd when that saves enough, since
+//! row lists and sparse bitmaps still hold entropy zstd's Huffman stage
+//! removes. The body: `u32` count n, `n + 1` `u32` end offsets (the first is 0), then the
+//! n entries. An entry is a tag byte and the bitmap in whichever of two
+//! forms is smaller:
 //!
 //! - tag 0, *roaring*: the roaring portable serialization format (the one
 //!   CRoaring and Java's RoaringBitmap share), best for values that many
@@ -23,8 +28,19 @@
 use roaring::RoaringBitmap;
 
 use super::SegmentError;
-use super::layout::{BITMAP_GROUP, read_u32};
+use super::codec;
+use super::layout::{BitmapGroupRef, BlockIndex, read_u32};
 use super::reader::Table;
+
+/// Most values in one group.
+pub const GROUP_VALUES: usize = 1024;
+/// A group closes once its entries reach this many bytes.
+pub const GROUP_BYTES: usize = 256 << 10;
+/// zstd must shrink a group to this fraction of its size to be used; a
+/// compressed group is decompressed once, the first time one of its bitmaps
+/// is read, and kept with the table.
+pub const GROUP_ZSTD_WORTH_IT: f64 = 0.92;
+const GROUP_ZSTD_LEVEL: i32 = 3;
 
 const ROARING: u8 = 0;
 const ROW_LIST: u8 = 1;
@@ -92,20 +108,49 @@ fn encode_entry(rows: &[u32], out: &mut Vec<u8>) {
     }
 }
 
-/// Serializes one group: the row lists of consecutive dictionary ids.
-pub(crate) fn encode_bitmap_group<'r>(
-    rows: impl ExactSizeIterator<Item = &'r [u32]>,
-    out: &mut Vec<u8>,
-) {
-    out.extend_from_slice(&(rows.len() as u32).to_le_bytes());
-    let offsets_at = out.len();
-    out.resize(offsets_at + (rows.len() + 1) * 4, 0);
-    let data_start = out.len();
-    for (i, rows) in rows.enumerate() {
-        encode_entry(rows, out);
-        let end = (out.len() - data_start) as u32;
-        out[offsets_at + (i + 1) * 4..offsets_at + (i + 2) * 4].copy_from_slice(&end.to_le_bytes());
+/// Encodes the bitmaps of every dictionary id, in id order, from each id's
+/// sorted rows, handing each finished group block to `write_block`; returns
+/// where each group starts.
+pub(crate) fn encode_bitmap_groups<'r, E>(
+    lists: impl Iterator<Item = &'r [u32]>,
+    mut write_block: impl FnMut(&[u8]) -> Result<BlockIndex, E>,
+) -> Result<Vec<BitmapGroupRef>, E> {
+    let mut groups = Vec::new();
+    let mut entries = Vec::new();
+    let mut ends: Vec<u32> = Vec::new();
+    let mut first_id = 0u32;
+    let mut block = Vec::new();
+    let mut flush = |first_id: u32, entries: &mut Vec<u8>, ends: &mut Vec<u32>| -> Result<(), E> {
+        block.clear();
+        encode_group(entries, ends, &mut block);
+        groups.push(BitmapGroupRef(first_id, write_block(&block)?));
+        entries.clear();
+        ends.clear();
+        Ok(())
+    };
+    for (id, rows) in lists.enumerate() {
+        if ends.len() == GROUP_VALUES || entries.len() >= GROUP_BYTES {
+            flush(first_id, &mut entries, &mut ends)?;
+            first_id = id as u32;
+        }
+        encode_entry(rows, &mut entries);
+        ends.push(entries.len() as u32);
     }
+    if !ends.is_empty() {
+        flush(first_id, &mut entries, &mut ends)?;
+    }
+    Ok(groups)
+}
+
+/// One group block from its entries and their end offsets.
+fn encode_group(entries: &[u8], ends: &[u32], out: &mut Vec<u8>) {
+    let mut body = Vec::with_capacity(4 + (ends.len() + 1) * 4 + entries.len());
+    body.extend_from_slice(&(ends.len() as u32).to_le_bytes());
+    body.extend_from_slice(&0u32.to_le_bytes());
+    ends.iter()
+        .for_each(|end| body.extend_from_slice(&end.to_le_bytes()));
+    body.extend_from_slice(entries);
+    codec::encode_maybe_compressed(&body, GROUP_ZSTD_LEVEL, GROUP_ZSTD_WORTH_IT, out);
 }
 
 /// Decodes a delta-varint row list; `None` if it is malformed.
@@ -141,12 +186,12 @@ fn decode_row_list(mut bytes: &[u8]) -> Option<RoaringBitmap> {
 #[derive(Debug, Clone, Copy)]
 pub struct BitmapIndex<'t> {
     table: &'t Table,
-    groups: &'t [u32],
+    groups: &'t [BitmapGroupRef],
     cardinality: u32,
 }
 
 impl<'t> BitmapIndex<'t> {
-    pub(crate) fn new(table: &'t Table, groups: &'t [u32], cardinality: u32) -> Self {
+    pub(crate) fn new(table: &'t Table, groups: &'t [BitmapGroupRef], cardinality: u32) -> Self {
         Self {
             table,
             groups,
@@ -166,23 +211,33 @@ impl<'t> BitmapIndex<'t> {
                 ),
             ));
         }
-        let group = (id as usize) / BITMAP_GROUP;
-        let index = (id as usize) % BITMAP_GROUP;
-        let block_index = *self.groups.get(group).ok_or_else(|| {
-            SegmentError::corrupt(path, format!("bitmap group {group} is missing"))
-        })?;
-        let block = self.table.block(block_index)?;
-        let corrupt = || SegmentError::corrupt(path, format!("bitmap group {group} is malformed"));
-        let count = read_u32(block, 0).ok_or_else(corrupt)? as usize;
+        // Groups start at increasing ids, the first at 0 (checked at open).
+        let group = self
+            .groups
+            .partition_point(|g| g.first_id() <= id)
+            .saturating_sub(1);
+        let Some(group_ref) = self.groups.get(group) else {
+            return Err(SegmentError::corrupt(
+                path,
+                format!("bitmap group {group} is missing"),
+            ));
+        };
+        let index = (id - group_ref.first_id()) as usize;
+        let corrupt =
+            |detail: &str| SegmentError::corrupt(path, format!("bitmap group {group}: {detail}"));
+        let body = self.table.block_body(group_ref.block())?;
+        let count = read_u32(body, 0).ok_or_else(|| corrupt("count is cut off"))? as usize;
         if index >= count {
-            return Err(corrupt());
+            return Err(corrupt("it holds fewer values than the footer says"));
         }
         let data_start = 4 + (count + 1) * 4;
-        let start = read_u32(block, 4 + index * 4).ok_or_else(corrupt)? as usize;
-        let end = read_u32(block, 8 + index * 4).ok_or_else(corrupt)? as usize;
-        let bytes = block
+        let start =
+            read_u32(body, 4 + index * 4).ok_or_else(|| corrupt("offsets are cut off"))? as usize;
+        let end =
+            read_u32(body, 8 + index * 4).ok_or_else(|| corrupt("offsets are cut off"))? as usize;
+        let bytes = body
             .get(data_start + start..data_start + end)
-            .ok_or_else(corrupt)?;
+            .ok_or_else(|| corrupt("an entry lies outside the group"))?;
         let bad = |detail: String| {
             SegmentError::corrupt(path, format!("bitmap of dictionary id {id}: {detail}"))
         };

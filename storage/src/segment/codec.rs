@@ -11,7 +11,7 @@
 //! | 1 | `FOR`: `i64` base, packed `u32` offsets from it | `DECIMAL` (param = scale s): `i64` base, packed `u32` offsets of `v·10^s` |
 //! | 2 | `DELTA`: `i64` base, packed non-decreasing `u32` offsets, delta-coded | — |
 //! | 3 | `RAW`: `i64` values | `RAW`: `f64` values |
-//! | 4 | `ZSTD`: zstd frame of the raw values | `ZSTD`: zstd frame of the values' bytes split into 8 planes |
+//! | 4 | `ZSTD` (param = planes p): `i64` base, zstd frame of the offsets' p low bytes as byte planes | `ZSTD`: zstd frame of the values' 8 bytes as byte planes |
 //!
 //! zstd is chosen over the light encoding only when it is at most
 //! [`ZSTD_WORTH_IT`] of its size. A `DECIMAL` block is used only when every
@@ -23,10 +23,20 @@
 //! (the last miniblock padded to 128 values). A sorted run delta-codes each
 //! miniblock from the last value of the previous one.
 //!
-//! *Variable-length blocks* (text and complex columns) are `u8` tag (0 raw,
-//! 1 zstd), seven zero bytes, a packed run of the n values' byte lengths,
-//! `u64` length of the concatenated values, then the concatenated values —
-//! raw, or as one zstd frame.
+//! *Byte planes* regroup values by byte position (every value's byte 0,
+//! then every value's byte 1, ...), so zstd sees like bytes together.
+//!
+//! *Id blocks* of single-value string columns hold a packed run of codes, or
+//! a zstd frame of their byte planes when that saves
+//! [`CODES_ZSTD_WORTH_IT`] (skewed columns).
+//!
+//! *Variable-length blocks* of complex columns are `u8` tag (0 raw, 1 zstd),
+//! seven zero bytes, a packed run of the n values' byte lengths, `u64`
+//! length of the concatenated values, then the concatenated values — raw, or
+//! as one zstd frame. Text columns use the token streams of `text_codec`.
+//!
+//! *Maybe-compressed blocks* (dictionaries, bitmap groups) are a form byte
+//! and seven zero bytes, then the body as it is or zstd-compressed.
 
 use bitpacking::{BitPacker, BitPacker4x};
 
@@ -35,7 +45,9 @@ use super::text_codec::{TOKENIZED, decode_tokenized};
 
 /// zstd must shrink a block to this fraction of the light encoding to win.
 pub const ZSTD_WORTH_IT: f64 = 0.7;
-const ZSTD_LEVEL: i32 = 3;
+/// Dictionary codes decode from zstd fast enough to take smaller gains.
+pub const CODES_ZSTD_WORTH_IT: f64 = 0.9;
+const ZSTD_LEVEL: i32 = 1;
 /// Text is written once and read rarely, so it is worth compressing harder;
 /// it is compressed on a background thread (see `background_encoder`).
 pub const TEXT_ZSTD_LEVEL: i32 = 5;
@@ -149,23 +161,61 @@ pub fn encode_longs(values: &[i64], out: &mut Vec<u8>) {
             .iter()
             .for_each(|v| out.extend_from_slice(&v.to_le_bytes()));
     }
-    let raw: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
-    try_zstd(&raw, start, out);
+    let range = max.wrapping_sub(min) as u64;
+    let planes = plane_count(range);
+    let offsets = values.iter().map(|&v| v.wrapping_sub(min) as u64);
+    let zstd_params = (planes as u8, Some(min));
+    try_zstd(&to_planes(offsets, planes), zstd_params, start, out);
 }
 
-/// Replaces the light encoding written from `start` with zstd of `raw` when
-/// that is worth it.
-fn try_zstd(raw: &[u8], start: usize, out: &mut Vec<u8>) {
+/// Bytes needed for values up to `max`.
+fn plane_count(max: u64) -> usize {
+    (64 - max.leading_zeros() as usize).div_ceil(8).max(1)
+}
+
+/// The low `planes` bytes of each value, regrouped by position: every
+/// value's byte 0, then every value's byte 1, ... Like bytes compress
+/// together, so zstd finds far more to work with than in interleaved values.
+fn to_planes(values: impl ExactSizeIterator<Item = u64>, planes: usize) -> Vec<u8> {
+    let rows = values.len();
+    let mut out = vec![0u8; rows * planes];
+    for (i, v) in values.enumerate() {
+        for (p, byte) in v.to_le_bytes().into_iter().take(planes).enumerate() {
+            out[p * rows + i] = byte;
+        }
+    }
+    out
+}
+
+/// The inverse of [`to_planes`]; `bytes` must hold `rows * planes` bytes.
+fn from_planes(bytes: &[u8], rows: usize, planes: usize) -> impl Iterator<Item = u64> + '_ {
+    (0..rows).map(move |i| {
+        let mut value = [0u8; 8];
+        for (p, byte) in value.iter_mut().take(planes).enumerate() {
+            *byte = bytes[p * rows + i];
+        }
+        u64::from_le_bytes(value)
+    })
+}
+
+/// Replaces the light encoding written from `start` with a zstd frame of
+/// `planes` when that is worth it. `params` are the codec parameter byte
+/// and the base value written before the frame, if any.
+fn try_zstd(planes: &[u8], params: (u8, Option<i64>), start: usize, out: &mut Vec<u8>) {
     let light = out.len() - start;
+    let values = planes.len() / usize::from(params.0.max(1));
     // A light encoding already under 2 bits a value cannot lose enough.
-    if light * 32 < raw.len() {
+    if light * 4 < values {
         return;
     }
-    if let Ok(compressed) = zstd::bulk::compress(raw, ZSTD_LEVEL)
-        && ((compressed.len() + 8) as f64) <= light as f64 * ZSTD_WORTH_IT
+    if let Ok(compressed) = zstd::bulk::compress(planes, ZSTD_LEVEL)
+        && ((compressed.len() + 16) as f64) <= light as f64 * ZSTD_WORTH_IT
     {
         out.truncate(start);
-        out.extend_from_slice(&codec_header(ZSTD, 0));
+        out.extend_from_slice(&codec_header(ZSTD, params.0));
+        if let Some(base) = params.1 {
+            out.extend_from_slice(&base.to_le_bytes());
+        }
         out.extend_from_slice(&compressed);
     }
 }
@@ -188,8 +238,15 @@ pub fn decode_longs(block: &[u8], rows: usize, out: &mut Vec<i64>) -> Result<(),
         }
         RAW => decode_raw_longs(body, rows, out)?,
         ZSTD => {
-            let raw = zstd::bulk::decompress(body, rows * 8).map_err(|e| e.to_string())?;
-            decode_raw_longs(&raw, rows, out)?;
+            let planes = usize::from(block[1]);
+            if !(1..=8).contains(&planes) {
+                return Err(format!("{planes} byte planes"));
+            }
+            let base = read_i64(body, 0).ok_or("block base is cut off")?;
+            let frame = body.get(8..).ok_or("block base is cut off")?;
+            let bytes = zstd::bulk::decompress(frame, rows * planes).map_err(|e| e.to_string())?;
+            check_count(bytes.len(), rows * planes)?;
+            out.extend(from_planes(&bytes, rows, planes).map(|o| base.wrapping_add(o as i64)));
         }
         other => return Err(format!("unknown long codec {other}")),
     }
@@ -267,19 +324,8 @@ pub fn encode_doubles(values: &[f64], out: &mut Vec<u8>) {
                 .for_each(|v| out.extend_from_slice(&v.to_le_bytes()));
         }
     }
-    try_zstd(&byte_planes(values), start, out);
-}
-
-/// The values' bytes regrouped by position (all first bytes, then all second
-/// bytes...), which compresses far better than interleaved doubles.
-fn byte_planes(values: &[f64]) -> Vec<u8> {
-    let mut planes = vec![0u8; values.len() * 8];
-    for (i, v) in values.iter().enumerate() {
-        for (b, byte) in v.to_le_bytes().into_iter().enumerate() {
-            planes[b * values.len() + i] = byte;
-        }
-    }
-    planes
+    let bits = values.iter().map(|v| v.to_bits());
+    try_zstd(&to_planes(bits, 8), (8, None), start, out);
 }
 
 /// Decodes a block of `rows` doubles, appending to `out`.
@@ -317,17 +363,97 @@ pub fn decode_doubles(block: &[u8], rows: usize, out: &mut Vec<f64>) -> Result<(
         ZSTD => {
             let planes = zstd::bulk::decompress(body, rows * 8).map_err(|e| e.to_string())?;
             check_count(planes.len(), rows * 8)?;
-            out.extend((0..rows).map(|i| {
-                let mut bytes = [0u8; 8];
-                for (b, byte) in bytes.iter_mut().enumerate() {
-                    *byte = planes[b * rows + i];
-                }
-                f64::from_le_bytes(bytes)
-            }));
+            out.extend(from_planes(&planes, rows, 8).map(f64::from_bits));
         }
         other => return Err(format!("unknown double codec {other}")),
     }
     Ok(())
+}
+
+/// Appends `body` framed as a *maybe-compressed* block: a `u8` form and
+/// seven zero bytes, then the body as it is (form 0) or a `u64` body length
+/// and one zstd frame of it (form 1), when that takes at most `worth_it` of
+/// the body. Dictionaries and bitmap groups are stored this way.
+pub fn encode_maybe_compressed(body: &[u8], level: i32, worth_it: f64, out: &mut Vec<u8>) {
+    match zstd::bulk::compress(body, level) {
+        Ok(compressed) if (compressed.len() + 8) as f64 <= body.len() as f64 * worth_it => {
+            out.extend_from_slice(&codec_header(1, 0));
+            out.extend_from_slice(&(body.len() as u64).to_le_bytes());
+            out.extend_from_slice(&compressed);
+        }
+        _ => {
+            out.extend_from_slice(&codec_header(0, 0));
+            out.extend_from_slice(body);
+        }
+    }
+}
+
+/// A maybe-compressed block's body: `Ok(Some(body))` when stored as it is,
+/// `Ok(None)` when it must go through [`decompress_framed`].
+pub fn plain_framed(block: &[u8]) -> Result<Option<&[u8]>, DecodeError> {
+    match block.first() {
+        Some(0) => Ok(Some(block.get(8..).ok_or("block header is cut off")?)),
+        Some(1) => Ok(None),
+        _ => Err("unknown block form".into()),
+    }
+}
+
+/// Decompresses a maybe-compressed block's zstd body.
+pub fn decompress_framed(block: &[u8]) -> Result<Vec<u8>, DecodeError> {
+    let len = read_u64(block, 8).ok_or("block header is cut off")? as usize;
+    let frame = block.get(16..).ok_or("block header is cut off")?;
+    let body = zstd::bulk::decompress(frame, len).map_err(|e| e.to_string())?;
+    check_count(body.len(), len)?;
+    Ok(body)
+}
+
+/// Encodes a single-value string column's codes: packed, or — for skewed
+/// columns, where a few values fill most rows — zstd over the codes' byte
+/// planes, whose Huffman stage gets close to the values' entropy. zstd is
+/// taken only when it saves at least [`CODES_ZSTD_WORTH_IT`].
+pub fn encode_codes(codes: &[u32], out: &mut Vec<u8>) {
+    let start = out.len();
+    out.extend_from_slice(&codec_header(0, 0));
+    encode_packed(codes, false, out);
+    let packed = out.len() - start;
+    let Some(&max) = codes.iter().max() else {
+        return;
+    };
+    let planes = plane_count(u64::from(max));
+    let bytes = to_planes(codes.iter().map(|&c| u64::from(c)), planes);
+    if let Ok(compressed) = zstd::bulk::compress(&bytes, ZSTD_LEVEL)
+        && ((compressed.len() + 8) as f64) <= packed as f64 * CODES_ZSTD_WORTH_IT
+    {
+        out.truncate(start);
+        out.extend_from_slice(&codec_header(1, planes as u8));
+        out.extend_from_slice(&compressed);
+    }
+}
+
+/// Decodes `rows` codes encoded by [`encode_codes`], appending to `out`.
+pub fn decode_codes(block: &[u8], rows: usize, out: &mut Vec<u32>) -> Result<(), DecodeError> {
+    let (form, planes) = (
+        *block.first().ok_or("empty id block")?,
+        *block.get(1).ok_or("id block header is cut off")?,
+    );
+    match form {
+        0 => {
+            decode_packed(block, 8, false, out)?;
+        }
+        1 if (1..=4).contains(&planes) => {
+            let planes = planes as usize;
+            let frame = block.get(8..).ok_or("id block header is cut off")?;
+            let bytes = zstd::bulk::decompress(frame, rows * planes).map_err(|e| e.to_string())?;
+            check_count(bytes.len(), rows * planes)?;
+            out.extend(from_planes(&bytes, rows, planes).map(|c| c as u32));
+        }
+        other => {
+            return Err(format!(
+                "unknown id block form {other} with {planes} planes"
+            ));
+        }
+    }
+    check_count(out.len(), rows)
 }
 
 /// Encodes variable-length values (text, sketches): their lengths as a
@@ -468,6 +594,15 @@ mod tests {
         }
 
         #[test]
+        fn codes_roundtrip(codes in prop::collection::vec(prop_oneof![0u32..3, any::<u32>()], 0..2000)) {
+            let mut bytes = Vec::new();
+            encode_codes(&codes, &mut bytes);
+            let mut out = Vec::new();
+            decode_codes(&bytes, codes.len(), &mut out).unwrap();
+            prop_assert_eq!(out, codes);
+        }
+
+        #[test]
         fn var_binary_roundtrip(values in prop::collection::vec(prop::collection::vec(any::<u8>(), 0..40), 0..100)) {
             let mut bytes = Vec::new();
             encode_var_binary(values.iter().map(|v| v.as_slice()), 3, &mut bytes);
@@ -483,13 +618,52 @@ mod tests {
             let _ = decode_longs(&bytes, rows, &mut Vec::new());
             let _ = decode_doubles(&bytes, rows, &mut Vec::new());
             let _ = decode_packed(&bytes, 0, rows % 2 == 0, &mut Vec::new());
+            let _ = decode_codes(&bytes, rows, &mut Vec::new());
             let _ = VarBinaryBlock::decode(&bytes);
         }
     }
 
     #[test]
+    fn skewed_codes_take_zstd_and_uniform_codes_stay_packed() {
+        // One value in almost every row, as a Zipf-distributed country.
+        let skewed: Vec<u32> = (0..65536u32)
+            .map(|i| if i % 50 == 0 { 1 + i % 200 } else { 1 })
+            .collect();
+        let mut bytes = Vec::new();
+        encode_codes(&skewed, &mut bytes);
+        assert_eq!(bytes[0], 1, "skewed codes are zstd-coded");
+        let mut out = Vec::new();
+        decode_codes(&bytes, skewed.len(), &mut out).unwrap();
+        assert_eq!(out, skewed);
+
+        let mut state = 42u64;
+        let uniform: Vec<u32> = (0..65536)
+            .map(|_| {
+                state = state
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1_442_695_040_888_963_407);
+                ((state >> 33) % 1000) as u32
+            })
+            .collect();
+        let mut bytes = Vec::new();
+        encode_codes(&uniform, &mut bytes);
+        assert_eq!(bytes[0], 0, "uniform codes stay bit-packed");
+    }
+
+    #[test]
     fn picks_light_encodings_for_typical_columns() {
-        let time: Vec<i64> = (0..65536).map(|i| 1_704_067_200_000 + i * 60).collect();
+        // Event times with irregular gaps of 0..120 ms.
+        let mut state = 7u64;
+        let mut t = 1_704_067_200_000i64;
+        let time: Vec<i64> = (0..65536)
+            .map(|_| {
+                state = state
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1);
+                t += ((state >> 33) % 120) as i64;
+                t
+            })
+            .collect();
         let mut bytes = Vec::new();
         encode_longs(&time, &mut bytes);
         assert_eq!(bytes[0], DELTA);

@@ -12,7 +12,8 @@ use super::bitmap_index::BitmapIndex;
 use super::codec::{self, VarBinaryBlock};
 use super::dictionary::Dictionary;
 use super::layout::{
-    BlockIndex, ColumnMeta, DoubleBlockMeta, IdBlockMeta, LongBlockMeta, PlainBlockMeta,
+    BitmapGroupRef, BlockIndex, ColumnMeta, DoubleBlockMeta, IdBlockMeta, LongBlockMeta,
+    PlainBlockMeta,
 };
 use super::reader::Table;
 use super::{ColumnKind, SegmentError};
@@ -33,7 +34,7 @@ impl<'t> Column<'t> {
             ColumnMeta::Long {
                 blocks,
                 null_bitmap,
-            } => Column::Long(LongColumn {
+            } => Column::Long(NumericColumn {
                 table,
                 blocks,
                 null_bitmap: *null_bitmap,
@@ -41,7 +42,7 @@ impl<'t> Column<'t> {
             ColumnMeta::Double {
                 blocks,
                 null_bitmap,
-            } => Column::Double(DoubleColumn {
+            } => Column::Double(NumericColumn {
                 table,
                 blocks,
                 null_bitmap: *null_bitmap,
@@ -126,84 +127,95 @@ fn decode_error(table: &Table, block: BlockIndex, detail: String) -> SegmentErro
     SegmentError::corrupt(table.path(), format!("block {block}: {detail}"))
 }
 
-/// A column of `i64` (the `__time` column is one).
-#[derive(Debug, Clone, Copy)]
-pub struct LongColumn<'t> {
+/// A value type of numeric columns, with the footer statistics of its
+/// blocks and its block decoder.
+pub trait NumericValue: Copy + 'static {
+    type BlockMeta: RowBlock + std::fmt::Debug + 'static;
+    /// Appends the `rows` values of an encoded block to `out`.
+    fn decode(block: &[u8], rows: usize, out: &mut Vec<Self>) -> Result<(), String>;
+}
+
+/// Footer statistics of one row block.
+pub trait RowBlock {
+    fn block(&self) -> BlockIndex;
+    fn rows(&self) -> u32;
+}
+
+impl RowBlock for LongBlockMeta {
+    fn block(&self) -> BlockIndex {
+        self.block
+    }
+    fn rows(&self) -> u32 {
+        self.rows
+    }
+}
+
+impl RowBlock for DoubleBlockMeta {
+    fn block(&self) -> BlockIndex {
+        self.block
+    }
+    fn rows(&self) -> u32 {
+        self.rows
+    }
+}
+
+impl NumericValue for i64 {
+    type BlockMeta = LongBlockMeta;
+    fn decode(block: &[u8], rows: usize, out: &mut Vec<Self>) -> Result<(), String> {
+        codec::decode_longs(block, rows, out)
+    }
+}
+
+impl NumericValue for f64 {
+    type BlockMeta = DoubleBlockMeta;
+    fn decode(block: &[u8], rows: usize, out: &mut Vec<Self>) -> Result<(), String> {
+        codec::decode_doubles(block, rows, out)
+    }
+}
+
+/// A column of numbers: `i64` ([`LongColumn`], `__time` is one) or `f64`
+/// ([`DoubleColumn`]).
+#[derive(Debug)]
+pub struct NumericColumn<'t, T: NumericValue> {
     table: &'t Table,
-    blocks: &'t [LongBlockMeta],
+    blocks: &'t [T::BlockMeta],
     null_bitmap: Option<BlockIndex>,
 }
 
-impl LongColumn<'_> {
+impl<T: NumericValue> Clone for NumericColumn<'_, T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T: NumericValue> Copy for NumericColumn<'_, T> {}
+
+pub type LongColumn<'t> = NumericColumn<'t, i64>;
+pub type DoubleColumn<'t> = NumericColumn<'t, f64>;
+
+impl<T: NumericValue> NumericColumn<'_, T> {
     pub fn block_count(&self) -> usize {
         self.blocks.len()
     }
 
     /// Rows, min and max of block `b`, from the footer.
-    pub fn block_meta(&self, b: usize) -> Option<&LongBlockMeta> {
+    pub fn block_meta(&self, b: usize) -> Option<&T::BlockMeta> {
         self.blocks.get(b)
     }
 
     /// Replaces `out` with the values of block `b` (null rows hold 0).
-    pub fn decode_block(&self, b: usize, out: &mut Vec<i64>) -> Result<(), SegmentError> {
-        out.clear();
-        let meta = self.meta(b)?;
-        let bytes = self.table.block(meta.block)?;
-        codec::decode_longs(bytes, meta.rows as usize, out)
-            .map_err(|e| decode_error(self.table, meta.block, e))
-    }
-
-    fn meta(&self, b: usize) -> Result<&LongBlockMeta, SegmentError> {
-        self.blocks.get(b).ok_or_else(|| {
-            SegmentError::corrupt(self.table.path(), format!("row block {b} does not exist"))
-        })
-    }
-
-    /// Every value, in row order.
-    pub fn values(&self) -> Result<Vec<i64>, SegmentError> {
-        let mut all = Vec::with_capacity(self.table.rows() as usize);
-        let mut buffer = Vec::new();
-        for b in 0..self.blocks.len() {
-            self.decode_block(b, &mut buffer)?;
-            all.extend_from_slice(&buffer);
-        }
-        Ok(all)
-    }
-
-    pub fn nulls(&self) -> Result<RoaringBitmap, SegmentError> {
-        read_bitmap(self.table, self.null_bitmap)
-    }
-}
-
-/// A column of `f64`.
-#[derive(Debug, Clone, Copy)]
-pub struct DoubleColumn<'t> {
-    table: &'t Table,
-    blocks: &'t [DoubleBlockMeta],
-    null_bitmap: Option<BlockIndex>,
-}
-
-impl DoubleColumn<'_> {
-    pub fn block_count(&self) -> usize {
-        self.blocks.len()
-    }
-
-    pub fn block_meta(&self, b: usize) -> Option<&DoubleBlockMeta> {
-        self.blocks.get(b)
-    }
-
-    /// Replaces `out` with the values of block `b` (null rows hold 0.0).
-    pub fn decode_block(&self, b: usize, out: &mut Vec<f64>) -> Result<(), SegmentError> {
+    pub fn decode_block(&self, b: usize, out: &mut Vec<T>) -> Result<(), SegmentError> {
         out.clear();
         let meta = self.blocks.get(b).ok_or_else(|| {
             SegmentError::corrupt(self.table.path(), format!("row block {b} does not exist"))
         })?;
-        let bytes = self.table.block(meta.block)?;
-        codec::decode_doubles(bytes, meta.rows as usize, out)
-            .map_err(|e| decode_error(self.table, meta.block, e))
+        let bytes = self.table.block(meta.block())?;
+        T::decode(bytes, meta.rows() as usize, out)
+            .map_err(|e| decode_error(self.table, meta.block(), e))
     }
 
-    pub fn values(&self) -> Result<Vec<f64>, SegmentError> {
+    /// Every value, in row order.
+    pub fn values(&self) -> Result<Vec<T>, SegmentError> {
         let mut all = Vec::with_capacity(self.table.rows() as usize);
         let mut buffer = Vec::new();
         for b in 0..self.blocks.len() {
@@ -230,7 +242,7 @@ pub struct StringColumn<'t> {
     null_bitmap: Option<BlockIndex>,
     cardinality: u32,
     dictionary: BlockIndex,
-    bitmap_groups: &'t [BlockIndex],
+    bitmap_groups: &'t [BitmapGroupRef],
     multi_value: bool,
 }
 
@@ -254,10 +266,8 @@ impl<'t> StringColumn<'t> {
     }
 
     pub fn dictionary(&self) -> Result<Dictionary<'t>, SegmentError> {
-        let dictionary = Dictionary::parse(
-            self.table.dictionary_body(self.dictionary)?,
-            self.table.path(),
-        )?;
+        let dictionary =
+            Dictionary::parse(self.table.block_body(self.dictionary)?, self.table.path())?;
         if dictionary.len() != self.cardinality as usize {
             return Err(SegmentError::corrupt(
                 self.table.path(),
@@ -290,8 +300,8 @@ impl<'t> StringColumn<'t> {
         if self.multi_value {
             return Err(fail("codes requested from a multi-value column".into()));
         }
-        codec::decode_packed(bytes, 0, false, out).map_err(fail)?;
-        if out.len() != meta.rows as usize || out.iter().any(|&c| c > self.cardinality) {
+        codec::decode_codes(bytes, meta.rows as usize, out).map_err(fail)?;
+        if out.iter().any(|&c| c > self.cardinality) {
             return Err(fail("dictionary codes out of range".into()));
         }
         Ok(())
@@ -314,7 +324,7 @@ impl<'t> StringColumn<'t> {
                 "multi-value rows requested from a single-value column".into(),
             ));
         }
-        let next = codec::decode_packed(bytes, 0, false, lengths).map_err(fail)?;
+        let next = codec::decode_packed(bytes, 8, false, lengths).map_err(fail)?;
         codec::decode_packed(bytes, next, false, ids).map_err(fail)?;
         let total: u64 = lengths.iter().map(|&l| u64::from(l)).sum();
         if lengths.len() != meta.rows as usize

@@ -15,11 +15,12 @@
 use std::path::Path;
 
 use super::SegmentError;
-use super::layout::{read_u32, read_u64};
+use super::codec;
+use super::layout::read_u32;
 
-const PLAIN: u8 = 0;
-const ZSTD: u8 = 1;
 const ZSTD_LEVEL: i32 = 3;
+/// zstd must save at least a third to be worth decompressing on first use.
+const ZSTD_WORTH_IT: f64 = 2.0 / 3.0;
 
 /// Serializes `values`, which must be sorted and distinct.
 pub(crate) fn encode_dictionary(values: &[&str], out: &mut Vec<u8>) {
@@ -34,38 +35,7 @@ pub(crate) fn encode_dictionary(values: &[&str], out: &mut Vec<u8>) {
     for v in values {
         body.extend_from_slice(v.as_bytes());
     }
-    match zstd::bulk::compress(&body, ZSTD_LEVEL) {
-        Ok(compressed) if compressed.len() * 3 <= body.len() * 2 => {
-            out.extend_from_slice(&[ZSTD, 0, 0, 0, 0, 0, 0, 0]);
-            out.extend_from_slice(&(body.len() as u64).to_le_bytes());
-            out.extend_from_slice(&compressed);
-        }
-        _ => {
-            out.extend_from_slice(&[PLAIN, 0, 0, 0, 0, 0, 0, 0]);
-            out.extend_from_slice(&body);
-        }
-    }
-}
-
-/// The dictionary body inside a block: borrowed when plain, `None` when it
-/// must be decompressed (see [`decompress_body`]).
-pub(crate) fn plain_body(block: &[u8]) -> Result<Option<&[u8]>, String> {
-    match block.first() {
-        Some(&PLAIN) => Ok(Some(block.get(8..).ok_or("dictionary header is cut off")?)),
-        Some(&ZSTD) => Ok(None),
-        _ => Err("unknown dictionary form".into()),
-    }
-}
-
-/// Decompresses a zstd dictionary block's body.
-pub(crate) fn decompress_body(block: &[u8]) -> Result<Vec<u8>, String> {
-    let len = read_u64(block, 8).ok_or("dictionary header is cut off")? as usize;
-    let frame = block.get(16..).ok_or("dictionary header is cut off")?;
-    let body = zstd::bulk::decompress(frame, len).map_err(|e| e.to_string())?;
-    if body.len() != len {
-        return Err("dictionary length differs from its header".into());
-    }
-    Ok(body)
+    codec::encode_maybe_compressed(&body, ZSTD_LEVEL, ZSTD_WORTH_IT, out);
 }
 
 /// A string column's dictionary, borrowed from the mapped file.

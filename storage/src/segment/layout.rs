@@ -73,9 +73,8 @@ pub enum ColumnMeta {
         null_bitmap: Option<BlockIndex>,
         cardinality: u32,
         dictionary: BlockIndex,
-        /// Bitmaps of values `[k * BITMAP_GROUP, (k+1) * BITMAP_GROUP)` are in
-        /// block `bitmap_groups[k]`.
-        bitmap_groups: Vec<BlockIndex>,
+        /// The bitmap groups, by increasing first dictionary id.
+        bitmap_groups: Vec<BitmapGroupRef>,
     },
     Text {
         blocks: Vec<PlainBlockMeta>,
@@ -87,8 +86,19 @@ pub enum ColumnMeta {
     },
 }
 
-/// Dictionary values per bitmap-group block.
-pub const BITMAP_GROUP: usize = 1024;
+/// A bitmap group: the first dictionary id it holds and its block
+/// (serialized as a 2-array).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BitmapGroupRef(pub u32, pub BlockIndex);
+
+impl BitmapGroupRef {
+    pub fn first_id(&self) -> u32 {
+        self.0
+    }
+    pub fn block(&self) -> BlockIndex {
+        self.1
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LongBlockMeta {
@@ -147,6 +157,23 @@ impl ColumnMeta {
         }
     }
 
+    /// Moves a string column's id blocks, dictionary and bitmap groups by
+    /// `base`: they were numbered from 0 while encoded apart from the file
+    /// (the null bitmap was written in place and keeps its index).
+    pub fn shift_encoded_blocks(&mut self, base: BlockIndex) {
+        if let ColumnMeta::String {
+            blocks,
+            dictionary,
+            bitmap_groups,
+            ..
+        } = self
+        {
+            blocks.iter_mut().for_each(|b| b.block += base);
+            *dictionary += base;
+            bitmap_groups.iter_mut().for_each(|g| g.1 += base);
+        }
+    }
+
     /// Every block index this column refers to.
     pub fn block_indexes(&self) -> Vec<BlockIndex> {
         let mut out: Vec<BlockIndex> = match self {
@@ -161,7 +188,7 @@ impl ColumnMeta {
                 .iter()
                 .map(|b| b.block)
                 .chain(std::iter::once(*dictionary))
-                .chain(bitmap_groups.iter().copied())
+                .chain(bitmap_groups.iter().map(BitmapGroupRef::block))
                 .collect(),
             ColumnMeta::Text { blocks, .. } | ColumnMeta::Complex { blocks, .. } => {
                 blocks.iter().map(|b| b.block).collect()

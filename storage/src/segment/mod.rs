@@ -47,9 +47,11 @@ use std::path::{Path, PathBuf};
 
 pub use codec::VarBinaryBlock;
 pub use column::{
-    Column, ComplexColumn, DoubleColumn, LongColumn, StringColumn, TextBlock, TextColumn,
+    Column, ComplexColumn, DoubleColumn, LongColumn, NumericColumn, NumericValue, RowBlock,
+    StringColumn, TextBlock, TextColumn,
 };
 pub use dictionary::Dictionary;
+pub use layout::{DoubleBlockMeta, IdBlockMeta, LongBlockMeta};
 pub use reader::{Segment, Table};
 pub use schema::{ColumnKind, ColumnSchema, TIME_COLUMN, TableKind, TableSchema};
 pub use writer::{CellValue, SegmentSummary, SegmentWriter, TableWriter};

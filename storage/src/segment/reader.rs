@@ -15,10 +15,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use memmap2::Mmap;
 
+use super::codec;
 use super::column::{Column, LongColumn};
-use super::dictionary;
 use super::layout::{
-    self, BITMAP_GROUP, BlockIndex, ColumnMeta, Footer, HEADER_LEN, HEADER_MAGIC, TRAILER_LEN,
+    self, BitmapGroupRef, BlockIndex, ColumnMeta, Footer, HEADER_LEN, HEADER_MAGIC, TRAILER_LEN,
 };
 use super::schema::{ColumnKind, TIME_COLUMN, TableKind, TableSchema};
 use super::writer::{MANIFEST_FILE, MANIFEST_MAGIC, SegmentSummary, TEXT_INDEX_DIR};
@@ -31,8 +31,8 @@ pub struct Table {
     map: Mmap,
     footer: Footer,
     verified: Box<[AtomicBool]>,
-    /// Compressed dictionaries, decompressed on first use.
-    dictionaries: Box<[OnceLock<Vec<u8>>]>,
+    /// Compressed dictionaries and bitmap groups, decompressed on first use.
+    decompressed: Box<[OnceLock<Vec<u8>>]>,
     by_name: HashMap<String, usize>,
 }
 
@@ -71,7 +71,7 @@ impl Table {
             path: path.to_path_buf(),
             map,
             footer,
-            dictionaries: (0..footer_blocks).map(|_| OnceLock::new()).collect(),
+            decompressed: (0..footer_blocks).map(|_| OnceLock::new()).collect(),
             verified,
             by_name,
         })
@@ -186,24 +186,24 @@ impl Table {
         Ok(bytes)
     }
 
-    /// The body of the dictionary in block `index`, decompressed once if
-    /// it is stored compressed.
-    pub(crate) fn dictionary_body(&self, index: BlockIndex) -> Result<&[u8], SegmentError> {
+    /// The body of the maybe-compressed block `index` (a dictionary or a
+    /// bitmap group): read in place when stored plain, decompressed once
+    /// and kept when stored compressed.
+    pub(crate) fn block_body(&self, index: BlockIndex) -> Result<&[u8], SegmentError> {
         let block = self.block(index)?;
-        let corrupt = |detail: String| {
-            SegmentError::corrupt(&self.path, format!("dictionary in block {index}: {detail}"))
-        };
-        if let Some(plain) = dictionary::plain_body(block).map_err(corrupt)? {
+        let corrupt =
+            |detail: String| SegmentError::corrupt(&self.path, format!("block {index}: {detail}"));
+        if let Some(plain) = codec::plain_framed(block).map_err(corrupt)? {
             return Ok(plain);
         }
         let slot = self
-            .dictionaries
+            .decompressed
             .get(index as usize)
             .ok_or_else(|| corrupt("no such block".into()))?;
         if let Some(body) = slot.get() {
             return Ok(body);
         }
-        let body = dictionary::decompress_body(block).map_err(corrupt)?;
+        let body = codec::decompress_framed(block).map_err(corrupt)?;
         Ok(slot.get_or_init(|| body))
     }
 
@@ -330,7 +330,7 @@ fn check_footer(footer: &Footer, data_end: u64) -> Result<(), String> {
             bitmap_groups,
             ..
         } = meta
-            && bitmap_groups.len() != (*cardinality as usize).div_ceil(BITMAP_GROUP)
+            && !groups_tile_ids(bitmap_groups, *cardinality)
         {
             return Err(format!(
                 "column {name:?} has the wrong number of bitmap groups"
@@ -338,6 +338,16 @@ fn check_footer(footer: &Footer, data_end: u64) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// Whether bitmap groups start at id 0 and at strictly increasing ids below
+/// `cardinality` (none when the column has no values).
+fn groups_tile_ids(groups: &[BitmapGroupRef], cardinality: u32) -> bool {
+    let starts_at_zero =
+        groups.first().map(BitmapGroupRef::first_id) == (cardinality > 0).then_some(0);
+    starts_at_zero
+        && groups.windows(2).all(|w| w[0].first_id() < w[1].first_id())
+        && groups.last().is_none_or(|g| g.first_id() < cardinality)
 }
 
 /// A sealed segment directory: its manifest and its tables.

@@ -13,6 +13,7 @@
 //! directory without a manifest, which the catalog sweeps away.
 
 use std::collections::HashMap;
+use std::convert::Infallible;
 use std::fs::{self, File};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -21,12 +22,12 @@ use roaring::RoaringBitmap;
 use serde::{Deserialize, Serialize};
 
 use super::background_encoder::{BackgroundEncoder, EncodeJob, EncodedBlock};
-use super::bitmap_index::encode_bitmap_group;
+use super::bitmap_index::encode_bitmap_groups;
 use super::codec::{self, COMPLEX_ZSTD_LEVEL, TEXT_ZSTD_LEVEL};
 use super::dictionary::encode_dictionary;
 use super::layout::{
-    BITMAP_GROUP, BLOCK_ALIGN, BlockIndex, BlockRef, ColumnMeta, DoubleBlockMeta, Footer,
-    IdBlockMeta, LongBlockMeta, PlainBlockMeta, encode_header, encode_trailer,
+    BLOCK_ALIGN, BlockIndex, BlockRef, ColumnMeta, DoubleBlockMeta, Footer, IdBlockMeta,
+    LongBlockMeta, PlainBlockMeta, encode_header, encode_trailer,
 };
 use super::schema::{ColumnKind, TableKind, TableSchema};
 use super::{ROWS_PER_BLOCK, SegmentError};
@@ -454,10 +455,11 @@ impl TableWriter {
             self.write_encoded(finished)?;
         }
         let mut metas = Vec::with_capacity(self.columns.len() + 1);
-        metas.push(ColumnMeta::Long {
+        metas.push(Some(ColumnMeta::Long {
             blocks: std::mem::take(&mut self.time_blocks),
             null_bitmap: None,
-        });
+        }));
+        let mut string_columns = Vec::new();
         let columns = std::mem::take(&mut self.columns);
         for (i, column) in columns.into_iter().enumerate() {
             let null_bitmap = self.sink.write_bitmap(&self.nulls[i])?;
@@ -484,16 +486,46 @@ impl TableWriter {
                     blocks,
                     null_bitmap,
                 },
-                ColumnBuilder::String(builder) => write_string_column(
-                    &mut self.sink,
-                    &mut self.scratch,
-                    builder,
-                    self.rows,
-                    null_bitmap,
-                )?,
+                ColumnBuilder::String(builder) => {
+                    string_columns.push((metas.len(), builder, null_bitmap));
+                    metas.push(None);
+                    continue;
+                }
             };
-            metas.push(meta);
+            metas.push(Some(meta));
         }
+        // Sorting dictionaries and building bitmaps is most of the work left;
+        // string columns are independent, so they are encoded on every core
+        // and written one after the other.
+        let rows = self.rows;
+        let encoded = std::thread::scope(|scope| {
+            let workers: Vec<_> = string_columns
+                .into_iter()
+                .map(|(slot, builder, null_bitmap)| {
+                    scope.spawn(move || {
+                        let mut blocks = EncodedBlocks::default();
+                        let meta = encode_string_column(&mut blocks, builder, rows, null_bitmap);
+                        (slot, blocks, meta)
+                    })
+                })
+                .collect();
+            workers.into_iter().map(|w| w.join()).collect::<Vec<_>>()
+        });
+        for worker in encoded {
+            let (slot, blocks, mut meta) = worker.map_err(|_| {
+                SegmentError::invalid_write(
+                    &self.sink.path,
+                    "a string column encoder stopped unexpectedly",
+                )
+            })?;
+            let base = self.sink.blocks.len() as BlockIndex;
+            for block in &blocks.0 {
+                self.sink.write_block(block)?;
+            }
+            meta.shift_encoded_blocks(base);
+            metas[slot] = Some(meta);
+        }
+        let metas: Vec<ColumnMeta> = metas.into_iter().flatten().collect();
         let footer = Footer {
             table: self.kind,
             rows: self.rows,
@@ -554,22 +586,35 @@ fn write_longs(
     })
 }
 
-/// Sorts the dictionary, renumbers the rows, and writes id blocks, the
-/// dictionary and the bitmap groups.
-fn write_string_column(
-    sink: &mut BlockSink,
-    scratch: &mut Vec<u8>,
+/// Blocks encoded away from the file, numbered from 0 in the order they
+/// must be written.
+#[derive(Default)]
+struct EncodedBlocks(Vec<Vec<u8>>);
+
+impl EncodedBlocks {
+    fn push(&mut self, bytes: &[u8]) -> BlockIndex {
+        self.0.push(bytes.to_vec());
+        (self.0.len() - 1) as BlockIndex
+    }
+}
+
+/// Sorts the dictionary, renumbers the rows, and encodes id blocks, the
+/// dictionary and the bitmap groups into `out`. Block indexes in the meta
+/// count from 0 in `out`, except `null_bitmap`, which is already written.
+fn encode_string_column(
+    out: &mut EncodedBlocks,
     builder: StringBuilder,
     rows: u64,
     null_bitmap: Option<BlockIndex>,
-) -> Result<ColumnMeta, SegmentError> {
+) -> ColumnMeta {
+    let scratch = &mut Vec::new();
     let mut order: Vec<u32> = (0..builder.values.len() as u32).collect();
     order.sort_unstable_by(|&a, &b| builder.values[a as usize].cmp(&builder.values[b as usize]));
     let mut rank = vec![0u32; order.len()];
     for (sorted, &provisional) in order.iter().enumerate() {
         rank[provisional as usize] = sorted as u32;
     }
-    let blocks = write_id_blocks(sink, scratch, &builder, &rank, rows)?;
+    let blocks = encode_id_blocks(out, scratch, &builder, &rank, rows);
 
     scratch.clear();
     let sorted: Vec<&str> = order
@@ -577,7 +622,7 @@ fn write_string_column(
         .map(|&p| &*builder.values[p as usize])
         .collect();
     encode_dictionary(&sorted, scratch);
-    let dictionary = sink.write_block(scratch)?;
+    let dictionary = out.push(scratch);
 
     // The rows of every value, grouped by value with a counting sort: one
     // flat array instead of a bitmap object per value.
@@ -592,31 +637,26 @@ fn write_string_column(
         rows_of[cursor[id as usize]] = row;
         cursor[id as usize] += 1;
     });
-    let mut bitmap_groups = Vec::with_capacity(order.len().div_ceil(BITMAP_GROUP));
-    for group_start in (0..order.len()).step_by(BITMAP_GROUP) {
-        let group_end = (group_start + BITMAP_GROUP).min(order.len());
-        scratch.clear();
-        let lists = (group_start..group_end).map(|id| &rows_of[starts[id]..starts[id + 1]]);
-        encode_bitmap_group(lists, scratch);
-        bitmap_groups.push(sink.write_block(scratch)?);
-    }
-    Ok(ColumnMeta::String {
+    let lists = (0..order.len()).map(|id| &rows_of[starts[id]..starts[id + 1]]);
+    let bitmap_groups = encode_bitmap_groups(lists, |block| Ok::<_, Infallible>(out.push(block)))
+        .unwrap_or_else(|never| match never {});
+    ColumnMeta::String {
         blocks,
         null_bitmap,
         cardinality: order.len() as u32,
         dictionary,
         bitmap_groups,
-    })
+    }
 }
 
-/// Writes the column's id blocks in dictionary order.
-fn write_id_blocks(
-    sink: &mut BlockSink,
+/// Encodes the column's id blocks in dictionary order.
+fn encode_id_blocks(
+    out: &mut EncodedBlocks,
     scratch: &mut Vec<u8>,
     builder: &StringBuilder,
     rank: &[u32],
     rows: u64,
-) -> Result<Vec<IdBlockMeta>, SegmentError> {
+) -> Vec<IdBlockMeta> {
     let mut blocks = Vec::new();
     let mut ids = Vec::with_capacity(ROWS_PER_BLOCK);
     let mut flat_at = 0usize;
@@ -633,6 +673,7 @@ fn write_id_blocks(
                     .map(|&p| rank[p as usize]),
             );
             flat_at += count;
+            scratch.extend_from_slice(&[0; 8]);
             codec::encode_packed(lengths, false, scratch);
             codec::encode_packed(&ids, false, scratch);
         } else {
@@ -647,19 +688,19 @@ fn write_id_blocks(
                         }
                     }),
             );
-            codec::encode_packed(&ids, false, scratch);
+            codec::encode_codes(&ids, scratch);
             // Codes are ids shifted by one, 0 being null.
             ids.retain(|&code| code != 0);
             ids.iter_mut().for_each(|code| *code -= 1);
         }
         blocks.push(IdBlockMeta {
-            block: sink.write_block(scratch)?,
+            block: out.push(scratch),
             rows: block_rows as u32,
             min_id: ids.iter().copied().min(),
             max_id: ids.iter().copied().max(),
         });
     }
-    Ok(blocks)
+    blocks
 }
 
 /// Calls `f(row, id)` for every row and each distinct dictionary id it holds,

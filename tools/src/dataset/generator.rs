@@ -8,7 +8,7 @@
 //! Changing `events` changes every event, because the timestamps are spread over the same week
 //! whatever the count.
 //!
-//! How each field is drawn (see `/work/shared/DATASET.md`, the contract):
+//! How each field is drawn (see `shared/DATASET.md` beside the checkout, the contract):
 //! - `timestamp`: the order statistics of `events` uniform instants in the week starting
 //!   2024-01-01T00:00:00Z, produced already sorted by [`SortedUniform`](super::sorted_uniform),
 //!   truncated to the millisecond;

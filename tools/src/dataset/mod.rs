@@ -1,7 +1,7 @@
 //! The reference dataset: deterministic, seeded web access-log events, and writers for them.
 //!
 //! Benchmarks, examples and large tests all run on one dataset so that every figure is measured
-//! on the same work and anyone can re-run it (the contract is `/work/shared/DATASET.md`).
+//! on the same work and anyone can re-run it (the contract is `shared/DATASET.md` beside the checkout).
 //! [`AccessLogGenerator`] produces it as an iterator of [`AccessEvent`]s: the same seed and event
 //! count always give the same events, hence byte-identical files. Timestamps are spread
 //! uniformly over the week from 2024-01-01T00:00:00Z and come out in time order; the categorical
