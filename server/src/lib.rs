@@ -6,7 +6,7 @@
 //! translate HTTP into calls on the storage, ingest and query crates and back.
 //!
 //! Start with [`Server`]: built from a [`ServerConfig`] and the opened
-//! [`Catalog`](strata_storage::catalog::Catalog), it serves until its
+//! [`Catalog`], it serves until its
 //! shutdown future resolves. [`api_error`] holds the error contract,
 //! [`routes`] the route table, [`metrics`] the Prometheus registry.
 

@@ -10,7 +10,7 @@
 //! checksummed block per group. A group closes at [`GROUP_VALUES`] values or
 //! once it holds [`GROUP_BYTES`], so reading one bitmap never means reading
 //! much more than it. A group block is maybe-compressed (see
-//! [`codec::encode_maybe_compressed`]): zstd when that saves enough, since
+//! `codec::encode_maybe_compressed`): zstd when that saves enough, since
 //! row lists and sparse bitmaps still hold entropy zstd's Huffman stage
 //! removes. The body: `u32` count n, `n + 1` `u32` end offsets (the first is 0), then the
 //! n entries. An entry is a tag byte and the bitmap in whichever of two

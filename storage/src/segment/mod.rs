@@ -20,7 +20,7 @@
 //!
 //! - `long` and `double` columns in light encodings (frame-of-reference or
 //!   delta bit-packing, exact decimals) or zstd, chosen per block by
-//!   [`codec`], with min/max per block in the footer so a range filter can skip
+//!   `codec`, with min/max per block in the footer so a range filter can skip
 //!   blocks without reading them;
 //! - `string` columns (multi-value included) as a sorted [`dictionary`], a
 //!   column of bit-packed dictionary ids, and a [`bitmap_index`] with one

@@ -279,6 +279,23 @@ fn check_indexes(column: Column<'_>, values: &[Model]) {
                 assert_eq!(meta.max, present.iter().copied().max());
             }
         }
+        Column::Double(col) => {
+            let mut buffer = Vec::new();
+            for b in 0..col.block_count() {
+                col.decode_block(b, &mut buffer).unwrap();
+                let meta = col.block_meta(b).unwrap();
+                let present: Vec<f64> = values[b * ROWS_PER_BLOCK..][..buffer.len()]
+                    .iter()
+                    .filter_map(|v| match v {
+                        Model::Double(x) if !x.is_nan() => Some(*x),
+                        _ => None,
+                    })
+                    .collect();
+                let min = present.iter().copied().reduce(f64::min);
+                let max = present.iter().copied().reduce(f64::max);
+                assert_eq!((meta.min, meta.max), (min, max));
+            }
+        }
         _ => {}
     }
 }
