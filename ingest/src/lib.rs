@@ -1,1 +1,25 @@
-//! strata-ingest: placeholder until its issue lands.
+//! # strata-ingest
+//!
+//! Strata's write path (DESIGN.md, "The write path"): events arrive as NDJSON,
+//! are parsed and validated against their datasource's spec, written to the
+//! write-ahead log before they are acknowledged, and rolled up in memory until
+//! they are persisted into segments.
+//!
+//! Where to start reading:
+//! - [`parse`] — one NDJSON line to a typed event, by the spec: timestamps,
+//!   flattening, multi-value arrays, coercion, schema discovery;
+//! - [`aggregate`] — the rollup aggregators (sums, min/max, first/last, HLL
+//!   and quantiles sketches): per-row state, merge, and their bytes;
+//! - [`wal`] — the write-ahead log: group commit, replay, truncation;
+//! - [`table_layout`] — which tables a spec's segments hold, and their columns;
+//! - [`realtime`] — the real-time index: events and rolled-up rows in memory,
+//!   by time chunk, until they are persisted;
+//! - [`persist`] — one time chunk of the real-time index written as a segment
+//!   and published to the catalog.
+
+pub mod aggregate;
+pub mod parse;
+pub mod persist;
+pub mod realtime;
+pub mod table_layout;
+pub mod wal;

@@ -1,0 +1,91 @@
+//! The route table. Each route is a thin translation between HTTP and the
+//! layers below, one module per resource.
+
+pub mod datasources;
+
+use std::convert::Infallible;
+
+use warp::Filter;
+use warp::reply::{Reply, Response};
+
+use crate::AppState;
+use crate::api_error::{ApiError, recover};
+
+/// The largest datasource spec accepted, in bytes.
+const MAX_SPEC_BYTES: u64 = 1 << 20;
+
+/// Every route, with errors mapped to the JSON contract and requests counted.
+pub fn routes(
+    state: AppState,
+) -> impl Filter<Extract = (impl Reply,), Error = Infallible> + Clone + Send + Sync + 'static {
+    let health = warp::path!("status" / "health")
+        .and(warp::get())
+        .map(|| warp::reply::json(&true).into_response());
+
+    let metrics_state = state.clone();
+    let metrics = warp::path!("metrics").and(warp::get()).map(move || {
+        warp::reply::with_header(
+            metrics_state.metrics.render(),
+            "content-type",
+            "text/plain; version=0.0.4",
+        )
+        .into_response()
+    });
+
+    let catalog = state.catalog.clone();
+    let with_catalog = warp::any().map(move || catalog.clone());
+    let datasources_root = warp::path!("v1" / "datasources");
+    let datasource = warp::path!("v1" / "datasources" / String);
+    let create = datasources_root
+        .and(warp::post())
+        .and(with_catalog.clone())
+        .and(warp::body::content_length_limit(MAX_SPEC_BYTES))
+        .and(warp::body::bytes())
+        .then(datasources::create);
+    let list = datasources_root
+        .and(warp::get())
+        .and(with_catalog.clone())
+        .then(datasources::list);
+    let get = datasource
+        .and(warp::get())
+        .and(with_catalog.clone())
+        .then(|name, catalog| datasources::get(catalog, name));
+    let delete = datasource
+        .and(warp::delete())
+        .and(with_catalog)
+        .then(|name, catalog| datasources::delete(catalog, name));
+    let datasource_routes = create
+        .or(list)
+        .unify()
+        .or(get)
+        .unify()
+        .or(delete)
+        .unify()
+        .map(|result: Result<Response, ApiError>| result.unwrap_or_else(Reply::into_response));
+
+    let counted = state.metrics.clone();
+    health
+        .or(metrics)
+        .unify()
+        .or(datasource_routes)
+        .unify()
+        .recover(recover)
+        .map(Reply::into_response)
+        .with(warp::log::custom(move |info| {
+            let status = info.status().as_u16();
+            counted.count_request(route_label(info.path()), status);
+            tracing::debug!(method = %info.method(), path = info.path(), status, elapsed = ?info.elapsed(), "request");
+        }))
+}
+
+/// A bounded set of route labels, so the metrics do not grow with every path
+/// a client makes up.
+fn route_label(path: &str) -> &'static str {
+    match path {
+        "/status/health" => "/status/health",
+        "/metrics" => "/metrics",
+        "/v1/datasources" => "/v1/datasources",
+        p if p.starts_with("/v1/datasources/") => "/v1/datasources/{name}",
+        _ => "other",
+    }
+}
