@@ -5,13 +5,13 @@
 //! in Druid. An [`Interval`] is half-open, `[start, end)`, so the time chunks of
 //! a granularity tile the time line without overlapping.
 //!
-//! Instants written in specs (intervals, granularity origins, a timestamp's
-//! `missingValue`) are read by one parser, `parse_iso_instant`, which accepts
-//! the forms Druid accepts.
+//! Instants written as text — in specs (intervals, granularity origins, a
+//! timestamp's `missingValue`) and in events — are read by one parser,
+//! [`parse_iso_instant`], which accepts the forms Druid accepts.
 
 use std::fmt;
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, SecondsFormat, Utc};
+use chrono::{DateTime, NaiveDate, NaiveTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 
 /// Milliseconds since the Unix epoch, UTC.
@@ -20,10 +20,10 @@ pub type Millis = i64;
 // The fixed-length units, in milliseconds; calendar units (months, and days in
 // a zone with daylight saving) have no fixed length and are the business of
 // `granularity`.
-pub(crate) const MILLIS_PER_SECOND: i64 = 1_000;
-pub(crate) const MILLIS_PER_MINUTE: i64 = 60 * MILLIS_PER_SECOND;
-pub(crate) const MILLIS_PER_HOUR: i64 = 60 * MILLIS_PER_MINUTE;
-pub(crate) const MILLIS_PER_DAY: i64 = 24 * MILLIS_PER_HOUR;
+pub const MILLIS_PER_SECOND: i64 = 1_000;
+pub const MILLIS_PER_MINUTE: i64 = 60 * MILLIS_PER_SECOND;
+pub const MILLIS_PER_HOUR: i64 = 60 * MILLIS_PER_MINUTE;
+pub const MILLIS_PER_DAY: i64 = 24 * MILLIS_PER_HOUR;
 
 /// A half-open time interval `[start, end)` in epoch milliseconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -96,42 +96,139 @@ pub fn format_millis(t: Millis) -> String {
     }
 }
 
-/// Parses an ISO-8601 instant the way Druid (Joda-Time) reads them in specs:
-/// `2024-01-01T00:30:00Z`, `2024-01-01T00:30:00.123+05:30`, `2024-01-01T00:30`,
-/// `2024-01-01`; a time without a zone is UTC.
-pub(crate) fn parse_iso_instant(text: &str) -> Option<Millis> {
+/// Parses an ISO-8601 instant in the forms Druid (Joda-Time) accepts:
+/// `2024-01-01T00:30:00Z`, `2024-01-01T00:30:00.123+05:30`, `2024-01-01 00:30`,
+/// `2024-01-01T00`, `2024-01-01`; `T` or a space between date and time; a
+/// fraction of a second with `.` or `,` (cut to milliseconds); a zone as `Z`,
+/// `±HH:MM`, `±HHMM` or `±HH`, and none meaning UTC. `None` if the text is not
+/// such a time or names a day or hour that does not exist.
+///
+/// It is read by hand, not through a format string, because ingest reads one
+/// per event.
+pub fn parse_iso_instant(text: &str) -> Option<Millis> {
     let text = text.trim();
-    if let Ok(at) = DateTime::parse_from_rfc3339(text) {
-        return Some(at.timestamp_millis());
+    let mut cursor = Cursor {
+        bytes: text.as_bytes(),
+        at: 0,
+    };
+    let year = cursor.digits(4)?;
+    cursor.expect(b'-')?;
+    let month = cursor.digits(2)?;
+    cursor.expect(b'-')?;
+    let day = cursor.digits(2)?;
+    let date = NaiveDate::from_ymd_opt(
+        i32::try_from(year).ok()?,
+        u32::try_from(month).ok()?,
+        u32::try_from(day).ok()?,
+    )?;
+    let mut time_of_day = 0;
+    if matches!(cursor.peek(), Some(b'T' | b't' | b' ')) {
+        cursor.at += 1;
+        let hour = cursor.digits(2)?;
+        let mut minute = 0;
+        let mut second = 0;
+        let mut millis = 0;
+        if cursor.peek() == Some(b':') {
+            cursor.at += 1;
+            minute = cursor.digits(2)?;
+            if cursor.peek() == Some(b':') {
+                cursor.at += 1;
+                second = cursor.digits(2)?;
+                if matches!(cursor.peek(), Some(b'.' | b',')) {
+                    cursor.at += 1;
+                    millis = cursor.fraction_millis()?;
+                }
+            }
+        }
+        if hour > 23 || minute > 59 || second > 59 {
+            return None;
+        }
+        time_of_day = hour * MILLIS_PER_HOUR
+            + minute * MILLIS_PER_MINUTE
+            + second * MILLIS_PER_SECOND
+            + millis;
     }
-    let (local, offset_seconds) = split_zone(text)?;
-    let naive = NaiveDateTime::parse_from_str(local, "%Y-%m-%dT%H:%M:%S%.f")
-        .or_else(|_| NaiveDateTime::parse_from_str(local, "%Y-%m-%dT%H:%M"))
-        .or_else(|_| {
-            NaiveDate::parse_from_str(local, "%Y-%m-%d").map(|date| date.and_time(NaiveTime::MIN))
-        })
-        .ok()?;
-    Some(naive.and_utc().timestamp_millis() - offset_seconds * MILLIS_PER_SECOND)
+    let offset = cursor.zone_offset()?;
+    if cursor.at != cursor.bytes.len() {
+        return None;
+    }
+    let midnight = date.and_time(NaiveTime::MIN).and_utc().timestamp_millis();
+    Some(midnight + time_of_day - offset)
 }
 
-/// Splits a trailing `Z` or `±HH:MM` off an ISO time; no suffix means UTC.
-fn split_zone(text: &str) -> Option<(&str, i64)> {
-    if let Some(local) = text.strip_suffix(['Z', 'z']) {
-        return Some((local, 0));
+/// A read position in ISO-8601 text.
+struct Cursor<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl Cursor<'_> {
+    fn peek(&self) -> Option<u8> {
+        self.bytes.get(self.at).copied()
     }
-    let bytes = text.as_bytes();
-    let sign_at = bytes.len().checked_sub(6)?;
-    let sign = match bytes.get(sign_at) {
-        Some(b'+') => 1,
-        Some(b'-') => -1,
-        _ => return Some((text, 0)),
-    };
-    if bytes.get(sign_at + 3) != Some(&b':') {
-        return Some((text, 0));
+
+    fn expect(&mut self, byte: u8) -> Option<()> {
+        (self.peek()? == byte).then(|| self.at += 1)
     }
-    let hours: i64 = text.get(sign_at + 1..sign_at + 3)?.parse().ok()?;
-    let minutes: i64 = text.get(sign_at + 4..)?.parse().ok()?;
-    Some((text.get(..sign_at)?, sign * (hours * 3600 + minutes * 60)))
+
+    /// Exactly `count` ASCII digits as a number.
+    fn digits(&mut self, count: usize) -> Option<i64> {
+        let digits = self.bytes.get(self.at..self.at + count)?;
+        let mut value = 0;
+        for digit in digits {
+            if !digit.is_ascii_digit() {
+                return None;
+            }
+            value = value * 10 + i64::from(digit - b'0');
+        }
+        self.at += count;
+        Some(value)
+    }
+
+    /// One or more digits of a fraction of a second, as milliseconds (cut, not rounded).
+    fn fraction_millis(&mut self) -> Option<i64> {
+        let start = self.at;
+        let mut millis = 0;
+        while let Some(digit) = self.peek().filter(u8::is_ascii_digit) {
+            if self.at - start < 3 {
+                millis = millis * 10 + i64::from(digit - b'0');
+            }
+            self.at += 1;
+        }
+        let read = self.at - start;
+        if read == 0 {
+            return None;
+        }
+        Some(millis * 10_i64.pow(3_u32.saturating_sub(read as u32)))
+    }
+
+    /// `Z`, `±HH:MM`, `±HHMM`, `±HH` or nothing (UTC), as milliseconds east of UTC.
+    fn zone_offset(&mut self) -> Option<Millis> {
+        let sign = match self.peek() {
+            None => return Some(0),
+            Some(b'Z' | b'z') => {
+                self.at += 1;
+                return Some(0);
+            }
+            Some(b'+') => 1,
+            Some(b'-') => -1,
+            Some(_) => return None,
+        };
+        self.at += 1;
+        let hours = self.digits(2)?;
+        let minutes = match self.peek() {
+            None => 0,
+            Some(b':') => {
+                self.at += 1;
+                self.digits(2)?
+            }
+            Some(_) => self.digits(2)?,
+        };
+        if hours > 23 || minutes > 59 {
+            return None;
+        }
+        Some(sign * (hours * MILLIS_PER_HOUR + minutes * MILLIS_PER_MINUTE))
+    }
 }
 
 #[cfg(test)]

@@ -2,14 +2,13 @@
 //! spec's `timestampSpec.format`.
 //!
 //! The formats, and the ISO-8601 forms read, are the table in the
-//! [parent module's docs](super#timestamps). ISO-8601 text is read by a
-//! hand-written parser ([`parse_iso`]): it runs once per event, so it avoids
-//! the general-purpose parsers' format interpretation.
+//! [parent module's docs](super#timestamps). ISO-8601 text is read by
+//! [`parse_iso_instant`], the one ISO reader Strata has.
 //!
 //! A `null` timestamp counts as absent, so `missingValue` applies to it.
 
 use strata_storage::spec::{TimestampFormat, TimestampSpec};
-use strata_storage::time::Millis;
+use strata_storage::time::{MILLIS_PER_SECOND, Millis, parse_iso_instant};
 
 use super::coerce::{Scalar, parse_finite};
 use super::error::TimestampProblem;
@@ -17,11 +16,6 @@ use super::error::TimestampProblem;
 /// 0000-01-01T00:00:00Z and 10000-01-01T00:00:00Z: the times an event may have.
 const EARLIEST: Millis = -62_167_219_200_000;
 const END: Millis = 253_402_300_800_000;
-
-const MILLIS_PER_SECOND: i64 = 1_000;
-const MILLIS_PER_MINUTE: i64 = 60 * MILLIS_PER_SECOND;
-const MILLIS_PER_HOUR: i64 = 60 * MILLIS_PER_MINUTE;
-const MILLIS_PER_DAY: i64 = 24 * MILLIS_PER_HOUR;
 
 /// How the timestamp field of events is read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,10 +59,10 @@ impl TimeRule {
     fn text_millis(&self, text: &str) -> Result<Millis, TimestampProblem> {
         let text = text.trim();
         match self.format {
-            TimestampFormat::Iso => parse_iso(text).ok_or(TimestampProblem::NotIso),
+            TimestampFormat::Iso => parse_iso_instant(text).ok_or(TimestampProblem::NotIso),
             TimestampFormat::Auto => match parse_number(text) {
                 Some(number) => self.number_millis(number),
-                None => parse_iso(text).ok_or(TimestampProblem::NotIsoOrNumber),
+                None => parse_iso_instant(text).ok_or(TimestampProblem::NotIsoOrNumber),
             },
             format => match parse_number(text) {
                 Some(number) => self.number_millis(number),
@@ -166,160 +160,12 @@ fn parse_number(text: &str) -> Option<Number> {
     parse_finite(text).map(Number::Float)
 }
 
-/// Reads ISO-8601 as described in the [module docs](self); `None` if the text
-/// is not such a time or names a day or hour that does not exist.
-pub(super) fn parse_iso(text: &str) -> Option<Millis> {
-    let mut cursor = Cursor {
-        bytes: text.as_bytes(),
-        at: 0,
-    };
-    let year = cursor.digits(4)?;
-    cursor.expect(b'-')?;
-    let month = cursor.digits(2)?;
-    cursor.expect(b'-')?;
-    let day = cursor.digits(2)?;
-    if !(1..=12).contains(&month) || day < 1 || day > days_in_month(year, month) {
-        return None;
-    }
-    let mut time_of_day = 0;
-    if matches!(cursor.peek(), Some(b'T' | b't' | b' ')) {
-        cursor.at += 1;
-        let hour = cursor.digits(2)?;
-        let mut minute = 0;
-        let mut second = 0;
-        let mut millis = 0;
-        if cursor.peek() == Some(b':') {
-            cursor.at += 1;
-            minute = cursor.digits(2)?;
-            if cursor.peek() == Some(b':') {
-                cursor.at += 1;
-                second = cursor.digits(2)?;
-                if matches!(cursor.peek(), Some(b'.' | b',')) {
-                    cursor.at += 1;
-                    millis = cursor.fraction_millis()?;
-                }
-            }
-        }
-        if hour > 23 || minute > 59 || second > 59 {
-            return None;
-        }
-        time_of_day = hour * MILLIS_PER_HOUR
-            + minute * MILLIS_PER_MINUTE
-            + second * MILLIS_PER_SECOND
-            + millis;
-    }
-    let offset = cursor.zone_offset()?;
-    if cursor.at != cursor.bytes.len() {
-        return None;
-    }
-    Some(days_from_civil(year, month, day) * MILLIS_PER_DAY + time_of_day - offset)
-}
-
-/// A read position in ISO-8601 text.
-struct Cursor<'a> {
-    bytes: &'a [u8],
-    at: usize,
-}
-
-impl Cursor<'_> {
-    fn peek(&self) -> Option<u8> {
-        self.bytes.get(self.at).copied()
-    }
-
-    fn expect(&mut self, byte: u8) -> Option<()> {
-        (self.peek()? == byte).then(|| self.at += 1)
-    }
-
-    /// Exactly `count` ASCII digits as a number.
-    fn digits(&mut self, count: usize) -> Option<i64> {
-        let digits = self.bytes.get(self.at..self.at + count)?;
-        let mut value = 0;
-        for digit in digits {
-            if !digit.is_ascii_digit() {
-                return None;
-            }
-            value = value * 10 + i64::from(digit - b'0');
-        }
-        self.at += count;
-        Some(value)
-    }
-
-    /// One or more digits of a fraction of a second, as milliseconds (cut, not rounded).
-    fn fraction_millis(&mut self) -> Option<i64> {
-        let start = self.at;
-        let mut millis = 0;
-        while let Some(digit) = self.peek().filter(u8::is_ascii_digit) {
-            if self.at - start < 3 {
-                millis = millis * 10 + i64::from(digit - b'0');
-            }
-            self.at += 1;
-        }
-        let read = self.at - start;
-        if read == 0 {
-            return None;
-        }
-        Some(millis * 10_i64.pow(3_u32.saturating_sub(read as u32)))
-    }
-
-    /// `Z`, `±HH:MM`, `±HHMM`, `±HH` or nothing (UTC), as milliseconds east of UTC.
-    fn zone_offset(&mut self) -> Option<Millis> {
-        let sign = match self.peek() {
-            None => return Some(0),
-            Some(b'Z' | b'z') => {
-                self.at += 1;
-                return Some(0);
-            }
-            Some(b'+') => 1,
-            Some(b'-') => -1,
-            Some(_) => return None,
-        };
-        self.at += 1;
-        let hours = self.digits(2)?;
-        let minutes = match self.peek() {
-            None => 0,
-            Some(b':') => {
-                self.at += 1;
-                self.digits(2)?
-            }
-            Some(_) => self.digits(2)?,
-        };
-        if hours > 23 || minutes > 59 {
-            return None;
-        }
-        Some(sign * (hours * MILLIS_PER_HOUR + minutes * MILLIS_PER_MINUTE))
-    }
-}
-
-fn is_leap_year(year: i64) -> bool {
-    year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
-}
-
-fn days_in_month(year: i64, month: i64) -> i64 {
-    match month {
-        2 if is_leap_year(year) => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-/// Days from 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's
-/// `days_from_civil`).
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let year = if month <= 2 { year - 1 } else { year };
-    let era = year.div_euclid(400);
-    let year_of_era = year - era * 400;
-    let month_from_march = (month + 9) % 12;
-    let day_of_year = (153 * month_from_march + 2) / 5 + day - 1;
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    era * 146_097 + day_of_era - 719_468
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::{DateTime, NaiveDate};
+    use chrono::DateTime;
     use proptest::prelude::*;
+    use strata_storage::time::{MILLIS_PER_HOUR, MILLIS_PER_MINUTE};
 
     const JAN_1_2024: Millis = 1_704_067_200_000;
 
@@ -535,19 +381,7 @@ mod tests {
             let zone = chrono::FixedOffset::east_opt((offset_minutes * 60) as i32)
                 .ok_or_else(|| TestCaseError::fail("valid offset"))?;
             let text = at.with_timezone(&zone).format("%Y-%m-%dT%H:%M:%S%.3f%:z").to_string();
-            prop_assert_eq!(parse_iso(&text), Some(millis), "{}", text);
-        }
-
-        #[test]
-        fn civil_days_agree_with_chrono(days in -719_528..2_932_897_i64) {
-            let date = NaiveDate::from_ymd_opt(1970, 1, 1)
-                .and_then(|epoch| epoch.checked_add_signed(chrono::TimeDelta::days(days)))
-                .ok_or_else(|| TestCaseError::fail("in range"))?;
-            use chrono::Datelike;
-            prop_assert_eq!(
-                days_from_civil(i64::from(date.year()), i64::from(date.month()), i64::from(date.day())),
-                days
-            );
+            prop_assert_eq!(parse_iso_instant(&text), Some(millis), "{}", text);
         }
     }
 }
