@@ -150,27 +150,7 @@ fn rollup_layout(spec: &DataSourceSpec) -> Result<TableLayout, SchemaError> {
 mod tests {
     use super::*;
 
-    const ACCESS: &str = r#"{
-      "dataSource": "access",
-      "timestampSpec": {"column": "timestamp", "format": "iso"},
-      "dimensionsSpec": {"dimensions": [
-        "service", "region", "method", {"type": "long", "name": "status"}, "country",
-        {"type": "string", "name": "host", "rollup": false},
-        {"type": "string", "name": "path", "rollup": false},
-        {"type": "string", "name": "user_id", "rollup": false},
-        {"type": "text", "name": "message"}
-      ]},
-      "metricsSpec": [
-        {"type": "count", "name": "count"},
-        {"type": "longSum", "name": "bytes", "fieldName": "bytes"},
-        {"type": "doubleSum", "name": "duration_sum", "fieldName": "duration_ms"},
-        {"type": "doubleMax", "name": "duration_max", "fieldName": "duration_ms"},
-        {"type": "longSum", "name": "retries", "fieldName": "retries"},
-        {"type": "HLLSketchBuild", "name": "users", "fieldName": "user_id"},
-        {"type": "quantilesDoublesSketch", "name": "duration_sketch", "fieldName": "duration_ms"}
-      ],
-      "granularitySpec": {"segmentGranularity": "day", "queryGranularity": "minute", "rollup": true}
-    }"#;
+    const ACCESS: &str = strata_storage::spec::ACCESS_SPEC_JSON;
 
     fn names(layout: &TableLayout) -> Vec<(&str, &ColumnKind)> {
         layout

@@ -7,27 +7,7 @@ use strata_tests::StrataServer;
 
 /// The reference `access` spec of shared/DATASET.md.
 fn access_spec() -> Value {
-    json!({
-        "dataSource": "access",
-        "timestampSpec": {"column": "timestamp", "format": "iso"},
-        "dimensionsSpec": {"dimensions": [
-            "service", "region", "method", {"type": "long", "name": "status"}, "country",
-            {"type": "string", "name": "host", "rollup": false},
-            {"type": "string", "name": "path", "rollup": false},
-            {"type": "string", "name": "user_id", "rollup": false},
-            {"type": "text", "name": "message"}
-        ]},
-        "metricsSpec": [
-            {"type": "count", "name": "count"},
-            {"type": "longSum", "name": "bytes", "fieldName": "bytes"},
-            {"type": "doubleSum", "name": "duration_sum", "fieldName": "duration_ms"},
-            {"type": "doubleMax", "name": "duration_max", "fieldName": "duration_ms"},
-            {"type": "longSum", "name": "retries", "fieldName": "retries"},
-            {"type": "HLLSketchBuild", "name": "users", "fieldName": "user_id"},
-            {"type": "quantilesDoublesSketch", "name": "duration_sketch", "fieldName": "duration_ms"}
-        ],
-        "granularitySpec": {"segmentGranularity": "day", "queryGranularity": "minute", "rollup": true}
-    })
+    serde_json::from_str(strata_storage::spec::ACCESS_SPEC_JSON).unwrap()
 }
 
 fn post_spec(client: &Client, server: &StrataServer, body: String) -> (u16, Value) {

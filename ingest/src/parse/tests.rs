@@ -9,27 +9,7 @@ use super::*;
 const JAN_1_2024: i64 = 1_704_067_200_000;
 
 /// The reference dataset's spec (DATASET.md).
-const ACCESS_SPEC: &str = r#"{
-  "dataSource": "access",
-  "timestampSpec": {"column": "timestamp", "format": "iso"},
-  "dimensionsSpec": {"dimensions": [
-    "service", "region", "method", {"type": "long", "name": "status"}, "country",
-    {"type": "string", "name": "host", "rollup": false},
-    {"type": "string", "name": "path", "rollup": false},
-    {"type": "string", "name": "user_id", "rollup": false},
-    {"type": "text", "name": "message"}
-  ]},
-  "metricsSpec": [
-    {"type": "count", "name": "count"},
-    {"type": "longSum", "name": "bytes", "fieldName": "bytes"},
-    {"type": "doubleSum", "name": "duration_sum", "fieldName": "duration_ms"},
-    {"type": "doubleMax", "name": "duration_max", "fieldName": "duration_ms"},
-    {"type": "longSum", "name": "retries", "fieldName": "retries"},
-    {"type": "HLLSketchBuild", "name": "users", "fieldName": "user_id"},
-    {"type": "quantilesDoublesSketch", "name": "duration_sketch", "fieldName": "duration_ms"}
-  ],
-  "granularitySpec": {"segmentGranularity": "day", "queryGranularity": "minute", "rollup": true}
-}"#;
+const ACCESS_SPEC: &str = strata_storage::spec::ACCESS_SPEC_JSON;
 
 const ACCESS_LINE: &str = r#"{"timestamp":"2024-01-01T00:00:00.123Z","service":"svc-00","region":"us-east-1","host":"host-0007","method":"GET","status":200,"path":"/api/v1/r0","country":"C000","user_id":"12","duration_ms":20.086,"bytes":2981,"retries":0,"message":"GET /api/v1/r0 -> 200 in 20.086ms user=12 w0 w3 w1 w17"}"#;
 

@@ -59,6 +59,10 @@ use serde_json::Value;
 use crate::granularity::Granularity;
 use crate::time::{Interval, parse_iso_instant};
 
+/// The spec of the reference `access` datasource (`shared/DATASET.md`): the
+/// one benchmarks, the demo and tests load the generated access logs with.
+pub const ACCESS_SPEC_JSON: &str = include_str!("access.json");
+
 pub use dimension::{Dimension, DimensionKind, MultiValueHandling, TextAnalyzer};
 pub use error::{SpecError, SpecProblem};
 pub use metric::{Aggregator, HllLgK, HllTargetType, Metric, NumericType, QuantilesK};
