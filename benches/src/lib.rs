@@ -11,34 +11,28 @@
 
 use std::path::Path;
 
+use strata_ingest::table_layout::SegmentLayout;
 use strata_storage::segment::{
-    CellValue, ColumnKind, ColumnSchema, SegmentError, TableKind, TableSchema, TableWriter,
-    writer::TableSummary,
+    CellValue, SegmentError, TableKind, TableSchema, TableWriter, writer::TableSummary,
 };
+use strata_storage::spec::{ACCESS_SPEC_JSON, DataSourceSpec};
 use strata_tools::dataset::AccessEvent;
 
-/// The events table of the reference `access` spec: every dimension, the
-/// raw inputs of every metric and the `message` text.
+/// The events table of the reference `access` spec, as ingest lays it out
+/// ([`SegmentLayout`]): every dimension, the raw inputs of every metric and
+/// the `message` text.
 pub fn access_events_schema() -> TableSchema {
-    let string = |name: &str| ColumnSchema::new(name, ColumnKind::String { multi_value: false });
-    TableSchema::new(vec![
-        string("service"),
-        string("region"),
-        string("method"),
-        ColumnSchema::new("status", ColumnKind::Long),
-        string("country"),
-        string("host"),
-        string("path"),
-        string("user_id"),
-        ColumnSchema::new("message", ColumnKind::Text),
-        ColumnSchema::new("bytes", ColumnKind::Long),
-        ColumnSchema::new("duration_ms", ColumnKind::Double),
-        ColumnSchema::new("retries", ColumnKind::Long),
-    ])
-    .expect("the reference schema is valid")
+    let spec = DataSourceSpec::from_json(ACCESS_SPEC_JSON).expect("the reference spec is valid");
+    SegmentLayout::for_spec(&spec)
+        .expect("the reference spec has a layout")
+        .events
+        .expect("the reference spec keeps an events table")
+        .schema
 }
 
-/// Appends one event as a row of [`access_events_schema`].
+/// Appends one event as a row of [`access_events_schema`], whose columns are
+/// `service, region, method, status, country, host, path, user_id, message,
+/// bytes, duration_ms, retries` (checked by this crate's test).
 pub fn append_event(writer: &mut TableWriter, e: &AccessEvent) -> Result<(), SegmentError> {
     writer.append_row(
         e.timestamp_ms,
@@ -69,4 +63,33 @@ pub fn access_events_table<'e>(
         append_event(&mut writer, event)?;
     }
     writer.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_events_schema_has_the_columns_append_event_writes() {
+        let names: Vec<String> = super::access_events_schema()
+            .columns()
+            .iter()
+            .map(|c| c.name.clone())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "service",
+                "region",
+                "method",
+                "status",
+                "country",
+                "host",
+                "path",
+                "user_id",
+                "message",
+                "bytes",
+                "duration_ms",
+                "retries"
+            ]
+        );
+    }
 }
