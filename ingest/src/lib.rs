@@ -15,11 +15,14 @@
 //! - [`realtime`] — the real-time index: events and rolled-up rows in memory,
 //!   by time chunk, until they are persisted;
 //! - [`persist`] — one time chunk of the real-time index written as a segment
-//!   and published to the catalog.
+//!   and published to the catalog;
+//! - [`service`] — all of the above wired together per datasource: ingest a
+//!   request body, persist, replay after a restart.
 
 pub mod aggregate;
 pub mod parse;
 pub mod persist;
 pub mod realtime;
+pub mod service;
 pub mod table_layout;
 pub mod wal;

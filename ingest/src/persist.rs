@@ -6,6 +6,13 @@
 //!           └ sort ─ TableWriter(rollup) ─┴─ SegmentWriter ─ catalog.segment_dir(id) ─ publish
 //! ```
 //!
+//! The two steps are separate functions: [`write_segment`] writes the files
+//! and returns the descriptor to publish, so that a caller persisting several
+//! chunks can publish all their segments — together with the WAL position they
+//! cover — in one atomic catalog commit (see
+//! [`IngestService::persist`](crate::service::IngestService::persist)).
+//! [`persist_chunk`] does both for one chunk.
+//!
 //! The tables are those of the spec's [`SegmentLayout`]. Events rows are
 //! sorted by time (stably, so events of one millisecond keep their arrival
 //! order); rollup rows by time, then by dimension values
@@ -89,14 +96,37 @@ pub fn persist_chunk(
     spec: &DataSourceSpec,
     chunk: &TimeChunk,
 ) -> Result<SegmentDescriptor, PersistError> {
-    write_and_publish(catalog, spec, chunk).map_err(|problem| PersistError {
+    let descriptor = write_segment(catalog, spec, chunk)?;
+    catalog
+        .publish(spec.name(), Publish::segments(vec![descriptor.clone()]))
+        .map_err(|error| PersistError {
+            datasource: spec.name().to_owned(),
+            interval: chunk.interval(),
+            problem: error.into(),
+        })?;
+    Ok(descriptor)
+}
+
+/// Writes `chunk` as a segment of `spec`'s datasource, in the catalog's
+/// segment directory, without publishing it: the segment is invisible until
+/// the caller publishes the returned descriptor.
+///
+/// Segments written for different chunks may be published together. Two
+/// unpublished segments of the same interval would be given the same
+/// partition, so publish one before writing the next.
+pub fn write_segment(
+    catalog: &dyn Catalog,
+    spec: &DataSourceSpec,
+    chunk: &TimeChunk,
+) -> Result<SegmentDescriptor, PersistError> {
+    write_files(catalog, spec, chunk).map_err(|problem| PersistError {
         datasource: spec.name().to_owned(),
         interval: chunk.interval(),
         problem,
     })
 }
 
-fn write_and_publish(
+fn write_files(
     catalog: &dyn Catalog,
     spec: &DataSourceSpec,
     chunk: &TimeChunk,
@@ -173,13 +203,11 @@ fn write_and_publish(
     }
 
     let summary = segment.finish()?;
-    let descriptor = SegmentDescriptor {
+    Ok(SegmentDescriptor {
         id,
         rows: rollup_rows.unwrap_or(event_rows),
         bytes: summary.bytes,
-    };
-    catalog.publish(spec.name(), Publish::segments(vec![descriptor.clone()]))?;
-    Ok(descriptor)
+    })
 }
 
 /// The version and partition of a new segment for `interval`: the next
@@ -679,6 +707,32 @@ mod tests {
         assert_eq!(
             table.schema().columns()[position].kind,
             ColumnKind::String { multi_value: false }
+        );
+    }
+
+    #[test]
+    fn written_segments_stay_invisible_until_published_together() {
+        let spec = spec(true);
+        let (_dir, catalog) = catalog_with(&spec);
+        let index = index_of(&spec, &events(&spec, 300, JAN_1, 5));
+        let descriptors: Vec<SegmentDescriptor> = index
+            .chunks()
+            .map(|chunk| write_segment(&catalog, &spec, chunk).unwrap())
+            .collect();
+        assert_eq!(descriptors.len(), 2);
+        for descriptor in &descriptors {
+            assert!(catalog.segment_dir(&descriptor.id).exists());
+        }
+        assert!(catalog.datasource("web").unwrap().segments.is_empty());
+
+        catalog
+            .publish("web", Publish::segments(descriptors.clone()))
+            .unwrap();
+        let published = &catalog.datasource("web").unwrap().segments;
+        assert_eq!(published.len(), 2);
+        assert_eq!(
+            published.iter().map(|s| s.rows).sum::<u64>(),
+            index.total_rollup_rows()
         );
     }
 }

@@ -6,7 +6,7 @@
 //! translate HTTP into calls on the storage, ingest and query crates and back.
 //!
 //! Start with [`Server`]: built from a [`ServerConfig`] and the opened
-//! [`Catalog`], it serves until its
+//! [`IngestService`] (which holds the [`Catalog`]), it serves until its
 //! shutdown future resolves. [`api_error`] holds the error contract,
 //! [`routes`] the route table, [`metrics`] the Prometheus registry.
 
@@ -19,6 +19,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use strata_ingest::service::IngestService;
 use strata_storage::catalog::Catalog;
 use tokio::net::TcpListener;
 
@@ -35,6 +36,7 @@ pub struct ServerConfig {
 #[derive(Clone)]
 pub struct AppState {
     pub catalog: Arc<dyn Catalog>,
+    pub ingest: Arc<IngestService>,
     pub metrics: Arc<metrics::Metrics>,
 }
 
@@ -59,7 +61,7 @@ impl Server {
     /// Binds the listener (port 0 picks a free port; see [`Server::local_addr`]).
     pub async fn bind(
         config: &ServerConfig,
-        catalog: Arc<dyn Catalog>,
+        ingest: Arc<IngestService>,
     ) -> Result<Self, ServeError> {
         let listener =
             TcpListener::bind(config.listen)
@@ -71,7 +73,8 @@ impl Server {
         Ok(Self {
             listener,
             state: AppState {
-                catalog,
+                catalog: ingest.catalog().clone(),
+                ingest,
                 metrics: Arc::new(metrics::Metrics::new()),
             },
         })

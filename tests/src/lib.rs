@@ -56,9 +56,16 @@ impl StrataServer {
     /// Starts a server on `data_dir` (kept after the server stops, so a test
     /// can restart on the same data).
     pub fn start_in(data_dir: &Path) -> Self {
+        Self::start_with(data_dir, &[])
+    }
+
+    /// Starts a server on `data_dir` with more `strata serve` flags, such as
+    /// `["--persist-period", "1s"]`.
+    pub fn start_with(data_dir: &Path, flags: &[&str]) -> Self {
         let mut child = Command::new(strata_bin())
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
+            .args(flags)
             .env("STRATA_LOG", "info")
             .env("NO_COLOR", "1")
             .stdin(Stdio::null())
@@ -145,6 +152,18 @@ impl StrataServer {
             );
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+}
+
+impl StrataServer {
+    /// Sends SIGKILL — a crash: no shutdown code runs — and waits for the
+    /// process to be gone.
+    pub fn kill(mut self) {
+        // SAFETY: kill(2) with a pid we own and a valid signal number.
+        unsafe {
+            libc::kill(self.child.id() as libc::pid_t, libc::SIGKILL);
+        }
+        self.child.wait().expect("waiting for strata");
     }
 }
 

@@ -1,11 +1,18 @@
 //! `strata serve`: the server on its embedded default — data in a local
 //! folder, no external service.
+//!
+//! It opens the catalog, then the ingest service (which replays every
+//! datasource's WAL into its real-time index), starts the background
+//! persister and serves. Stopping needs no final persist: whatever was
+//! acknowledged is in the WAL and replays on the next start.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
+use strata_ingest::service::{IngestOptions, IngestService};
 use strata_server::{Server, ServerConfig};
 use strata_storage::catalog::FileCatalog;
 
@@ -20,6 +27,55 @@ pub struct ServeArgs {
     /// Address and port to listen on (port 0 picks a free port and logs it).
     #[arg(long, env = "STRATA_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
+
+    /// Persist a datasource's real-time index into segments once it has held
+    /// events this long: a number with a unit, `ms`, `s`, `m` or `h`
+    /// (`500ms`, `30s`, `10m`, `1h`).
+    #[arg(long, env = "STRATA_PERSIST_PERIOD", default_value = "10m", value_parser = parse_duration)]
+    pub persist_period: Duration,
+
+    /// Persist a datasource's real-time index as soon as it holds this many
+    /// rows (rolled-up rows, or events when the datasource has no rollup).
+    #[arg(long, env = "STRATA_MAX_REALTIME_ROWS", default_value_t = 1_000_000)]
+    pub max_realtime_rows: u64,
+
+    /// The largest ingest request body accepted, in bytes, both as sent and
+    /// once decompressed; larger requests get 413.
+    #[arg(long, env = "STRATA_MAX_BODY_BYTES", default_value_t = 64 << 20)]
+    pub max_body_bytes: usize,
+}
+
+/// Reads `10m`, `30s`, `500ms`, `2h`.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit()).ok_or_else(|| {
+        format!("`{text}` has no unit; write it as `500ms`, `30s`, `10m` or `1h`")
+    })?;
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number.parse().map_err(|_| {
+        format!("`{text}` does not start with a whole number; write it as `30s` or `10m`")
+    })?;
+    let seconds = |factor: u64| {
+        number
+            .checked_mul(factor)
+            .map(Duration::from_secs)
+            .ok_or_else(|| format!("`{text}` is too long a duration"))
+    };
+    let duration = match unit {
+        "ms" => Duration::from_millis(number),
+        "s" => seconds(1)?,
+        "m" => seconds(60)?,
+        "h" => seconds(3600)?,
+        _ => {
+            return Err(format!(
+                "`{unit}` in `{text}` is not a unit; use `ms`, `s`, `m` or `h`"
+            ));
+        }
+    };
+    if duration.is_zero() {
+        return Err("the period must be longer than zero".into());
+    }
+    Ok(duration)
 }
 
 /// Opens the data directory, serves until SIGTERM or Ctrl-C, then drains
@@ -33,7 +89,32 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         listen: args.listen,
         data_dir: args.data_dir.clone(),
     };
-    let server = Server::bind(&config, Arc::new(catalog)).await?;
+    let options = IngestOptions {
+        max_body_bytes: args.max_body_bytes,
+        max_realtime_rows: args.max_realtime_rows,
+        persist_period: args.persist_period,
+        ..IngestOptions::default()
+    };
+    let data_dir = args.data_dir.clone();
+    let ingest = tokio::task::spawn_blocking(move || {
+        IngestService::open(&data_dir, Arc::new(catalog), options)
+    })
+    .await
+    .context("opening the ingest service")?
+    .with_context(|| {
+        format!(
+            "opening the write-ahead logs in {}",
+            args.data_dir.join("wal").display()
+        )
+    })?;
+    let ingest = Arc::new(ingest);
+    // Checking a few times per period keeps a persist close to its due time.
+    let check_every =
+        (args.persist_period / 4).clamp(Duration::from_millis(10), Duration::from_secs(1));
+    ingest
+        .start_persister(check_every)
+        .context("starting the background persister")?;
+    let server = Server::bind(&config, ingest).await?;
     let addr = server.local_addr()?;
     tracing::info!(%addr, data_dir = %args.data_dir.display(), "listening on {addr}");
     server.run(shutdown_signal()).await;
@@ -63,5 +144,22 @@ async fn shutdown_signal() {
     tokio::select! {
         () = ctrl_c => tracing::info!("Ctrl-C received, shutting down"),
         () = terminate => tracing::info!("SIGTERM received, shutting down"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_with_their_unit() {
+        assert_eq!(parse_duration("10m"), Ok(Duration::from_secs(600)));
+        assert_eq!(parse_duration("1s"), Ok(Duration::from_secs(1)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("2h"), Ok(Duration::from_secs(7200)));
+        assert!(parse_duration("10").unwrap_err().contains("no unit"));
+        assert!(parse_duration("10d").unwrap_err().contains("not a unit"));
+        assert!(parse_duration("0s").is_err());
+        assert!(parse_duration("m").is_err());
     }
 }

@@ -1,12 +1,15 @@
 //! `/v1/datasources`: create, list, describe and drop datasources.
 //!
-//! Each handler translates between HTTP and the [`Catalog`]; catalog calls
+//! Each handler translates between HTTP and the [`IngestService`], which
+//! keeps the catalog, the WALs and the real-time indexes in step; its calls
 //! do file I/O and fsyncs, so they run on the blocking thread pool.
 
 use std::sync::Arc;
 
 use serde::Serialize;
-use strata_storage::catalog::{Catalog, CatalogError, DataSourceState, SegmentDescriptor};
+use strata_ingest::parse::BodyError;
+use strata_ingest::service::{IngestError, IngestService, RealtimeStats};
+use strata_storage::catalog::{CatalogError, DataSourceState, SegmentDescriptor};
 use strata_storage::spec::DataSourceSpec;
 use strata_storage::time::format_millis;
 use warp::http::StatusCode;
@@ -15,7 +18,7 @@ use warp::reply::{Reply, Response};
 use crate::api_error::ApiError;
 
 /// `POST /v1/datasources` with a spec: 201 and the stored datasource.
-pub async fn create(catalog: Arc<dyn Catalog>, body: bytes::Bytes) -> Result<Response, ApiError> {
+pub async fn create(service: Arc<IngestService>, body: bytes::Bytes) -> Result<Response, ApiError> {
     let text = std::str::from_utf8(&body).map_err(|e| {
         ApiError::new(
             StatusCode::BAD_REQUEST,
@@ -25,29 +28,34 @@ pub async fn create(catalog: Arc<dyn Catalog>, body: bytes::Bytes) -> Result<Res
     })?;
     let spec = DataSourceSpec::from_json(text)
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_spec", e.to_string()))?;
-    let state = blocking(move || catalog.create_datasource(spec)).await?;
+    let state = blocking(move || service.create_datasource(spec).map_err(ingest_error)).await?;
     Ok(warp::reply::with_status(
-        warp::reply::json(&DataSourceView::of(&state)),
+        warp::reply::json(&DataSourceView::of(&state, RealtimeStats::default())),
         StatusCode::CREATED,
     )
     .into_response())
 }
 
 /// `GET /v1/datasources`: the names, sorted.
-pub async fn list(catalog: Arc<dyn Catalog>) -> Result<Response, ApiError> {
-    Ok(warp::reply::json(&catalog.datasource_names()).into_response())
+pub async fn list(service: Arc<IngestService>) -> Result<Response, ApiError> {
+    Ok(warp::reply::json(&service.catalog().datasource_names()).into_response())
 }
 
-/// `GET /v1/datasources/{name}`: spec, segments, rows, bytes, time bounds.
-pub async fn get(catalog: Arc<dyn Catalog>, name: String) -> Result<Response, ApiError> {
-    let state = catalog.datasource(&name).ok_or_else(|| unknown(&name))?;
-    Ok(warp::reply::json(&DataSourceView::of(&state)).into_response())
+/// `GET /v1/datasources/{name}`: spec, segments, rows, bytes, time bounds,
+/// and what the real-time index holds.
+pub async fn get(service: Arc<IngestService>, name: String) -> Result<Response, ApiError> {
+    let state = service
+        .catalog()
+        .datasource(&name)
+        .ok_or_else(|| unknown(&name))?;
+    let realtime = service.realtime_stats(&name).unwrap_or_default();
+    Ok(warp::reply::json(&DataSourceView::of(&state, realtime)).into_response())
 }
 
 /// `DELETE /v1/datasources/{name}`: drops it with its segments.
-pub async fn delete(catalog: Arc<dyn Catalog>, name: String) -> Result<Response, ApiError> {
+pub async fn delete(service: Arc<IngestService>, name: String) -> Result<Response, ApiError> {
     let dropped_name = name.clone();
-    let segments = blocking(move || catalog.drop_datasource(&name)).await?;
+    let segments = blocking(move || service.drop_datasource(&name).map_err(ingest_error)).await?;
     Ok(warp::reply::json(&serde_json::json!({
         "dropped": dropped_name,
         "segments": segments.len(),
@@ -63,20 +71,37 @@ fn unknown(name: &str) -> ApiError {
     )
 }
 
-/// Runs a catalog call on the blocking pool and maps its error.
-async fn blocking<T: Send + 'static>(
-    call: impl FnOnce() -> Result<T, CatalogError> + Send + 'static,
+/// Runs a blocking call (file I/O, fsyncs) on the blocking pool.
+pub(super) async fn blocking<T: Send + 'static>(
+    call: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(call)
-        .await
-        .map_err(|e| {
-            ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                format!("catalog task failed: {e}"),
-            )
-        })?
-        .map_err(catalog_error)
+    tokio::task::spawn_blocking(call).await.map_err(|e| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            format!("a blocking task failed: {e}"),
+        )
+    })?
+}
+
+/// The status and kind of an ingest service error.
+pub(super) fn ingest_error(error: IngestError) -> ApiError {
+    let (status, kind) = match error {
+        IngestError::UnknownDatasource { name } => return unknown(&name),
+        IngestError::Catalog(error) => return catalog_error(error),
+        IngestError::Body(BodyError::TooLarge { .. }) => {
+            (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large")
+        }
+        IngestError::Body(BodyError::UnknownEncoding { .. }) => {
+            (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_encoding")
+        }
+        IngestError::Body(_) => (StatusCode::BAD_REQUEST, "invalid_body"),
+        _ => (StatusCode::INTERNAL_SERVER_ERROR, "ingest_error"),
+    };
+    if status.is_server_error() {
+        tracing::error!("ingest: {error}");
+    }
+    ApiError::new(status, kind, error.to_string())
 }
 
 fn catalog_error(error: CatalogError) -> ApiError {
@@ -103,6 +128,8 @@ struct DataSourceView<'a> {
     bytes: u64,
     /// The span the segments cover, ISO-8601; absent with no segments.
     time_bounds: Option<TimeBounds>,
+    /// What the real-time index holds, not yet in segments.
+    realtime: RealtimeStats,
 }
 
 #[derive(Serialize)]
@@ -122,7 +149,7 @@ struct TimeBounds {
 }
 
 impl<'a> DataSourceView<'a> {
-    fn of(state: &'a DataSourceState) -> Self {
+    fn of(state: &'a DataSourceState, realtime: RealtimeStats) -> Self {
         let segments: Vec<SegmentView> = state.segments.iter().map(SegmentView::of).collect();
         let start = state.segments.iter().map(|s| s.id.interval().start()).min();
         let end = state.segments.iter().map(|s| s.id.interval().end()).max();
@@ -136,6 +163,7 @@ impl<'a> DataSourceView<'a> {
                 min: format_millis(min),
                 max: format_millis(max),
             }),
+            realtime,
         }
     }
 }

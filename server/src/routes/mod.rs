@@ -2,6 +2,7 @@
 //! layers below, one module per resource.
 
 pub mod datasources;
+pub mod ingest;
 
 use std::convert::Infallible;
 
@@ -24,6 +25,9 @@ pub fn routes(
 
     let metrics_state = state.clone();
     let metrics = warp::path!("metrics").and(warp::get()).map(move || {
+        metrics_state
+            .metrics
+            .observe_ingest(&metrics_state.ingest.stats());
         warp::reply::with_header(
             metrics_state.metrics.render(),
             "content-type",
@@ -32,34 +36,43 @@ pub fn routes(
         .into_response()
     });
 
-    let catalog = state.catalog.clone();
-    let with_catalog = warp::any().map(move || catalog.clone());
+    let service = state.ingest.clone();
+    let with_ingest = warp::any().map(move || service.clone());
     let datasources_root = warp::path!("v1" / "datasources");
     let datasource = warp::path!("v1" / "datasources" / String);
     let create = datasources_root
         .and(warp::post())
-        .and(with_catalog.clone())
+        .and(with_ingest.clone())
         .and(warp::body::content_length_limit(MAX_SPEC_BYTES))
         .and(warp::body::bytes())
         .then(datasources::create);
     let list = datasources_root
         .and(warp::get())
-        .and(with_catalog.clone())
+        .and(with_ingest.clone())
         .then(datasources::list);
     let get = datasource
         .and(warp::get())
-        .and(with_catalog.clone())
-        .then(|name, catalog| datasources::get(catalog, name));
+        .and(with_ingest.clone())
+        .then(|name, service| datasources::get(service, name));
     let delete = datasource
         .and(warp::delete())
-        .and(with_catalog)
-        .then(|name, catalog| datasources::delete(catalog, name));
+        .and(with_ingest.clone())
+        .then(|name, service| datasources::delete(service, name));
+    let ingest_events = warp::path!("v1" / "datasources" / String / "ingest")
+        .and(warp::post())
+        .and(ingest::body_limit(state.ingest.options().max_body_bytes))
+        .and(with_ingest)
+        .and(warp::header::optional::<String>("content-encoding"))
+        .and(warp::body::bytes())
+        .then(ingest::ingest);
     let datasource_routes = create
         .or(list)
         .unify()
         .or(get)
         .unify()
         .or(delete)
+        .unify()
+        .or(ingest_events)
         .unify()
         .map(|result: Result<Response, ApiError>| result.unwrap_or_else(Reply::into_response));
 
@@ -85,6 +98,9 @@ fn route_label(path: &str) -> &'static str {
         "/status/health" => "/status/health",
         "/metrics" => "/metrics",
         "/v1/datasources" => "/v1/datasources",
+        p if p.starts_with("/v1/datasources/") && p.ends_with("/ingest") => {
+            "/v1/datasources/{name}/ingest"
+        }
         p if p.starts_with("/v1/datasources/") => "/v1/datasources/{name}",
         _ => "other",
     }

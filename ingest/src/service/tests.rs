@@ -1,0 +1,218 @@
+use std::sync::atomic::AtomicBool;
+
+use strata_storage::catalog::{DataSourceState, FileCatalog, PublishOutcome, SegmentId, Version};
+
+use super::*;
+
+const SPEC: &str = r#"{"dataSource": "web",
+  "timestampSpec": {"column": "ts", "format": "millis"},
+  "dimensionsSpec": {"dimensions": ["host", {"type": "long", "name": "status"}]},
+  "metricsSpec": [{"type": "count", "name": "count"}, {"type": "longSum", "name": "bytes", "fieldName": "bytes"}],
+  "granularitySpec": {"segmentGranularity": "day", "queryGranularity": "minute", "rollup": true}}"#;
+
+const JAN_1: i64 = 1_704_067_200_000;
+
+/// A [`FileCatalog`] whose publishes fail while `fail_publish` is set.
+struct FlakyCatalog {
+    inner: FileCatalog,
+    fail_publish: AtomicBool,
+}
+
+impl Catalog for FlakyCatalog {
+    fn create_datasource(
+        &self,
+        spec: DataSourceSpec,
+    ) -> Result<Arc<DataSourceState>, CatalogError> {
+        self.inner.create_datasource(spec)
+    }
+    fn update_spec(
+        &self,
+        name: &str,
+        spec: DataSourceSpec,
+    ) -> Result<Arc<DataSourceState>, CatalogError> {
+        self.inner.update_spec(name, spec)
+    }
+    fn drop_datasource(&self, name: &str) -> Result<Vec<SegmentDescriptor>, CatalogError> {
+        self.inner.drop_datasource(name)
+    }
+    fn datasource_names(&self) -> Vec<String> {
+        self.inner.datasource_names()
+    }
+    fn datasource(&self, name: &str) -> Option<Arc<DataSourceState>> {
+        self.inner.datasource(name)
+    }
+    fn publish(&self, name: &str, request: Publish) -> Result<PublishOutcome, CatalogError> {
+        if self.fail_publish.load(Ordering::SeqCst) {
+            return Err(CatalogError::UnknownDatasource {
+                name: name.to_owned(),
+            });
+        }
+        self.inner.publish(name, request)
+    }
+    fn segment_dir(&self, id: &SegmentId) -> PathBuf {
+        self.inner.segment_dir(id)
+    }
+    fn new_version(&self) -> Result<Version, CatalogError> {
+        self.inner.new_version()
+    }
+}
+
+fn spec() -> DataSourceSpec {
+    DataSourceSpec::from_json(SPEC).unwrap()
+}
+
+/// `count` events over two days, `hosts` distinct hosts per minute.
+fn body(count: usize, first: usize) -> String {
+    (first..first + count)
+        .map(|i| {
+            let ts = JAN_1 + (i as i64 % 2) * 86_400_000 + (i as i64 % 5) * 60_000;
+            format!(
+                "{{\"ts\": {ts}, \"host\": \"h{}\", \"status\": 200, \"bytes\": {i}}}\n",
+                i % 3
+            )
+        })
+        .collect()
+}
+
+fn open(dir: &Path, catalog: Arc<dyn Catalog>) -> IngestService {
+    IngestService::open(dir, catalog, IngestOptions::default()).unwrap()
+}
+
+#[test]
+fn ingest_reports_every_bad_line_and_keeps_the_good_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let catalog: Arc<dyn Catalog> = Arc::new(FileCatalog::open(dir.path()).unwrap());
+    let service = open(dir.path(), catalog);
+    service.create_datasource(spec()).unwrap();
+    let body = format!(
+        "{}not json\n\n{{\"host\": \"a\"}}\n{{\"ts\": {JAN_1}, \"status\": \"ok\"}}\n",
+        body(3, 0)
+    );
+    let report = service.ingest("web", body.as_bytes(), None).unwrap();
+    assert_eq!(report.accepted, 3);
+    assert_eq!(report.rejected, 3);
+    let lines: Vec<usize> = report.errors.iter().map(|e| e.line).collect();
+    assert_eq!(lines, [4, 6, 7]);
+    assert!(report.errors[1].message.contains("timestamp"));
+    assert_eq!(service.realtime_stats("web").unwrap().events, 3);
+    assert!(matches!(
+        service.ingest("nope", b"{}", None),
+        Err(IngestError::UnknownDatasource { .. })
+    ));
+}
+
+#[test]
+fn replay_skips_what_the_catalog_says_is_persisted() {
+    let dir = tempfile::tempdir().unwrap();
+    let catalog: Arc<dyn Catalog> = Arc::new(FileCatalog::open(dir.path()).unwrap());
+    let service = open(dir.path(), catalog.clone());
+    service.create_datasource(spec()).unwrap();
+    service.ingest("web", body(40, 0).as_bytes(), None).unwrap();
+    let persisted = service.persist("web").unwrap();
+    assert_eq!(persisted.persisted_through, Some(SequenceNumber(40)));
+    assert_eq!(persisted.segments.len(), 2);
+    assert_eq!(
+        service.realtime_stats("web").unwrap(),
+        RealtimeStats::default()
+    );
+    service
+        .ingest("web", body(10, 40).as_bytes(), None)
+        .unwrap();
+    drop(service);
+
+    // A crash between the publish and the truncation: the WAL still holds
+    // the persisted records, the catalog says they are persisted.
+    let wal = wal_dir(dir.path(), "web");
+    let (reopened, replay) = Wal::open(&wal, WalOptions::default()).unwrap();
+    assert_eq!(replay.count(), 10);
+    drop(reopened);
+    let copy = tempfile::tempdir().unwrap();
+    let unpersisted = Wal::open(copy.path(), WalOptions::default()).unwrap().0;
+    let mut batch = Batch::new();
+    for line in body(50, 0).lines() {
+        batch.push(line.as_bytes()).unwrap();
+    }
+    unpersisted.append(batch).unwrap();
+    drop(unpersisted);
+    std::fs::remove_dir_all(&wal).unwrap();
+    std::fs::create_dir_all(&wal).unwrap();
+    for entry in std::fs::read_dir(copy.path()).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), wal.join(entry.file_name())).unwrap();
+    }
+
+    let service = open(dir.path(), catalog.clone());
+    let realtime = service.realtime_stats("web").unwrap();
+    assert_eq!(realtime.events, 10);
+    let published: u64 = catalog
+        .datasource("web")
+        .unwrap()
+        .segments
+        .iter()
+        .map(|s| s.rows)
+        .sum();
+    assert!(published > 0);
+    // The persisted records were truncated on open: replay sees only the rest.
+    drop(service);
+    let (_wal, replay) = Wal::open(&wal, WalOptions::default()).unwrap();
+    assert_eq!(replay.count(), 10);
+}
+
+#[test]
+fn a_failed_persist_keeps_the_chunks_and_the_wal() {
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = Arc::new(FlakyCatalog {
+        inner: FileCatalog::open(dir.path()).unwrap(),
+        fail_publish: AtomicBool::new(true),
+    });
+    let service = open(dir.path(), catalog.clone());
+    service.create_datasource(spec()).unwrap();
+    service.ingest("web", body(30, 0).as_bytes(), None).unwrap();
+    let before = service.realtime_stats("web").unwrap();
+    assert!(service.persist("web").is_err());
+    assert_eq!(service.realtime_stats("web").unwrap(), before);
+    assert!(catalog.datasource("web").unwrap().segments.is_empty());
+    assert_eq!(service.stats()["web"].persists, 0);
+
+    catalog.fail_publish.store(false, Ordering::SeqCst);
+    let outcome = service.persist("web").unwrap();
+    assert_eq!(
+        outcome.segments.iter().map(|s| s.rows).sum::<u64>(),
+        before.rollup_rows
+    );
+    drop(service);
+    // Nothing of the failed attempt was lost or doubled by the retry.
+    let service = open(dir.path(), catalog.clone());
+    assert_eq!(service.realtime_stats("web").unwrap().events, 0);
+    assert_eq!(catalog.datasource("web").unwrap().segments.len(), 2);
+}
+
+#[test]
+fn drop_removes_the_wal_and_create_starts_empty() {
+    let dir = tempfile::tempdir().unwrap();
+    let catalog: Arc<dyn Catalog> = Arc::new(FileCatalog::open(dir.path()).unwrap());
+    let service = open(dir.path(), catalog);
+    service.create_datasource(spec()).unwrap();
+    service.ingest("web", body(5, 0).as_bytes(), None).unwrap();
+    service.drop_datasource("web").unwrap();
+    assert!(!wal_dir(dir.path(), "web").exists());
+    assert!(service.realtime_stats("web").is_none());
+    service.create_datasource(spec()).unwrap();
+    assert_eq!(service.realtime_stats("web").unwrap().events, 0);
+}
+
+#[test]
+fn a_datasource_over_its_row_budget_is_due_for_persist() {
+    let dir = tempfile::tempdir().unwrap();
+    let catalog: Arc<dyn Catalog> = Arc::new(FileCatalog::open(dir.path()).unwrap());
+    let options = IngestOptions {
+        max_realtime_rows: 10,
+        ..IngestOptions::default()
+    };
+    let service = IngestService::open(dir.path(), catalog, options).unwrap();
+    service.create_datasource(spec()).unwrap();
+    service.ingest("web", body(4, 0).as_bytes(), None).unwrap();
+    assert!(service.due_for_persist().is_empty());
+    service.ingest("web", body(40, 4).as_bytes(), None).unwrap();
+    assert_eq!(service.due_for_persist(), ["web"]);
+}
