@@ -33,6 +33,15 @@
 //! Stats are copies of the index's totals, so reading them never waits for a
 //! persist.
 //!
+//! # Backpressure
+//!
+//! A datasource whose real-time index holds more than
+//! [`IngestOptions::max_realtime_bytes`] refuses ingests with
+//! [`IngestError::OverBudget`] until a persist brings it down, rather than
+//! growing until the process runs out of memory. The refusal wakes the
+//! background persister ([`IngestService::request_persist`]) so the wait is
+//! one persist long, not one persister period.
+//!
 //! # Schema discovery
 //!
 //! The real-time index is built for a fixed set of dimensions, so an event that
@@ -41,7 +50,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, Weak};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, RwLock, Weak};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -74,7 +83,8 @@ pub struct IngestOptions {
     /// The background persister persists a datasource whose index holds
     /// more rows (rollup rows, or events without rollup) than this...
     pub max_realtime_rows: u64,
-    /// ... or more bytes than this ...
+    /// ... or more bytes than this, a budget ingests are refused over
+    /// (see [backpressure](self#backpressure)) ...
     pub max_realtime_bytes: usize,
     /// ... or that has held events for this long.
     pub persist_period: Duration,
@@ -149,6 +159,14 @@ pub enum IngestError {
     UnknownDatasource { name: String },
     #[error(transparent)]
     Body(#[from] BodyError),
+    #[error(
+        "datasource `{datasource}` holds {bytes} bytes in its real-time index, over its budget of {budget} bytes; a persist is under way, retry in a moment"
+    )]
+    OverBudget {
+        datasource: String,
+        bytes: u64,
+        budget: usize,
+    },
     #[error("datasource `{datasource}`: {source}")]
     Wal {
         datasource: String,
@@ -217,12 +235,44 @@ impl DataSourceIngest {
     }
 }
 
+/// Wakes the background persister before its next round is due.
+#[derive(Default)]
+struct PersistRequest {
+    requested: Mutex<bool>,
+    wake: Condvar,
+}
+
+impl PersistRequest {
+    fn request(&self) {
+        *self
+            .requested
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = true;
+        self.wake.notify_all();
+    }
+
+    /// Waits until a persist is requested or `timeout` passes, and clears the request.
+    fn wait(&self, timeout: Duration) {
+        let requested = self
+            .requested
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let (mut requested, _) = self
+            .wake
+            .wait_timeout_while(requested, timeout, |requested| !*requested)
+            .unwrap_or_else(PoisonError::into_inner);
+        *requested = false;
+    }
+}
+
 /// The write path of every datasource. See the [module docs](self).
 pub struct IngestService {
     data_dir: PathBuf,
     catalog: Arc<dyn Catalog>,
     options: IngestOptions,
     datasources: RwLock<BTreeMap<String, Arc<DataSourceIngest>>>,
+    /// Shared with the persister thread, which must not keep the service alive.
+    persist_request: Arc<PersistRequest>,
 }
 
 impl IngestService {
@@ -257,6 +307,7 @@ impl IngestService {
             catalog,
             options,
             datasources: RwLock::new(datasources),
+            persist_request: Arc::default(),
         })
     }
 
@@ -311,6 +362,8 @@ impl IngestService {
 
     /// Ingests an NDJSON body for datasource `name`; see the
     /// [module docs](self). Blocks until the accepted events are durable.
+    /// Refused with [`IngestError::OverBudget`] while the datasource's
+    /// real-time index is over its byte budget.
     pub fn ingest(
         &self,
         name: &str,
@@ -318,6 +371,15 @@ impl IngestService {
         content_encoding: Option<&str>,
     ) -> Result<IngestReport, IngestError> {
         let ingest = self.datasource(name)?;
+        let held = ingest.realtime().bytes;
+        if held >= self.options.max_realtime_bytes as u64 {
+            self.request_persist();
+            return Err(IngestError::OverBudget {
+                datasource: name.to_owned(),
+                bytes: held,
+                budget: self.options.max_realtime_bytes,
+            });
+        }
         let body = decode_body(body, content_encoding, self.options.max_body_bytes)?;
 
         let mut report = IngestReport {
@@ -489,9 +551,29 @@ impl IngestService {
             .collect()
     }
 
+    /// Wakes the background persister for a round now, rather than at its
+    /// next check.
+    pub fn request_persist(&self) {
+        self.persist_request.request();
+    }
+
     /// The real-time index of `name` in numbers.
     pub fn realtime_stats(&self, name: &str) -> Option<RealtimeStats> {
         self.read_datasources().get(name).map(|i| i.realtime())
+    }
+
+    /// Datasource `name` as published, with its real-time numbers, read
+    /// together: a persist (which moves events from the index into
+    /// segments) never falls between the two reads, so every event is
+    /// counted exactly once. Waits for a persist under way.
+    pub fn snapshot(
+        &self,
+        name: &str,
+    ) -> Option<(Arc<strata_storage::catalog::DataSourceState>, RealtimeStats)> {
+        let ingest = self.read_datasources().get(name).cloned()?;
+        let _gate = ingest.gate.read().unwrap_or_else(PoisonError::into_inner);
+        let state = self.catalog.datasource(name)?;
+        Some((state, ingest.realtime()))
     }
 
     /// Every counter of every datasource, by name.
@@ -512,8 +594,9 @@ impl IngestService {
             .collect()
     }
 
-    /// Starts the background persister: a thread that, every `check_every`,
-    /// persists each datasource [`due_for_persist`](Self::due_for_persist).
+    /// Starts the background persister: a thread that, every `check_every`
+    /// or sooner when [requested](Self::request_persist), persists each
+    /// datasource [`due_for_persist`](Self::due_for_persist).
     /// It stops once the service is dropped. No persist is needed at
     /// shutdown: the WAL replays what was not persisted.
     pub fn start_persister(
@@ -521,11 +604,12 @@ impl IngestService {
         check_every: Duration,
     ) -> std::io::Result<std::thread::JoinHandle<()>> {
         let service: Weak<IngestService> = Arc::downgrade(self);
+        let persist_request = self.persist_request.clone();
         std::thread::Builder::new()
             .name("strata-persister".into())
             .spawn(move || {
                 loop {
-                    std::thread::sleep(check_every);
+                    persist_request.wait(check_every);
                     let Some(service) = service.upgrade() else {
                         return;
                     };

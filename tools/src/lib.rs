@@ -4,11 +4,13 @@
 //! that benchmarks and tests can call them without a process in between:
 //!
 //! - [`serve_command`] — `strata serve`, the server on its embedded default;
+//! - [`demo`] — what `strata serve --demo` loads before serving;
 //! - [`gen_command`] — `strata gen`, writing the reference dataset that
 //!   [`dataset`] generates (shared `DATASET.md`).
 //!
 //! `src/main.rs` only parses flags and dispatches here.
 
 pub mod dataset;
+pub mod demo;
 pub mod gen_command;
 pub mod serve_command;

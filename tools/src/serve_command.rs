@@ -5,6 +5,11 @@
 //! datasource's WAL into its real-time index), starts the background
 //! persister and serves. Stopping needs no final persist: whatever was
 //! acknowledged is in the WAL and replays on the next start.
+//!
+//! With `--demo` it first loads the reference dataset into `access`
+//! ([`crate::demo`]) — before it listens, so that the first answer a client
+//! gets already sees every demo event, and a health check that answers means
+//! the demo is ready.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -15,6 +20,8 @@ use anyhow::Context;
 use strata_ingest::service::{IngestOptions, IngestService};
 use strata_server::{Server, ServerConfig};
 use strata_storage::catalog::FileCatalog;
+
+use crate::demo::{DEMO_DATASOURCE, DemoOutcome, load_demo};
 
 /// Flags of `strata serve`.
 #[derive(clap::Args, Debug)]
@@ -43,6 +50,26 @@ pub struct ServeArgs {
     /// once decompressed; larger requests get 413.
     #[arg(long, env = "STRATA_MAX_BODY_BYTES", default_value_t = 64 << 20)]
     pub max_body_bytes: usize,
+
+    /// Persist a datasource's real-time index as soon as it holds this many
+    /// bytes; while it is over, ingests get 429 with Retry-After until the
+    /// persist brings it down.
+    #[arg(long, env = "STRATA_MAX_REALTIME_BYTES", default_value_t = 1 << 30)]
+    pub max_realtime_bytes: usize,
+
+    /// Before serving, create the `access` datasource and load the reference
+    /// dataset into it, unless it exists.
+    #[arg(long, env = "STRATA_DEMO")]
+    pub demo: bool,
+
+    /// Events `--demo` loads.
+    #[arg(
+        long,
+        env = "STRATA_DEMO_EVENTS",
+        default_value_t = 1_000_000,
+        requires = "demo"
+    )]
+    pub demo_events: u64,
 }
 
 /// Reads `10m`, `30s`, `500ms`, `2h`.
@@ -92,6 +119,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let options = IngestOptions {
         max_body_bytes: args.max_body_bytes,
         max_realtime_rows: args.max_realtime_rows,
+        max_realtime_bytes: args.max_realtime_bytes,
         persist_period: args.persist_period,
         ..IngestOptions::default()
     };
@@ -114,6 +142,24 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     ingest
         .start_persister(check_every)
         .context("starting the background persister")?;
+    if args.demo {
+        let service = ingest.clone();
+        let events = args.demo_events;
+        let outcome = tokio::task::spawn_blocking(move || load_demo(&service, events))
+            .await
+            .context("loading the demo")??;
+        match outcome {
+            DemoOutcome::AlreadyLoaded => tracing::info!(
+                datasource = DEMO_DATASOURCE,
+                "the demo datasource exists; not loading it again"
+            ),
+            DemoOutcome::Loaded { accepted } => tracing::info!(
+                datasource = DEMO_DATASOURCE,
+                accepted,
+                "loaded and persisted the demo events"
+            ),
+        }
+    }
     let server = Server::bind(&config, ingest).await?;
     let addr = server.local_addr()?;
     tracing::info!(%addr, data_dir = %args.data_dir.display(), "listening on {addr}");

@@ -216,3 +216,40 @@ fn a_datasource_over_its_row_budget_is_due_for_persist() {
     service.ingest("web", body(40, 4).as_bytes(), None).unwrap();
     assert_eq!(service.due_for_persist(), ["web"]);
 }
+
+#[test]
+fn a_datasource_over_its_byte_budget_refuses_ingests_until_a_persist() {
+    let dir = tempfile::tempdir().unwrap();
+    let catalog: Arc<dyn Catalog> = Arc::new(FileCatalog::open(dir.path()).unwrap());
+    let options = IngestOptions {
+        max_realtime_bytes: 1,
+        persist_period: Duration::from_secs(3600),
+        ..IngestOptions::default()
+    };
+    let service = Arc::new(IngestService::open(dir.path(), catalog, options).unwrap());
+    service.create_datasource(spec()).unwrap();
+    // The index was under budget when the body came, so all of it is taken.
+    let report = service.ingest("web", body(10, 0).as_bytes(), None).unwrap();
+    assert_eq!(report.accepted, 10);
+    match service.ingest("web", body(10, 10).as_bytes(), None) {
+        Err(IngestError::OverBudget {
+            datasource, budget, ..
+        }) => assert_eq!((datasource.as_str(), budget), ("web", 1)),
+        other => panic!("expected OverBudget, got {other:?}"),
+    }
+    assert_eq!(service.realtime_stats("web").unwrap().events, 10);
+
+    // The refusal woke the persister long before its hour-long check.
+    service.start_persister(Duration::from_secs(3600)).unwrap();
+    let refused = service.ingest("web", body(10, 10).as_bytes(), None);
+    assert!(matches!(refused, Err(IngestError::OverBudget { .. })));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while service.realtime_stats("web").unwrap().events > 0 {
+        assert!(Instant::now() < deadline, "the persister was not woken");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let report = service
+        .ingest("web", body(10, 10).as_bytes(), None)
+        .unwrap();
+    assert_eq!(report.accepted, 10);
+}

@@ -44,11 +44,17 @@ pub async fn list(service: Arc<IngestService>) -> Result<Response, ApiError> {
 /// `GET /v1/datasources/{name}`: spec, segments, rows, bytes, time bounds,
 /// and what the real-time index holds.
 pub async fn get(service: Arc<IngestService>, name: String) -> Result<Response, ApiError> {
-    let state = service
-        .catalog()
-        .datasource(&name)
-        .ok_or_else(|| unknown(&name))?;
-    let realtime = service.realtime_stats(&name).unwrap_or_default();
+    let lookup = name.clone();
+    let snapshot = tokio::task::spawn_blocking(move || service.snapshot(&lookup))
+        .await
+        .map_err(|e| {
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                format!("datasource lookup failed: {e}"),
+            )
+        })?;
+    let (state, realtime) = snapshot.ok_or_else(|| unknown(&name))?;
     Ok(warp::reply::json(&DataSourceView::of(&state, realtime)).into_response())
 }
 
@@ -96,6 +102,7 @@ pub(super) fn ingest_error(error: IngestError) -> ApiError {
             (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_encoding")
         }
         IngestError::Body(_) => (StatusCode::BAD_REQUEST, "invalid_body"),
+        IngestError::OverBudget { .. } => (StatusCode::TOO_MANY_REQUESTS, "over_budget"),
         _ => (StatusCode::INTERNAL_SERVER_ERROR, "ingest_error"),
     };
     if status.is_server_error() {

@@ -6,6 +6,11 @@
 //! answer is 200 with the [`IngestReport`] even when some lines were
 //! rejected: the good lines are durable, and the report says which lines to
 //! fix.
+//!
+//! While the datasource's real-time index is over `--max-realtime-bytes`
+//! the answer is 429 with `Retry-After`: the service refuses to grow the
+//! index and wakes the persister, so the client's retry lands once the
+//! index is in segments.
 
 use std::sync::Arc;
 
@@ -42,6 +47,9 @@ pub fn body_limit(
         .untuple_one()
 }
 
+/// Seconds a client refused for backpressure should wait: about one persist.
+const RETRY_AFTER_SECONDS: &str = "1";
+
 fn too_large(message: String) -> ApiError {
     ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", message)
 }
@@ -54,16 +62,33 @@ pub async fn ingest(
     content_encoding: Option<String>,
     body: bytes::Bytes,
 ) -> Result<Response, ApiError> {
-    let report: IngestReport = blocking(move || {
-        service
+    let report: Result<IngestReport, ApiError> = blocking(move || {
+        Ok(service
             .ingest(&name, &body, content_encoding.as_deref())
             .map_err(|error| match error {
                 IngestError::Body(BodyError::TooLarge { limit }) => too_large(format!(
                     "the body is larger than {limit} bytes once decoded (--max-body-bytes); send fewer events per request"
                 )),
+                IngestError::OverBudget {
+                    datasource,
+                    bytes,
+                    budget,
+                } => ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "over_budget",
+                    format!(
+                        "datasource `{datasource}` holds {bytes} bytes not yet persisted, over the real-time budget of {budget} bytes (--max-realtime-bytes); a persist is under way, retry after {RETRY_AFTER_SECONDS} s"
+                    ),
+                ),
                 other => ingest_error(other),
-            })
+            }))
     })
     .await?;
-    Ok(warp::reply::json(&report).into_response())
+    match report {
+        Ok(report) => Ok(warp::reply::json(&report).into_response()),
+        Err(error) if error.status() == StatusCode::TOO_MANY_REQUESTS => {
+            Ok(warp::reply::with_header(error, "retry-after", RETRY_AFTER_SECONDS).into_response())
+        }
+        Err(error) => Err(error),
+    }
 }

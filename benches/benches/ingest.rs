@@ -1,0 +1,313 @@
+//! HTTP ingest throughput, end to end, beside a peer doing the same transfer
+//! in the same run.
+//!
+//! 1M events of the reference dataset, as NDJSON bodies of 10k lines, are
+//! POSTed over two client connections (two threads, one keep-alive
+//! connection each) to:
+//!
+//! - **Strata**: the real `strata serve`, release build, into the reference
+//!   `access` datasource (rollup on); every accepted event goes through the
+//!   parser, the WAL (fsynced before the answer) and the real-time index;
+//! - **the peer**: a tiny HTTP/1.1 server in this bench that reads each body
+//!   and discards it — the cost of the transfer alone.
+//!
+//! The ratio of the two rates is the share of the time that is Strata's own
+//! work. The bench also prints what the real-time index holds after the 1M
+//! events (`realtime.bytes` as the API reports it) and the server's resident
+//! memory before and after the ingest (`VmRSS` of `/proc/<pid>/status`).
+//!
+//! The server is `$CARGO_TARGET_DIR/release/strata`, which `cargo bench`
+//! does not build; build it first (or point `STRATA_BIN` at another build):
+//!
+//! ```sh
+//! cargo build --release -p strata-tools && cargo bench -p strata-benches --bench ingest
+//! ```
+//!
+//! The persist period and row threshold are raised out of the way; the
+//! byte threshold (512 MiB of index, not a `strata serve` flag) still
+//! triggers persists during the run, and the bench prints how many ran. See
+//! docs/benchmarks.md.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use reqwest::blocking::Client;
+use serde_json::Value;
+use strata_storage::spec::ACCESS_SPEC_JSON;
+use strata_tools::dataset::{AccessLogGenerator, DEFAULT_SEED, EventWriter, NdjsonWriter};
+
+const EVENTS: u64 = 1_000_000;
+const LINES_PER_BODY: u64 = 10_000;
+const CLIENTS: usize = 2;
+
+/// The reference events as NDJSON bodies of `LINES_PER_BODY` lines.
+fn bodies() -> Vec<Vec<u8>> {
+    let mut generator = AccessLogGenerator::new(DEFAULT_SEED, EVENTS);
+    let mut bodies = Vec::new();
+    loop {
+        let mut writer = NdjsonWriter::new(Vec::new());
+        let mut lines = 0;
+        for event in generator.by_ref().take(LINES_PER_BODY as usize) {
+            writer.write_event(&event).expect("NDJSON into memory");
+            lines += 1;
+        }
+        if lines == 0 {
+            return bodies;
+        }
+        bodies.push(writer.finish().expect("NDJSON into memory"));
+    }
+}
+
+/// POSTs every body to `url`, client `c` taking bodies `c, c + CLIENTS, …`,
+/// and returns the wall time and the events the answers accepted.
+fn post_all(url: &str, bodies: &Arc<Vec<Vec<u8>>>, count_accepted: bool) -> (Duration, u64) {
+    let started = Instant::now();
+    let clients: Vec<_> = (0..CLIENTS)
+        .map(|c| {
+            let (url, bodies) = (url.to_string(), Arc::clone(bodies));
+            thread::spawn(move || {
+                let client = Client::builder()
+                    .timeout(Duration::from_secs(300))
+                    .build()
+                    .expect("HTTP client");
+                let mut accepted = 0;
+                for body in bodies.iter().skip(c).step_by(CLIENTS) {
+                    let response = client
+                        .post(&url)
+                        .header("content-type", "application/x-ndjson")
+                        .body(body.clone())
+                        .send()
+                        .expect("the POST is answered");
+                    assert!(response.status().is_success(), "{}", response.status());
+                    if count_accepted {
+                        let report: Value = response.json().expect("an ingest report");
+                        accepted += report["accepted"].as_u64().expect("`accepted` is a number");
+                    } else {
+                        response.bytes().expect("the answer is read");
+                    }
+                }
+                accepted
+            })
+        })
+        .collect();
+    let accepted = clients
+        .into_iter()
+        .map(|c| c.join().expect("client thread"))
+        .sum();
+    (started.elapsed(), accepted)
+}
+
+/// The peer: an HTTP/1.1 server that reads every request body and discards
+/// it, answering `200 {}`. Returns its address.
+fn start_discarding_server() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("a free port");
+    let address = listener.local_addr().expect("a bound address");
+    thread::spawn(move || {
+        for stream in listener.incoming().map_while(Result::ok) {
+            thread::spawn(move || discard_requests(stream));
+        }
+    });
+    format!("http://{address}")
+}
+
+fn discard_requests(stream: TcpStream) {
+    let mut writer = stream.try_clone().expect("a second handle on the socket");
+    let mut reader = BufReader::with_capacity(1 << 20, stream);
+    let mut sink = vec![0; 1 << 20];
+    loop {
+        let mut content_length = 0usize;
+        let mut line = String::new();
+        loop {
+            line.clear();
+            match reader.read_line(&mut line) {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+            if line == "\r\n" {
+                break;
+            }
+            if let Some((name, value)) = line.split_once(':')
+                && name.eq_ignore_ascii_case("content-length")
+            {
+                content_length = value.trim().parse().unwrap_or(0);
+            }
+        }
+        while content_length > 0 {
+            let chunk = content_length.min(sink.len());
+            if reader.read_exact(&mut sink[..chunk]).is_err() {
+                return;
+            }
+            content_length -= chunk;
+        }
+        let answer =
+            b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}";
+        if writer.write_all(answer).is_err() {
+            return;
+        }
+    }
+}
+
+/// A `strata serve` started for the bench, killed when dropped.
+struct Server {
+    child: Child,
+    base_url: String,
+}
+
+impl Server {
+    fn start(data_dir: &std::path::Path) -> Server {
+        let mut child = Command::new(strata_tests::strata_bin())
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(data_dir)
+            .args(["--persist-period", "1h", "--max-realtime-rows", "100000000"])
+            .args(["--max-body-bytes", "67108864"])
+            .env("STRATA_LOG", "info")
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("strata serve starts");
+        let mut lines = BufReader::new(child.stderr.take().expect("stderr is piped")).lines();
+        let address = loop {
+            let line = lines
+                .next()
+                .expect("strata serve reports its address")
+                .expect("strata's log is readable");
+            if let Some((_, rest)) = line.split_once("listening on ") {
+                break rest
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or_default()
+                    .to_string();
+            }
+        };
+        // Keep draining the log so the server never blocks on a full pipe.
+        thread::spawn(move || lines.map_while(Result::ok).for_each(drop));
+        Server {
+            child,
+            base_url: format!("http://{address}"),
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+
+    /// Resident memory in bytes (`VmRSS` of `/proc/<pid>/status`).
+    fn rss_bytes(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .expect("/proc/<pid>/status is readable");
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmRSS:"))
+            .and_then(|kb| kb.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .expect("VmRSS in kB")
+            * 1024
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn rate(events: u64, elapsed: Duration) -> f64 {
+    events as f64 / elapsed.as_secs_f64()
+}
+
+fn mib(bytes: u64) -> f64 {
+    bytes as f64 / f64::from(1 << 20)
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; `cargo test --benches` does not, and
+    // then there is nothing to measure.
+    if !std::env::args().any(|arg| arg == "--bench") {
+        return;
+    }
+    let started = Instant::now();
+    let bodies = Arc::new(bodies());
+    let body_bytes: usize = bodies.iter().map(Vec::len).sum();
+    println!(
+        "{EVENTS} reference events in {} NDJSON bodies of {LINES_PER_BODY} lines ({:.1} MiB), generated in {:.1} s",
+        bodies.len(),
+        mib(body_bytes as u64),
+        started.elapsed().as_secs_f64()
+    );
+
+    let peer_url = format!("{}/ingest", start_discarding_server());
+    let (peer_time, _) = post_all(&peer_url, &bodies, false);
+    let peer_rate = rate(EVENTS, peer_time);
+    println!(
+        "peer (discarding HTTP server): {:.3} s, {:.0} events/s, {:.0} MiB/s",
+        peer_time.as_secs_f64(),
+        peer_rate,
+        mib(body_bytes as u64) / peer_time.as_secs_f64()
+    );
+
+    let dir = tempfile::tempdir().expect("a scratch directory");
+    let server = Server::start(&dir.path().join("data"));
+    let client = Client::new();
+    let created = client
+        .post(server.url("/v1/datasources"))
+        .body(ACCESS_SPEC_JSON)
+        .send()
+        .expect("the create is answered");
+    assert_eq!(created.status().as_u16(), 201, "creating `access`");
+    let rss_before = server.rss_bytes();
+    let (strata_time, accepted) =
+        post_all(&server.url("/v1/datasources/access/ingest"), &bodies, true);
+    assert_eq!(accepted, EVENTS, "every event is accepted");
+    let strata_rate = rate(EVENTS, strata_time);
+    let rss_after = server.rss_bytes();
+    let described: Value = client
+        .get(server.url("/v1/datasources/access"))
+        .send()
+        .expect("the describe is answered")
+        .json()
+        .expect("a datasource view");
+    let realtime = &described["realtime"];
+    let metrics = client
+        .get(server.url("/metrics"))
+        .send()
+        .and_then(|response| response.text())
+        .expect("the metrics are answered");
+    let counters: Vec<&str> = metrics
+        .lines()
+        .filter(|line| {
+            ["strata_persists_total", "strata_wal_fsyncs_total"]
+                .iter()
+                .any(|name| line.starts_with(name))
+        })
+        .collect();
+    println!(
+        "strata (WAL + real-time index): {:.3} s, {:.0} events/s — {:.2} of the peer's rate",
+        strata_time.as_secs_f64(),
+        strata_rate,
+        strata_rate / peer_rate
+    );
+    println!(
+        "real-time index after {EVENTS} events: {} events, {} rollup rows, {} bytes ({:.1} MiB); \
+         RSS {:.1} MiB before, {:.1} MiB after (+{:.1} MiB)",
+        realtime["events"],
+        realtime["rollup_rows"],
+        realtime["bytes"],
+        mib(realtime["bytes"].as_u64().unwrap_or_default()),
+        mib(rss_before),
+        mib(rss_after),
+        mib(rss_after.saturating_sub(rss_before))
+    );
+    let per_event = realtime["bytes"].as_f64().unwrap_or_default()
+        / realtime["events"].as_f64().unwrap_or(1.0).max(1.0);
+    println!(
+        "real-time index: {per_event:.0} bytes per event held, {:.0} MiB per 1M events; {}",
+        per_event * 1e6 / f64::from(1 << 20),
+        counters.join(", ")
+    );
+}
