@@ -30,7 +30,6 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -38,6 +37,7 @@ use std::time::{Duration, Instant};
 use reqwest::blocking::Client;
 use serde_json::Value;
 use strata_storage::spec::ACCESS_SPEC_JSON;
+use strata_tests::StrataServer;
 use strata_tools::dataset::{AccessLogGenerator, DEFAULT_SEED, EventWriter, NdjsonWriter};
 
 const EVENTS: u64 = 1_000_000;
@@ -151,70 +151,17 @@ fn discard_requests(stream: TcpStream) {
     }
 }
 
-/// A `strata serve` started for the bench, killed when dropped.
-struct Server {
-    child: Child,
-    base_url: String,
-}
-
-impl Server {
-    fn start(data_dir: &std::path::Path) -> Server {
-        let mut child = Command::new(strata_tests::strata_bin())
-            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(data_dir)
-            .args(["--persist-period", "1h", "--max-realtime-rows", "100000000"])
-            .args(["--max-body-bytes", "67108864"])
-            .env("STRATA_LOG", "info")
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("strata serve starts");
-        let mut lines = BufReader::new(child.stderr.take().expect("stderr is piped")).lines();
-        let address = loop {
-            let line = lines
-                .next()
-                .expect("strata serve reports its address")
-                .expect("strata's log is readable");
-            if let Some((_, rest)) = line.split_once("listening on ") {
-                break rest
-                    .split_whitespace()
-                    .next()
-                    .unwrap_or_default()
-                    .to_string();
-            }
-        };
-        // Keep draining the log so the server never blocks on a full pipe.
-        thread::spawn(move || lines.map_while(Result::ok).for_each(drop));
-        Server {
-            child,
-            base_url: format!("http://{address}"),
-        }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base_url)
-    }
-
-    /// Resident memory in bytes (`VmRSS` of `/proc/<pid>/status`).
-    fn rss_bytes(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
-            .expect("/proc/<pid>/status is readable");
-        status
-            .lines()
-            .find_map(|line| line.strip_prefix("VmRSS:"))
-            .and_then(|kb| kb.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-            .expect("VmRSS in kB")
-            * 1024
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// Resident memory of process `pid` in bytes (`VmRSS` of
+/// `/proc/<pid>/status`).
+fn rss_bytes(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .expect("/proc/<pid>/status is readable");
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|kb| kb.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .expect("VmRSS in kB")
+        * 1024
 }
 
 fn rate(events: u64, elapsed: Duration) -> f64 {
@@ -252,32 +199,27 @@ fn main() {
     );
 
     let dir = tempfile::tempdir().expect("a scratch directory");
-    let server = Server::start(&dir.path().join("data"));
-    let client = Client::new();
-    let created = client
-        .post(server.url("/v1/datasources"))
-        .body(ACCESS_SPEC_JSON)
-        .send()
-        .expect("the create is answered");
-    assert_eq!(created.status().as_u16(), 201, "creating `access`");
-    let rss_before = server.rss_bytes();
+    let server = StrataServer::start_with(
+        &dir.path().join("data"),
+        &[
+            "--persist-period",
+            "1h",
+            "--max-realtime-rows",
+            "100000000",
+            "--max-body-bytes",
+            "67108864",
+        ],
+    );
+    server.create_datasource(ACCESS_SPEC_JSON);
+    let rss_before = rss_bytes(server.pid());
     let (strata_time, accepted) =
         post_all(&server.url("/v1/datasources/access/ingest"), &bodies, true);
     assert_eq!(accepted, EVENTS, "every event is accepted");
     let strata_rate = rate(EVENTS, strata_time);
-    let rss_after = server.rss_bytes();
-    let described: Value = client
-        .get(server.url("/v1/datasources/access"))
-        .send()
-        .expect("the describe is answered")
-        .json()
-        .expect("a datasource view");
+    let rss_after = rss_bytes(server.pid());
+    let described = server.get_json("/v1/datasources/access");
     let realtime = &described["realtime"];
-    let metrics = client
-        .get(server.url("/metrics"))
-        .send()
-        .and_then(|response| response.text())
-        .expect("the metrics are answered");
+    let metrics = server.get_text("/metrics");
     let counters: Vec<&str> = metrics
         .lines()
         .filter(|line| {

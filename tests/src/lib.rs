@@ -5,6 +5,11 @@
 //! it starts `strata serve` on a free port with its own data directory, waits
 //! until the server answers its health check, and stops it when dropped.
 //!
+//! It also speaks for the tests: [`StrataServer::get_json`],
+//! [`StrataServer::post_json`], [`StrataServer::ingest`] and friends send
+//! the requests every test repeats through one kept-alive HTTP client, so a
+//! test reads as the requests it makes and the answers it checks.
+//!
 //! The binary is the one `cargo test --workspace` builds next to the test
 //! executables; set `STRATA_BIN` to test another build.
 
@@ -13,6 +18,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
+
+use reqwest::blocking::{Client, Response};
+use serde_json::Value;
 
 /// The `strata` binary under test.
 pub fn strata_bin() -> PathBuf {
@@ -41,6 +49,7 @@ pub struct StrataServer {
     data_dir: PathBuf,
     _owned_dir: Option<tempfile::TempDir>,
     log: mpsc::Receiver<String>,
+    client: Client,
 }
 
 impl StrataServer {
@@ -103,17 +112,15 @@ impl StrataServer {
             data_dir: data_dir.to_path_buf(),
             _owned_dir: None,
             log,
+            client: Client::new(),
         };
         server.wait_healthy(deadline);
         server
     }
 
     fn wait_healthy(&self, deadline: Instant) {
-        let client = reqwest::blocking::Client::new();
         while Instant::now() < deadline {
-            if let Ok(response) = client.get(self.url("/status/health")).send()
-                && response.status().is_success()
-            {
+            if self.is_healthy() {
                 return;
             }
             std::thread::sleep(Duration::from_millis(50));
@@ -128,6 +135,107 @@ impl StrataServer {
 
     pub fn data_dir(&self) -> &Path {
         &self.data_dir
+    }
+
+    /// The process id, e.g. to read `/proc/<pid>/status`.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The HTTP client the helpers below share, for requests they do not
+    /// cover (a DELETE, an answer's headers).
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// Whether `/status/health` answers with a success status.
+    pub fn is_healthy(&self) -> bool {
+        self.client
+            .get(self.url("/status/health"))
+            .send()
+            .is_ok_and(|response| response.status().is_success())
+    }
+
+    /// GETs `path` and reads the answer as JSON, whatever its status.
+    pub fn get_json(&self, path: &str) -> Value {
+        self.client
+            .get(self.url(path))
+            .send()
+            .unwrap_or_else(|error| panic!("GET {path}: {error}"))
+            .json()
+            .unwrap_or_else(|error| panic!("GET {path}: the answer is not JSON: {error}"))
+    }
+
+    /// GETs `path` and reads the answer as text, e.g. `/metrics`.
+    pub fn get_text(&self, path: &str) -> String {
+        self.client
+            .get(self.url(path))
+            .send()
+            .and_then(Response::text)
+            .unwrap_or_else(|error| panic!("GET {path}: {error}"))
+    }
+
+    /// POSTs `body` as JSON to `path`; returns the status and the JSON answer.
+    pub fn post_json(&self, path: &str, body: &str) -> (u16, Value) {
+        let response = self
+            .client
+            .post(self.url(path))
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .send()
+            .unwrap_or_else(|error| panic!("POST {path}: {error}"));
+        let status = response.status().as_u16();
+        let answer = response.json().unwrap_or_else(|error| {
+            panic!("POST {path}: the {status} answer is not JSON: {error}")
+        });
+        (status, answer)
+    }
+
+    /// Creates a datasource from its spec and returns the view the server
+    /// answers; panics unless the answer is `201 Created`.
+    pub fn create_datasource(&self, spec_json: &str) -> Value {
+        let (status, created) = self.post_json("/v1/datasources", spec_json);
+        assert_eq!(status, 201, "creating a datasource: {created}");
+        created
+    }
+
+    /// POSTs an NDJSON `body` to the ingest endpoint of `datasource`, with a
+    /// `content-encoding` header when one is given, and returns the answer
+    /// unread (for its headers, or a status that has no JSON body).
+    pub fn send_ingest(
+        &self,
+        datasource: &str,
+        body: Vec<u8>,
+        content_encoding: Option<&str>,
+    ) -> Response {
+        let path = format!("/v1/datasources/{datasource}/ingest");
+        let mut request = self
+            .client
+            .post(self.url(&path))
+            .header("content-type", "application/x-ndjson")
+            .body(body);
+        if let Some(encoding) = content_encoding {
+            request = request.header("content-encoding", encoding);
+        }
+        request
+            .send()
+            .unwrap_or_else(|error| panic!("POST {path}: {error}"))
+    }
+
+    /// [`send_ingest`](Self::send_ingest), then the status and the JSON
+    /// answer (an ingest report or an error).
+    pub fn ingest(
+        &self,
+        datasource: &str,
+        body: Vec<u8>,
+        content_encoding: Option<&str>,
+    ) -> (u16, Value) {
+        let response = self.send_ingest(datasource, body, content_encoding);
+        let status = response.status().as_u16();
+        let answer = response.json().unwrap_or_else(|error| {
+            panic!("ingest into {datasource}: the {status} answer is not JSON: {error}")
+        });
+        (status, answer)
     }
 
     /// Log lines printed so far and not yet read.

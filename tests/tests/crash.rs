@@ -144,15 +144,6 @@ fn run_client(url: String, client_id: usize, round: usize, stop: Arc<AtomicBool>
     outcome
 }
 
-fn describe(client: &Client, server: &StrataServer) -> Value {
-    client
-        .get(server.url("/v1/datasources/access"))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap()
-}
-
 /// Every marker in the events tables of the visible segments, with how
 /// often it occurs.
 fn markers_in_segments(data_dir: &Path) -> HashMap<String, u32> {
@@ -189,14 +180,8 @@ fn killed_servers_lose_no_acknowledged_event_and_count_none_twice() {
 
     let dir = tempfile::tempdir().unwrap();
     let data_dir = dir.path().join("data");
-    let client = Client::new();
     let server = StrataServer::start_in(&data_dir);
-    let response = client
-        .post(server.url("/v1/datasources"))
-        .body(events_only_spec())
-        .send()
-        .unwrap();
-    assert_eq!(response.status().as_u16(), 201);
+    server.create_datasource(&events_only_spec());
     assert!(server.terminate().success());
 
     let mut acknowledged = HashSet::new();
@@ -235,7 +220,7 @@ fn killed_servers_lose_no_acknowledged_event_and_count_none_twice() {
     let deadline = Instant::now() + Duration::from_secs(30);
     let mut previous = Value::Null;
     let described = loop {
-        let described = describe(&client, &server);
+        let described = server.get_json("/v1/datasources/access");
         if described["realtime"]["events"] == 0 && described == previous {
             break described;
         }

@@ -1,7 +1,6 @@
 //! The datasource API over HTTP: create, list, describe, drop — and what
 //! survives a restart.
 
-use reqwest::blocking::Client;
 use serde_json::{Value, json};
 use strata_tests::StrataServer;
 
@@ -10,24 +9,13 @@ fn access_spec() -> Value {
     serde_json::from_str(strata_storage::spec::ACCESS_SPEC_JSON).unwrap()
 }
 
-fn post_spec(client: &Client, server: &StrataServer, body: String) -> (u16, Value) {
-    let response = client
-        .post(server.url("/v1/datasources"))
-        .header("content-type", "application/json")
-        .body(body)
-        .send()
-        .unwrap();
-    (response.status().as_u16(), response.json().unwrap())
-}
-
 #[test]
 fn create_list_describe_and_drop() {
     let dir = tempfile::tempdir().unwrap();
     let data_dir = dir.path().join("data");
     let server = StrataServer::start_in(&data_dir);
-    let client = Client::new();
 
-    let (status, created) = post_spec(&client, &server, access_spec().to_string());
+    let (status, created) = server.post_json("/v1/datasources", &access_spec().to_string());
     assert_eq!(status, 201, "{created}");
     assert_eq!(created["name"], "access");
     assert_eq!(created["spec"]["dataSource"], "access");
@@ -35,64 +23,50 @@ fn create_list_describe_and_drop() {
     assert_eq!(created["rows"], 0);
     assert_eq!(created["time_bounds"], Value::Null);
 
-    let (status, conflict) = post_spec(&client, &server, access_spec().to_string());
+    let (status, conflict) = server.post_json("/v1/datasources", &access_spec().to_string());
     assert_eq!(status, 409);
     assert_eq!(conflict["error"], "datasource_exists");
     assert!(conflict["message"].as_str().unwrap().contains("access"));
 
-    let list: Value = client
-        .get(server.url("/v1/datasources"))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
+    let list = server.get_json("/v1/datasources");
     assert_eq!(list, json!(["access"]));
 
     // The stored spec survives a restart and reads back as it was created.
     let status = server.terminate();
     assert!(status.success());
     let server = StrataServer::start_in(&data_dir);
-    let described: Value = client
-        .get(server.url("/v1/datasources/access"))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
+    let described = server.get_json("/v1/datasources/access");
     assert_eq!(described["spec"], created["spec"]);
     assert_eq!(
         described["spec"]["metricsSpec"].as_array().unwrap().len(),
         access_spec()["metricsSpec"].as_array().unwrap().len()
     );
 
-    let dropped = client
+    let dropped = server
+        .client()
         .delete(server.url("/v1/datasources/access"))
         .send()
         .unwrap();
     assert_eq!(dropped.status(), 200);
     assert_eq!(dropped.json::<Value>().unwrap()["dropped"], "access");
-    let gone = client
+    let gone = server
+        .client()
         .get(server.url("/v1/datasources/access"))
         .send()
         .unwrap();
     assert_eq!(gone.status(), 404);
     assert_eq!(gone.json::<Value>().unwrap()["error"], "unknown_datasource");
-    let list: Value = client
-        .get(server.url("/v1/datasources"))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
+    let list = server.get_json("/v1/datasources");
     assert_eq!(list, json!([]));
 }
 
 #[test]
 fn invalid_specs_get_400_naming_the_problem() {
     let server = StrataServer::start();
-    let client = Client::new();
 
     let mut typo = access_spec();
     typo["metricsSpec"][1]["type"] = json!("longSun");
-    let (status, body) = post_spec(&client, &server, typo.to_string());
+    let (status, body) = server.post_json("/v1/datasources", &typo.to_string());
     assert_eq!(status, 400);
     assert_eq!(body["error"], "invalid_spec");
     let message = body["message"].as_str().unwrap();
@@ -103,29 +77,25 @@ fn invalid_specs_get_400_naming_the_problem() {
 
     let mut reserved = access_spec();
     reserved["dataSource"] = json!("druid");
-    let (status, body) = post_spec(&client, &server, reserved.to_string());
+    let (status, body) = server.post_json("/v1/datasources", &reserved.to_string());
     assert_eq!(status, 400);
     assert!(
         body["message"].as_str().unwrap().contains("druid"),
         "{body}"
     );
 
-    let (status, body) = post_spec(&client, &server, "{not json".into());
+    let (status, body) = server.post_json("/v1/datasources", "{not json");
     assert_eq!(status, 400);
     assert_eq!(body["error"], "invalid_spec");
 
-    let response = client
+    let response = server
+        .client()
         .delete(server.url("/v1/datasources/nope"))
         .send()
         .unwrap();
     assert_eq!(response.status(), 404);
 
     // Nothing was created, and the server is still up.
-    let list: Value = client
-        .get(server.url("/v1/datasources"))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
+    let list = server.get_json("/v1/datasources");
     assert_eq!(list, json!([]));
 }

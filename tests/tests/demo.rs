@@ -1,19 +1,13 @@
 //! `strata serve --demo`: the first start loads the reference dataset into
 //! `access` and persists it; a restart on the same data loads nothing again.
 
-use reqwest::blocking::Client;
-use serde_json::Value;
 use strata_tests::StrataServer;
 
 const DEMO_FLAGS: [&str; 3] = ["--demo", "--demo-events", "5000"];
 
-fn get(client: &Client, server: &StrataServer, path: &str) -> reqwest::blocking::Response {
-    client.get(server.url(path)).send().unwrap()
-}
-
 /// The value of `strata_ingest_events_<outcome>_total` for `access`.
-fn ingest_counter(client: &Client, server: &StrataServer, outcome: &str) -> Option<u64> {
-    let metrics = get(client, server, "/metrics").text().unwrap();
+fn ingest_counter(server: &StrataServer, outcome: &str) -> Option<u64> {
+    let metrics = server.get_text("/metrics");
     let series = format!("strata_ingest_events_{outcome}_total{{datasource=\"access\"}} ");
     metrics
         .lines()
@@ -25,15 +19,12 @@ fn ingest_counter(client: &Client, server: &StrataServer, outcome: &str) -> Opti
 fn demo_loads_the_reference_dataset_once() {
     let dir = tempfile::tempdir().unwrap();
     let data_dir = dir.path().join("data");
-    let client = Client::new();
 
     let server = StrataServer::start_with(&data_dir, &DEMO_FLAGS);
-    let first: Value = get(&client, &server, "/v1/datasources/access")
-        .json()
-        .unwrap();
+    let first = server.get_json("/v1/datasources/access");
     assert_eq!(first["name"], "access");
-    assert_eq!(ingest_counter(&client, &server, "accepted"), Some(5000));
-    assert_eq!(ingest_counter(&client, &server, "rejected"), Some(0));
+    assert_eq!(ingest_counter(&server, "accepted"), Some(5000));
+    assert_eq!(ingest_counter(&server, "rejected"), Some(0));
     // Persisted: nothing left in memory, every event rolled up into segments.
     assert_eq!(first["realtime"]["events"], 0, "{first}");
     let segments = first["segments"].as_array().unwrap();
@@ -58,13 +49,11 @@ fn demo_loads_the_reference_dataset_once() {
     assert!(server.terminate().success());
 
     let server = StrataServer::start_with(&data_dir, &DEMO_FLAGS);
-    let second: Value = get(&client, &server, "/v1/datasources/access")
-        .json()
-        .unwrap();
+    let second = server.get_json("/v1/datasources/access");
     assert_eq!(second["segments"], first["segments"]);
     assert_eq!(second["rows"], rows);
     assert_eq!(second["realtime"]["events"], 0);
-    assert_eq!(ingest_counter(&client, &server, "accepted").unwrap_or(0), 0);
-    let names: Value = get(&client, &server, "/v1/datasources").json().unwrap();
+    assert_eq!(ingest_counter(&server, "accepted").unwrap_or(0), 0);
+    let names = server.get_json("/v1/datasources");
     assert_eq!(names, serde_json::json!(["access"]));
 }

@@ -6,7 +6,6 @@ use std::collections::HashSet;
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-use reqwest::blocking::Client;
 use serde_json::{Value, json};
 use strata_tests::StrataServer;
 
@@ -79,40 +78,8 @@ impl Events {
     }
 }
 
-fn create_access(client: &Client, server: &StrataServer) {
-    let response = client
-        .post(server.url("/v1/datasources"))
-        .body(strata_storage::spec::ACCESS_SPEC_JSON)
-        .send()
-        .unwrap();
-    assert_eq!(response.status().as_u16(), 201);
-}
-
-fn ingest(
-    client: &Client,
-    server: &StrataServer,
-    name: &str,
-    body: Vec<u8>,
-    encoding: Option<&str>,
-) -> (u16, Value) {
-    let mut request = client
-        .post(server.url(&format!("/v1/datasources/{name}/ingest")))
-        .header("content-type", "application/x-ndjson")
-        .body(body);
-    if let Some(encoding) = encoding {
-        request = request.header("content-encoding", encoding);
-    }
-    let response = request.send().unwrap();
-    (response.status().as_u16(), response.json().unwrap())
-}
-
-fn describe(client: &Client, server: &StrataServer) -> Value {
-    client
-        .get(server.url("/v1/datasources/access"))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap()
+fn describe(server: &StrataServer) -> Value {
+    server.get_json("/v1/datasources/access")
 }
 
 /// Sends `request` as is and reads the answer until the server closes the
@@ -143,8 +110,7 @@ fn ingest_reports_every_line_and_acknowledged_events_survive_a_crash() {
     let dir = tempfile::tempdir().unwrap();
     let data_dir = dir.path().join("data");
     let server = StrataServer::start_with(&data_dir, &["--max-body-bytes", "200000"]);
-    let client = Client::new();
-    create_access(&client, &server);
+    server.create_datasource(strata_storage::spec::ACCESS_SPEC_JSON);
 
     let mut events = Events::new(7);
     let mut keys = HashSet::new();
@@ -156,7 +122,7 @@ fn ingest_reports_every_line_and_acknowledged_events_survive_a_crash() {
     body.extend_from_slice(b"{\"timestamp\": \"2024-01-01T10:00:00Z\", \"status\": \"ok\"}\n");
     body.extend_from_slice(b"{\"timestamp\": \"2024-01-01T10:00:00Z\", \"service\": \"\xff\"}\n");
     body.extend(events.body(150, &mut keys));
-    let (status, report) = ingest(&client, &server, "access", body, None);
+    let (status, report) = server.ingest("access", body, None);
     assert_eq!(status, 200, "{report}");
     assert_eq!(report["accepted"], 300);
     assert_eq!(report["rejected"], 4);
@@ -172,28 +138,16 @@ fn ingest_reports_every_line_and_acknowledged_events_survive_a_crash() {
     assert!(messages[2].contains("`status`"), "{}", messages[2]);
     assert!(messages[3].contains("UTF-8"), "{}", messages[3]);
 
-    let (status, report) = ingest(
-        &client,
-        &server,
-        "access",
-        gzip(&events.body(50, &mut keys)),
-        Some("gzip"),
-    );
+    let (status, report) = server.ingest("access", gzip(&events.body(50, &mut keys)), Some("gzip"));
     assert_eq!(status, 200, "{report}");
     assert_eq!(report, json!({"accepted": 50, "rejected": 0, "errors": []}));
 
-    let (status, error) = ingest(&client, &server, "nope", b"{}\n".to_vec(), None);
+    let (status, error) = server.ingest("nope", b"{}\n".to_vec(), None);
     assert_eq!(status, 404);
     assert_eq!(error["error"], "unknown_datasource");
 
     // Over the limit once inflated: refused while decoding.
-    let (status, error) = ingest(
-        &client,
-        &server,
-        "access",
-        gzip(&vec![b' '; 300_000]),
-        Some("gzip"),
-    );
+    let (status, error) = server.ingest("access", gzip(&vec![b' '; 300_000]), Some("gzip"));
     assert_eq!(status, 413);
     assert!(
         error["message"].as_str().unwrap().contains("200000"),
@@ -208,25 +162,14 @@ fn ingest_reports_every_line_and_acknowledged_events_survive_a_crash() {
     assert!(response.starts_with("HTTP/1.1 413"), "{response}");
     assert!(response.contains("200000"), "{response}");
 
-    let (status, error) = ingest(
-        &client,
-        &server,
-        "access",
-        b"not gzip".to_vec(),
-        Some("gzip"),
-    );
+    let (status, error) = server.ingest("access", b"not gzip".to_vec(), Some("gzip"));
     assert_eq!(status, 400, "{error}");
 
-    let realtime = describe(&client, &server)["realtime"].clone();
+    let realtime = describe(&server)["realtime"].clone();
     assert_eq!(realtime["events"], 350);
     assert_eq!(realtime["rollup_rows"], keys.len());
 
-    let metrics = client
-        .get(server.url("/metrics"))
-        .send()
-        .unwrap()
-        .text()
-        .unwrap();
+    let metrics = server.get_text("/metrics");
     assert!(
         metrics.contains("strata_ingest_events_accepted_total{datasource=\"access\"} 350"),
         "{metrics}"
@@ -237,17 +180,17 @@ fn ingest_reports_every_line_and_acknowledged_events_survive_a_crash() {
     // A crash: every acknowledged event is back after the restart.
     server.kill();
     let server = StrataServer::start_in(&data_dir);
-    let described = describe(&client, &server);
+    let described = describe(&server);
     assert_eq!(described["realtime"]["events"], 350);
     assert_eq!(described["realtime"]["rollup_rows"], keys.len());
     assert_eq!(described["segments"], json!([]));
 }
 
 /// Polls until the real-time index of `access` is empty.
-fn wait_persisted(client: &Client, server: &StrataServer) -> Value {
+fn wait_persisted(server: &StrataServer) -> Value {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let described = describe(client, server);
+        let described = describe(server);
         if described["realtime"]["events"] == 0
             && !described["segments"].as_array().unwrap().is_empty()
         {
@@ -266,26 +209,19 @@ fn persist_moves_the_real_time_rows_into_segments_once() {
     let dir = tempfile::tempdir().unwrap();
     let data_dir = dir.path().join("data");
     let server = StrataServer::start_in(&data_dir);
-    let client = Client::new();
-    create_access(&client, &server);
+    server.create_datasource(strata_storage::spec::ACCESS_SPEC_JSON);
     let mut events = Events::new(11);
     let mut keys = HashSet::new();
-    let (status, report) = ingest(
-        &client,
-        &server,
-        "access",
-        events.body(400, &mut keys),
-        None,
-    );
+    let (status, report) = server.ingest("access", events.body(400, &mut keys), None);
     assert_eq!((status, report["accepted"].clone()), (200, json!(400)));
-    let before = describe(&client, &server)["realtime"].clone();
+    let before = describe(&server)["realtime"].clone();
     assert_eq!(before["events"], 400);
     assert_eq!(before["rollup_rows"], keys.len());
     assert!(server.terminate().success());
 
     // The replayed index is persisted within a second or so.
     let server = StrataServer::start_with(&data_dir, &["--persist-period", "1s"]);
-    let described = wait_persisted(&client, &server);
+    let described = wait_persisted(&server);
     let segments = described["segments"].as_array().unwrap();
     assert_eq!(segments.len(), 2, "one segment per day: {described}");
     let rows: u64 = segments.iter().map(|s| s["rows"].as_u64().unwrap()).sum();
@@ -295,12 +231,7 @@ fn persist_moves_the_real_time_rows_into_segments_once() {
         described["realtime"],
         json!({"events": 0, "rollup_rows": 0, "bytes": 0})
     );
-    let metrics = client
-        .get(server.url("/metrics"))
-        .send()
-        .unwrap()
-        .text()
-        .unwrap();
+    let metrics = server.get_text("/metrics");
     assert!(
         metrics.contains("strata_persists_total{datasource=\"access\"} 1"),
         "{metrics}"
@@ -308,17 +239,11 @@ fn persist_moves_the_real_time_rows_into_segments_once() {
     assert!(metrics.contains("strata_segments_published_total{datasource=\"access\"} 2"));
 
     // Events that arrive later go to a new partition on the next persist.
-    let (status, _) = ingest(
-        &client,
-        &server,
-        "access",
-        events.body(100, &mut HashSet::new()),
-        None,
-    );
+    let (status, _) = server.ingest("access", events.body(100, &mut HashSet::new()), None);
     assert_eq!(status, 200);
     let deadline = Instant::now() + Duration::from_secs(30);
     let described = loop {
-        let described = describe(&client, &server);
+        let described = describe(&server);
         if described["realtime"]["events"] == 0
             && described["segments"].as_array().unwrap().len() > 2
         {
@@ -336,7 +261,7 @@ fn persist_moves_the_real_time_rows_into_segments_once() {
     // A crash and a restart count nothing twice.
     server.kill();
     let server = StrataServer::start_in(&data_dir);
-    let described = describe(&client, &server);
+    let described = describe(&server);
     assert_eq!(described["realtime"]["events"], 0);
     assert_eq!(described["rows"], rows_after_second);
 }

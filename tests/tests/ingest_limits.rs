@@ -6,7 +6,6 @@
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-use reqwest::blocking::{Client, Response};
 use serde_json::{Value, json};
 use strata_tests::StrataServer;
 
@@ -16,31 +15,6 @@ const MAX_BODY_BYTES: u64 = 8_000_000;
 
 /// The parser's default line limit (1 MiB).
 const MAX_LINE_BYTES: usize = 1 << 20;
-
-fn create_access(client: &Client, server: &StrataServer) {
-    let response = client
-        .post(server.url("/v1/datasources"))
-        .body(strata_storage::spec::ACCESS_SPEC_JSON)
-        .send()
-        .unwrap();
-    assert_eq!(response.status().as_u16(), 201);
-}
-
-fn post_ingest(
-    client: &Client,
-    server: &StrataServer,
-    body: Vec<u8>,
-    encoding: Option<&str>,
-) -> Response {
-    let mut request = client
-        .post(server.url("/v1/datasources/access/ingest"))
-        .header("content-type", "application/x-ndjson")
-        .body(body);
-    if let Some(encoding) = encoding {
-        request = request.header("content-encoding", encoding);
-    }
-    request.send().unwrap()
-}
 
 fn good_line(second: u32) -> String {
     json!({
@@ -56,22 +30,6 @@ fn good_body(count: u32, first: u32) -> Vec<u8> {
     (first..first + count)
         .flat_map(|second| format!("{}\n", good_line(second)).into_bytes())
         .collect()
-}
-
-fn describe(client: &Client, server: &StrataServer) -> Value {
-    client
-        .get(server.url("/v1/datasources/access"))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap()
-}
-
-fn healthy(client: &Client, server: &StrataServer) -> bool {
-    client
-        .get(server.url("/status/health"))
-        .send()
-        .is_ok_and(|response| response.status().is_success())
 }
 
 /// 2 GiB of zeros as 2048 gzip members of 1 MiB each (a gzip stream may hold
@@ -94,13 +52,12 @@ fn an_index_over_its_memory_budget_pushes_back_until_persisted() {
         &dir.path().join("data"),
         &["--max-realtime-bytes", "1000", "--persist-period", "1h"],
     );
-    let client = Client::new();
-    create_access(&client, &server);
+    server.create_datasource(strata_storage::spec::ACCESS_SPEC_JSON);
 
     let mut accepted = 0;
     let mut refused = None;
     for round in 0..50 {
-        let response = post_ingest(&client, &server, good_body(20, round * 20), None);
+        let response = server.send_ingest("access", good_body(20, round * 20), None);
         match response.status().as_u16() {
             200 => {
                 accepted += response.json::<Value>().unwrap()["accepted"]
@@ -128,7 +85,7 @@ fn an_index_over_its_memory_budget_pushes_back_until_persisted() {
     // nothing acknowledged is lost on the way.
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let response = post_ingest(&client, &server, good_body(20, 2000), None);
+        let response = server.send_ingest("access", good_body(20, 2000), None);
         if response.status().as_u16() == 200 {
             accepted += response.json::<Value>().unwrap()["accepted"]
                 .as_u64()
@@ -139,24 +96,19 @@ fn an_index_over_its_memory_budget_pushes_back_until_persisted() {
         assert!(Instant::now() < deadline, "still refused after 30 s");
         std::thread::sleep(Duration::from_millis(100));
     }
-    let described = describe(&client, &server);
+    let described = server.get_json("/v1/datasources/access");
     assert!(
         !described["segments"].as_array().unwrap().is_empty(),
         "{described}"
     );
-    let metrics = client
-        .get(server.url("/metrics"))
-        .send()
-        .unwrap()
-        .text()
-        .unwrap();
+    let metrics = server.get_text("/metrics");
     assert!(
         metrics.contains(&format!(
             "strata_ingest_events_accepted_total{{datasource=\"access\"}} {accepted}"
         )),
         "{metrics}"
     );
-    assert!(healthy(&client, &server));
+    assert!(server.is_healthy());
 }
 
 #[test]
@@ -166,12 +118,11 @@ fn hostile_bodies_are_refused_and_the_good_events_land() {
         &dir.path().join("data"),
         &["--max-body-bytes", &MAX_BODY_BYTES.to_string()],
     );
-    let client = Client::new();
-    create_access(&client, &server);
+    server.create_datasource(strata_storage::spec::ACCESS_SPEC_JSON);
 
     let bomb = gzip_bomb();
     assert!((bomb.len() as u64) < MAX_BODY_BYTES);
-    let response = post_ingest(&client, &server, bomb, Some("gzip"));
+    let response = server.send_ingest("access", bomb, Some("gzip"));
     assert_eq!(response.status().as_u16(), 413);
     let error: Value = response.json().unwrap();
     assert_eq!(error["error"], "payload_too_large");
@@ -201,7 +152,7 @@ fn hostile_bodies_are_refused_and_the_good_events_land() {
         body.extend_from_slice(&line);
         body.push(b'\n');
     }
-    let response = post_ingest(&client, &server, body, None);
+    let response = server.send_ingest("access", body, None);
     assert_eq!(response.status().as_u16(), 200);
     let report: Value = response.json().unwrap();
     assert_eq!(report["accepted"], 2, "{report}");
@@ -218,17 +169,15 @@ fn hostile_bodies_are_refused_and_the_good_events_land() {
     );
     assert!(message(2).contains("UTF-8"), "{}", message(2));
 
-    let response = post_ingest(
-        &client,
-        &server,
-        b"not json\n{\"no\": 1}\n\xff\n".to_vec(),
-        None,
-    );
+    let response = server.send_ingest("access", b"not json\n{\"no\": 1}\n\xff\n".to_vec(), None);
     assert_eq!(response.status().as_u16(), 200);
     let report: Value = response.json().unwrap();
     assert_eq!(report["accepted"], 0, "{report}");
     assert_eq!(report["rejected"], 3, "{report}");
 
-    assert!(healthy(&client, &server));
-    assert_eq!(describe(&client, &server)["realtime"]["events"], 2);
+    assert!(server.is_healthy());
+    assert_eq!(
+        server.get_json("/v1/datasources/access")["realtime"]["events"],
+        2
+    );
 }

@@ -8,17 +8,18 @@ use strata_tests::{StrataServer, strata_bin};
 #[test]
 fn answers_health_and_metrics() {
     let server = StrataServer::start();
-    let response = reqwest::blocking::get(server.url("/status/health")).unwrap();
+    let response = server
+        .client()
+        .get(server.url("/status/health"))
+        .send()
+        .unwrap();
     assert_eq!(response.status(), 200);
     assert_eq!(
         response.json::<serde_json::Value>().unwrap(),
         serde_json::json!(true)
     );
 
-    let metrics = reqwest::blocking::get(server.url("/metrics"))
-        .unwrap()
-        .text()
-        .unwrap();
+    let metrics = server.get_text("/metrics");
     let served: u64 = metrics
         .lines()
         .find_map(|l| {
@@ -34,13 +35,18 @@ fn answers_health_and_metrics() {
 #[test]
 fn unknown_routes_and_methods_get_json_errors() {
     let server = StrataServer::start();
-    let response = reqwest::blocking::get(server.url("/no/such/thing")).unwrap();
+    let response = server
+        .client()
+        .get(server.url("/no/such/thing"))
+        .send()
+        .unwrap();
     assert_eq!(response.status(), 404);
     let body: serde_json::Value = response.json().unwrap();
     assert_eq!(body["error"], "not_found");
     assert!(body["message"].as_str().unwrap().contains("README"));
 
-    let response = reqwest::blocking::Client::new()
+    let response = server
+        .client()
         .delete(server.url("/status/health"))
         .send()
         .unwrap();
@@ -63,12 +69,7 @@ fn a_second_server_on_the_same_data_dir_is_refused() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("in use"), "{stderr}");
     // The first server is unaffected.
-    assert_eq!(
-        reqwest::blocking::get(server.url("/status/health"))
-            .unwrap()
-            .status(),
-        200
-    );
+    assert!(server.is_healthy());
 }
 
 #[test]
@@ -80,12 +81,7 @@ fn sigterm_shuts_down_cleanly_and_releases_the_data_dir() {
     assert!(status.success(), "exit status {status:?}");
     // The lock is released: a new server starts on the same directory.
     let again = StrataServer::start_in(&data_dir);
-    assert_eq!(
-        reqwest::blocking::get(again.url("/status/health"))
-            .unwrap()
-            .status(),
-        200
-    );
+    assert!(again.is_healthy());
     let log = again.drain_log().join("\n");
     assert!(!log.contains("ERROR"), "{log}");
 }
