@@ -16,25 +16,21 @@ use std::io::Write;
 
 use super::event::{AccessEvent, FIELD_NAMES};
 use super::text::{push_csv_field, push_fixed3, push_i64, push_iso8601_millis};
-use super::writer::{DatasetWriteError, EventWriter};
-
-/// Staged bytes are passed to the sink once they exceed this.
-const STAGING_FLUSH_BYTES: usize = 256 * 1024;
+use super::writer::{DatasetWriteError, EventWriter, StagedText};
 
 /// Writes access events as CSV with a header row.
 #[derive(Debug)]
 pub struct CsvWriter<W: Write> {
-    sink: W,
-    staged: String,
+    out: StagedText<W>,
 }
 
 impl<W: Write> CsvWriter<W> {
     /// A writer appending to `sink`; the header row is part of the output even with no events.
     pub fn new(sink: W) -> Self {
-        let mut staged = String::with_capacity(STAGING_FLUSH_BYTES + 4096);
-        staged.push_str(&FIELD_NAMES.join(","));
-        staged.push('\n');
-        Self { sink, staged }
+        let mut out = StagedText::new(sink);
+        out.buffer().push_str(&FIELD_NAMES.join(","));
+        out.buffer().push('\n');
+        Self { out }
     }
 }
 
@@ -42,7 +38,7 @@ impl<W: Write> EventWriter for CsvWriter<W> {
     type Sink = W;
 
     fn write_event(&mut self, event: &AccessEvent) -> Result<(), DatasetWriteError> {
-        let out = &mut self.staged;
+        let out = self.out.buffer();
         push_iso8601_millis(out, event.timestamp_ms);
         out.push(',');
         push_csv_field(out, &event.service);
@@ -71,17 +67,12 @@ impl<W: Write> EventWriter for CsvWriter<W> {
         out.push(',');
         push_csv_field(out, &event.message);
         out.push('\n');
-        if self.staged.len() >= STAGING_FLUSH_BYTES {
-            self.sink.write_all(self.staged.as_bytes())?;
-            self.staged.clear();
-        }
+        self.out.row_done()?;
         Ok(())
     }
 
-    fn finish(mut self) -> Result<W, DatasetWriteError> {
-        self.sink.write_all(self.staged.as_bytes())?;
-        self.sink.flush()?;
-        Ok(self.sink)
+    fn finish(self) -> Result<W, DatasetWriteError> {
+        Ok(self.out.finish()?)
     }
 }
 

@@ -15,24 +15,19 @@ use std::io::Write;
 
 use super::event::{AccessEvent, FIELD_NAMES};
 use super::text::{push_fixed3, push_i64, push_iso8601_millis, push_json_string};
-use super::writer::{DatasetWriteError, EventWriter};
-
-/// Staged bytes are passed to the sink once they exceed this.
-const STAGING_FLUSH_BYTES: usize = 256 * 1024;
+use super::writer::{DatasetWriteError, EventWriter, StagedText};
 
 /// Writes access events as NDJSON.
 #[derive(Debug)]
 pub struct NdjsonWriter<W: Write> {
-    sink: W,
-    staged: String,
+    out: StagedText<W>,
 }
 
 impl<W: Write> NdjsonWriter<W> {
     /// A writer appending to `sink`.
     pub fn new(sink: W) -> Self {
         Self {
-            sink,
-            staged: String::with_capacity(STAGING_FLUSH_BYTES + 4096),
+            out: StagedText::new(sink),
         }
     }
 }
@@ -56,7 +51,7 @@ impl<W: Write> EventWriter for NdjsonWriter<W> {
             retries,
             message,
         ] = FIELD_NAMES;
-        let out = &mut self.staged;
+        let out = self.out.buffer();
         out.push_str("{\"");
         out.push_str(timestamp);
         out.push_str("\":\"");
@@ -80,17 +75,12 @@ impl<W: Write> EventWriter for NdjsonWriter<W> {
         push_integer_field(out, retries, event.retries);
         push_string_field(out, message, &event.message);
         out.push_str("}\n");
-        if self.staged.len() >= STAGING_FLUSH_BYTES {
-            self.sink.write_all(self.staged.as_bytes())?;
-            self.staged.clear();
-        }
+        self.out.row_done()?;
         Ok(())
     }
 
-    fn finish(mut self) -> Result<W, DatasetWriteError> {
-        self.sink.write_all(self.staged.as_bytes())?;
-        self.sink.flush()?;
-        Ok(self.sink)
+    fn finish(self) -> Result<W, DatasetWriteError> {
+        Ok(self.out.finish()?)
     }
 }
 

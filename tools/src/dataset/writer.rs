@@ -6,7 +6,7 @@
 //! the underlying sink back so the caller can sync or rename it. Dropping a writer unfinished
 //! leaves an incomplete file, which is why the `gen` command writes to a temporary path.
 
-use std::io;
+use std::io::{self, Write};
 
 use super::event::AccessEvent;
 use super::generator::AccessLogGenerator;
@@ -78,4 +78,45 @@ pub fn write_events<W: EventWriter>(
         on_progress(unreported);
     }
     Ok(written)
+}
+
+/// Text rows assembled in memory and handed to the sink in large pieces, so
+/// an unbuffered sink (stdout, a pipe) sees few, big writes.
+#[derive(Debug)]
+pub(super) struct StagedText<W: Write> {
+    sink: W,
+    staged: String,
+}
+
+/// Staged text goes to the sink once it passes this many bytes.
+const STAGING_FLUSH_BYTES: usize = 256 * 1024;
+
+impl<W: Write> StagedText<W> {
+    pub(super) fn new(sink: W) -> Self {
+        Self {
+            sink,
+            staged: String::with_capacity(STAGING_FLUSH_BYTES + 4096),
+        }
+    }
+
+    /// The buffer to append the next row to.
+    pub(super) fn buffer(&mut self) -> &mut String {
+        &mut self.staged
+    }
+
+    /// Passes the staged text on once there is enough of it.
+    pub(super) fn row_done(&mut self) -> std::io::Result<()> {
+        if self.staged.len() >= STAGING_FLUSH_BYTES {
+            self.sink.write_all(self.staged.as_bytes())?;
+            self.staged.clear();
+        }
+        Ok(())
+    }
+
+    /// Writes what is staged, flushes, and returns the sink.
+    pub(super) fn finish(mut self) -> std::io::Result<W> {
+        self.sink.write_all(self.staged.as_bytes())?;
+        self.sink.flush()?;
+        Ok(self.sink)
+    }
 }
