@@ -574,22 +574,8 @@ fn sweep_segments(
     layout: &Layout,
     datasources: &BTreeMap<DataSourceName, Arc<DataSourceState>>,
 ) -> Result<(), CatalogError> {
-    let dir = &layout.segments_dir;
-    for entry in fs::read_dir(dir).map_err(io_error("listing", dir))? {
-        let entry = entry.map_err(io_error("listing", dir))?;
-        let path = entry.path();
-        if !entry
-            .file_type()
-            .map_err(io_error("inspecting", &path))?
-            .is_dir()
-        {
-            warn!(path = %path.display(), "ignoring unexpected file in the segments directory");
-            continue;
-        }
-        let state = entry
-            .file_name()
-            .to_str()
-            .and_then(|name| datasources.get(name));
+    for (path, name) in subdirectories(&layout.segments_dir)? {
+        let state = name.to_str().and_then(|name| datasources.get(name));
         match state {
             None => remove_dir_logged(&path, "segments of a datasource that does not exist"),
             Some(state) => sweep_datasource_segments(&path, state)?,
@@ -612,21 +598,8 @@ fn sweep_segments(
 
 fn sweep_datasource_segments(dir: &Path, state: &DataSourceState) -> Result<(), CatalogError> {
     let listed: HashSet<String> = state.segments.iter().map(|s| s.id.dir_name()).collect();
-    for entry in fs::read_dir(dir).map_err(io_error("listing", dir))? {
-        let entry = entry.map_err(io_error("listing", dir))?;
-        let path = entry.path();
-        if !entry
-            .file_type()
-            .map_err(io_error("inspecting", &path))?
-            .is_dir()
-        {
-            warn!(path = %path.display(), "ignoring unexpected file among segment directories");
-            continue;
-        }
-        let is_listed = entry
-            .file_name()
-            .to_str()
-            .is_some_and(|name| listed.contains(name));
+    for (path, name) in subdirectories(dir)? {
+        let is_listed = name.to_str().is_some_and(|name| listed.contains(name));
         if !is_listed {
             remove_dir_logged(
                 &path,
@@ -635,6 +608,26 @@ fn sweep_datasource_segments(dir: &Path, state: &DataSourceState) -> Result<(), 
         }
     }
     Ok(())
+}
+
+/// The subdirectories of `dir` with their names; files found there are
+/// logged and left alone.
+fn subdirectories(dir: &Path) -> Result<Vec<(PathBuf, std::ffi::OsString)>, CatalogError> {
+    let mut found = Vec::new();
+    for entry in fs::read_dir(dir).map_err(io_error("listing", dir))? {
+        let entry = entry.map_err(io_error("listing", dir))?;
+        let path = entry.path();
+        if entry
+            .file_type()
+            .map_err(io_error("inspecting", &path))?
+            .is_dir()
+        {
+            found.push((path, entry.file_name()));
+        } else {
+            warn!(path = %path.display(), "ignoring unexpected file among segment directories");
+        }
+    }
+    Ok(found)
 }
 
 /// Deletes `dir` and everything in it if it exists, logging what and why;
