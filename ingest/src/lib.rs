@@ -16,10 +16,13 @@
 //!   by time chunk, until they are persisted;
 //! - [`persist`] — one time chunk of the real-time index written as a segment
 //!   and published to the catalog;
+//! - [`compaction`] — a time chunk's partitions read back and rewritten as one
+//!   segment of a newer version;
 //! - [`service`] — all of the above wired together per datasource: ingest a
 //!   request body, persist, replay after a restart.
 
 pub mod aggregate;
+pub mod compaction;
 pub mod parse;
 pub mod persist;
 pub mod realtime;

@@ -33,7 +33,9 @@
 //! segments for exactly that interval, the new one joins their version as the
 //! next partition: late data for a chunk that was persisted before adds to it,
 //! it does not replace it. Otherwise the segment gets a new version and
-//! partition 0.
+//! partition 0. [`write_segment_at`] leaves that choice to its caller:
+//! [`compaction`](crate::compaction) writes a chunk's partitions, read back,
+//! as partition 0 of a new version that overshadows them.
 //!
 //! Files are written before the publish; a persist that fails midway leaves
 //! files the catalog never lists, and the catalog removes those.
@@ -99,11 +101,7 @@ pub fn persist_chunk(
     let descriptor = write_segment(catalog, spec, chunk)?;
     catalog
         .publish(spec.name(), Publish::segments(vec![descriptor.clone()]))
-        .map_err(|error| PersistError {
-            datasource: spec.name().to_owned(),
-            interval: chunk.interval(),
-            problem: error.into(),
-        })?;
+        .map_err(|error| persist_error(spec, chunk, error.into()))?;
     Ok(descriptor)
 }
 
@@ -119,20 +117,49 @@ pub fn write_segment(
     spec: &DataSourceSpec,
     chunk: &TimeChunk,
 ) -> Result<SegmentDescriptor, PersistError> {
-    write_files(catalog, spec, chunk).map_err(|problem| PersistError {
+    let (version, partition) = next_partition(catalog, spec, chunk.interval())
+        .map_err(|problem| persist_error(spec, chunk, problem))?;
+    write_segment_at(catalog, spec, chunk, version, partition)
+}
+
+/// Writes `chunk` as partition `partition` of `version`, without publishing
+/// it — for a caller that chooses the version itself, such as
+/// [`compaction`](crate::compaction), whose segment takes a new version to
+/// overshadow the partitions it rewrites.
+///
+/// Files left at that id by an earlier attempt that was never published are
+/// replaced. Publishing fails if the id is already published.
+pub fn write_segment_at(
+    catalog: &dyn Catalog,
+    spec: &DataSourceSpec,
+    chunk: &TimeChunk,
+    version: Version,
+    partition: u32,
+) -> Result<SegmentDescriptor, PersistError> {
+    write_files(catalog, spec, chunk, version, partition)
+        .map_err(|problem| persist_error(spec, chunk, problem))
+}
+
+fn persist_error(
+    spec: &DataSourceSpec,
+    chunk: &TimeChunk,
+    problem: PersistProblem,
+) -> PersistError {
+    PersistError {
         datasource: spec.name().to_owned(),
         interval: chunk.interval(),
         problem,
-    })
+    }
 }
 
 fn write_files(
     catalog: &dyn Catalog,
     spec: &DataSourceSpec,
     chunk: &TimeChunk,
+    version: Version,
+    partition: u32,
 ) -> Result<SegmentDescriptor, PersistProblem> {
     let layout = SegmentLayout::for_spec(spec)?;
-    let (version, partition) = next_partition(catalog, spec, chunk.interval())?;
     let id = SegmentId::new(
         spec.data_source_name().clone(),
         chunk.interval(),
@@ -213,7 +240,7 @@ fn write_files(
 /// The version and partition of a new segment for `interval`: the next
 /// partition of the visible version of exactly that interval, or partition 0
 /// of a new version.
-fn next_partition(
+pub fn next_partition(
     catalog: &dyn Catalog,
     spec: &DataSourceSpec,
     interval: Interval,

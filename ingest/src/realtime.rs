@@ -22,15 +22,27 @@
 //!
 //! Each chunk also keeps its [`ChunkStats`]: the rows it holds, an estimate of
 //! its memory (which decides when to persist), the WAL sequence numbers it
-//! covers (which decide how far the WAL may be truncated once it is persisted)
-//! and the event times it saw. A chunk leaves the index with
-//! [`RealtimeIndex::take_chunk`], to be persisted.
+//! covers (which decide how far the WAL may be truncated once it is persisted),
+//! the event times it saw and when it opened.
+//!
+//! # Freezing: persisting without stopping ingest
+//!
+//! Writing a segment takes a while, and events keep arriving. A persist
+//! therefore first [freezes](RealtimeIndex::freeze) the chunks it will write:
+//! a frozen chunk ([`FrozenChunk`]) takes no more events — the next event of
+//! its interval opens a new chunk, which becomes the interval's next
+//! partition — but it stays in the index, counted and readable, until its
+//! segment is published and the persist [releases](RealtimeIndex::release) it.
+//! A persist that fails releases nothing; the next one writes its chunks
+//! again. So every acknowledged event is, at every moment, in exactly one
+//! place a reader looks: an open chunk, a frozen chunk, or a published segment.
 //!
 //! Rows are kept unsorted: events in arrival order, rollup rows in a hash map.
 //! Sorting once at persist time is cheaper than keeping every insert in order,
 //! and a query over a chunk reads all its rows anyway.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use strata_storage::segment::schema::SchemaError;
 use strata_storage::spec::DataSourceSpec;
@@ -139,6 +151,8 @@ pub struct ChunkStats {
     /// The earliest and latest event times, untruncated.
     pub min_time: Millis,
     pub max_time: Millis,
+    /// When the chunk took its first event, by the wall clock.
+    pub opened_at: Millis,
 }
 
 impl ChunkStats {
@@ -151,6 +165,7 @@ impl ChunkStats {
             max_seq: seq,
             min_time: time,
             max_time: time,
+            opened_at: wall_clock_now(),
         }
     }
 
@@ -173,6 +188,43 @@ pub struct TimeChunk {
 }
 
 impl TimeChunk {
+    /// A chunk of rows that did not come through the WAL — rows read back
+    /// from segments to be rewritten (compaction). Its WAL range is `0..=0`.
+    pub fn from_rows(
+        interval: Interval,
+        events: Vec<EventRow>,
+        rollup: foldhash::HashMap<RollupKey, RollupRow>,
+    ) -> TimeChunk {
+        let times = events
+            .iter()
+            .map(|row| row.time)
+            .chain(rollup.keys().map(|key| key.time));
+        let (min_time, max_time) = times.fold((interval.end(), interval.start()), |(lo, hi), t| {
+            (lo.min(t), hi.max(t))
+        });
+        let approx_bytes = events.iter().map(event_row_bytes).sum::<usize>()
+            + rollup
+                .iter()
+                .map(|(key, row)| rollup_key_bytes(key) + row.approx_bytes())
+                .sum::<usize>();
+        let stats = ChunkStats {
+            events: events.len() as u64,
+            rollup_rows: rollup.len() as u64,
+            approx_bytes,
+            min_seq: 0,
+            max_seq: 0,
+            min_time,
+            max_time,
+            opened_at: wall_clock_now(),
+        };
+        TimeChunk {
+            interval,
+            events,
+            rollup,
+            stats,
+        }
+    }
+
     /// The segment-granularity bucket the chunk covers: its segment's interval.
     pub fn interval(&self) -> Interval {
         self.interval
@@ -195,6 +247,33 @@ impl TimeChunk {
     }
 }
 
+/// A chunk set aside for a persist; see [freezing](self#freezing-persisting-without-stopping-ingest).
+///
+/// Cloning it is cheap: the rows are shared.
+#[derive(Debug, Clone)]
+pub struct FrozenChunk {
+    id: u64,
+    chunk: Arc<TimeChunk>,
+    spec: Arc<DataSourceSpec>,
+}
+
+impl FrozenChunk {
+    /// Names this frozen chunk in [`RealtimeIndex::release`].
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    pub fn chunk(&self) -> &TimeChunk {
+        &self.chunk
+    }
+
+    /// The spec the chunk's rows were shaped by, which is the one to write
+    /// them with: schema discovery may widen the index's spec later.
+    pub fn spec(&self) -> &DataSourceSpec {
+        &self.spec
+    }
+}
+
 /// An event whose shape does not match the spec the index was built for.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AddError {
@@ -214,6 +293,21 @@ pub enum AddError {
     },
 }
 
+/// A spec the index cannot be widened to.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WidenError {
+    #[error(
+        "datasource `{datasource}`: the new spec must keep the dimensions and metrics of the old one, in order, and only add dimensions after them"
+    )]
+    NotAnExtension { datasource: String },
+    #[error("datasource `{datasource}`: the widened spec has no valid segment layout: {source}")]
+    Layout {
+        datasource: String,
+        #[source]
+        source: SchemaError,
+    },
+}
+
 /// A datasource's in-memory rows, by time chunk. See the [module docs](self).
 #[derive(Debug, Clone)]
 pub struct RealtimeIndex {
@@ -223,6 +317,8 @@ pub struct RealtimeIndex {
     /// Spec positions of the rollup table's dimensions; `None` without one.
     rollup_dimensions: Option<Vec<usize>>,
     chunks: BTreeMap<Millis, TimeChunk>,
+    frozen: Vec<FrozenChunk>,
+    next_frozen_id: u64,
     total_events: u64,
     total_rollup_rows: u64,
     total_bytes: usize,
@@ -231,23 +327,15 @@ pub struct RealtimeIndex {
 impl RealtimeIndex {
     /// An empty index for `spec`.
     pub fn new(spec: DataSourceSpec) -> Result<Self, SchemaError> {
-        let layout = SegmentLayout::for_spec(&spec)?;
-        let rollup_dimensions = layout.rollup.map(|table| {
-            table
-                .sources
-                .iter()
-                .filter_map(|source| match source {
-                    ColumnSource::Dimension(i) => Some(*i),
-                    _ => None,
-                })
-                .collect()
-        });
+        let (keeps_events, rollup_dimensions) = table_shape(&spec)?;
         Ok(RealtimeIndex {
             aggregators: Aggregators::new(spec.metrics()),
-            keeps_events: layout.events.is_some(),
+            keeps_events,
             rollup_dimensions,
             spec,
             chunks: BTreeMap::new(),
+            frozen: Vec::new(),
+            next_frozen_id: 0,
             total_events: 0,
             total_rollup_rows: 0,
             total_bytes: 0,
@@ -256,6 +344,64 @@ impl RealtimeIndex {
 
     pub fn spec(&self) -> &DataSourceSpec {
         &self.spec
+    }
+
+    /// Moves the index to `spec`, which schema discovery made by adding
+    /// dimensions after the old ones: every open row reads them as null.
+    /// Frozen chunks keep the spec they were built for. On error nothing
+    /// changed.
+    pub fn widen(&mut self, spec: DataSourceSpec) -> Result<(), WidenError> {
+        let old = &self.spec;
+        let extends = spec.name() == old.name()
+            && spec.metrics() == old.metrics()
+            && spec.rollup() == old.rollup()
+            && spec.dimensions().starts_with(old.dimensions());
+        if !extends {
+            return Err(WidenError::NotAnExtension {
+                datasource: old.name().to_owned(),
+            });
+        }
+        let (keeps_events, rollup_dimensions) =
+            table_shape(&spec).map_err(|source| WidenError::Layout {
+                datasource: old.name().to_owned(),
+                source,
+            })?;
+        let old_rollup = self.rollup_dimensions.as_ref().map_or(0, Vec::len);
+        let added = spec.dimensions().len() - old.dimensions().len();
+        let added_to_keys = rollup_dimensions.as_ref().map_or(0, Vec::len) - old_rollup;
+        if keeps_events != self.keeps_events
+            || rollup_dimensions.as_ref().map(|d| &d[..old_rollup])
+                != self.rollup_dimensions.as_deref()
+        {
+            return Err(WidenError::NotAnExtension {
+                datasource: old.name().to_owned(),
+            });
+        }
+        let null_bytes = size_of::<DimensionValue>();
+        for chunk in self.chunks.values_mut() {
+            for row in &mut chunk.events {
+                row.dimensions
+                    .resize(row.dimensions.len() + added, DimensionValue::Null);
+            }
+            if added_to_keys > 0 {
+                chunk.rollup = std::mem::take(&mut chunk.rollup)
+                    .into_iter()
+                    .map(|(mut key, row)| {
+                        let width = key.dimensions.len() + added_to_keys;
+                        key.dimensions.resize(width, DimensionValue::Null);
+                        (key, row)
+                    })
+                    .collect();
+            }
+            let grown =
+                null_bytes * (chunk.events.len() * added + chunk.rollup.len() * added_to_keys);
+            chunk.stats.approx_bytes += grown;
+            self.total_bytes += grown;
+        }
+        self.keeps_events = keeps_events;
+        self.rollup_dimensions = rollup_dimensions;
+        self.spec = spec;
+        Ok(())
     }
 
     /// Spec positions of the dimensions in a [`RollupKey`], in key order;
@@ -271,6 +417,11 @@ impl RealtimeIndex {
     /// other metric. On error nothing was added.
     pub fn add(&mut self, event: ParsedEvent, seq: u64) -> Result<Vec<IgnoredInput>, AddError> {
         let (time, mut dimensions, metric_inputs) = event.into_parts();
+        // An event parsed before the index was widened lacks the new
+        // dimensions: it had no such fields, or it would have discovered them.
+        if dimensions.len() < self.spec.dimensions().len() {
+            dimensions.resize(self.spec.dimensions().len(), DimensionValue::Null);
+        }
         if dimensions.len() != self.spec.dimensions().len() {
             return Err(AddError::DimensionCount {
                 datasource: self.spec.name().to_owned(),
@@ -325,13 +476,7 @@ impl RealtimeIndex {
                 let row = match chunk.rollup.entry(key) {
                     std::collections::hash_map::Entry::Occupied(entry) => entry.into_mut(),
                     std::collections::hash_map::Entry::Vacant(entry) => {
-                        chunk.stats.approx_bytes += size_of::<RollupKey>()
-                            + entry
-                                .key()
-                                .dimensions
-                                .iter()
-                                .map(value_bytes)
-                                .sum::<usize>();
+                        chunk.stats.approx_bytes += rollup_key_bytes(entry.key());
                         chunk.stats.rollup_rows += 1;
                         let row = entry.insert(self.aggregators.new_row());
                         chunk.stats.approx_bytes += row.approx_bytes();
@@ -354,14 +499,13 @@ impl RealtimeIndex {
         drop(inputs);
 
         if self.keeps_events {
-            chunk.stats.approx_bytes += size_of::<EventRow>()
-                + dimensions.iter().map(value_bytes).sum::<usize>()
-                + metric_inputs.iter().map(input_bytes).sum::<usize>();
-            chunk.events.push(EventRow {
+            let row = EventRow {
                 time,
                 dimensions,
                 metric_inputs,
-            });
+            };
+            chunk.stats.approx_bytes += event_row_bytes(&row);
+            chunk.events.push(row);
         }
         chunk.stats.note(seq, time);
 
@@ -371,23 +515,72 @@ impl RealtimeIndex {
         Ok(ignored)
     }
 
-    /// The chunks, by start time.
+    /// The open chunks (those taking events), by start time.
     pub fn chunks(&self) -> impl Iterator<Item = &TimeChunk> {
         self.chunks.values()
     }
 
-    /// The chunk starting at `start`, if there is one.
+    /// The open chunk starting at `start`, if there is one.
     pub fn chunk(&self, start: Millis) -> Option<&TimeChunk> {
         self.chunks.get(&start)
     }
 
-    /// Removes the chunk starting at `start`, to persist it.
+    /// Removes the open chunk starting at `start` from the index.
     pub fn take_chunk(&mut self, start: Millis) -> Option<TimeChunk> {
         let chunk = self.chunks.remove(&start)?;
-        self.total_events -= chunk.stats.events;
-        self.total_rollup_rows -= chunk.stats.rollup_rows;
-        self.total_bytes -= chunk.stats.approx_bytes;
+        self.forget(chunk.stats());
         Some(chunk)
+    }
+
+    /// Freezes every open chunk `which` picks, and returns how many it froze.
+    /// See [freezing](self#freezing-persisting-without-stopping-ingest).
+    pub fn freeze(&mut self, mut which: impl FnMut(&TimeChunk) -> bool) -> usize {
+        let starts: Vec<Millis> = self
+            .chunks
+            .values()
+            .filter(|chunk| which(chunk))
+            .map(|chunk| chunk.interval.start())
+            .collect();
+        let spec = Arc::new(self.spec.clone());
+        for start in &starts {
+            if let Some(chunk) = self.chunks.remove(start) {
+                self.frozen.push(FrozenChunk {
+                    id: self.next_frozen_id,
+                    chunk: Arc::new(chunk),
+                    spec: spec.clone(),
+                });
+                self.next_frozen_id += 1;
+            }
+        }
+        starts.len()
+    }
+
+    /// The frozen chunks, oldest freeze first: those a persist is writing,
+    /// and those a failed persist left.
+    pub fn frozen(&self) -> &[FrozenChunk] {
+        &self.frozen
+    }
+
+    /// Drops the frozen chunks of `ids` once their segments are published.
+    pub fn release(&mut self, ids: &[u64]) {
+        let (released, kept) = std::mem::take(&mut self.frozen)
+            .into_iter()
+            .partition(|frozen| ids.contains(&frozen.id));
+        self.frozen = kept;
+        for frozen in released {
+            self.forget(frozen.chunk.stats());
+        }
+    }
+
+    /// The smallest WAL sequence number an open chunk holds.
+    pub fn min_open_seq(&self) -> Option<u64> {
+        self.chunks.values().map(|chunk| chunk.stats.min_seq).min()
+    }
+
+    fn forget(&mut self, stats: &ChunkStats) {
+        self.total_events -= stats.events;
+        self.total_rollup_rows -= stats.rollup_rows;
+        self.total_bytes -= stats.approx_bytes;
     }
 
     /// Events held, over all chunks.
@@ -404,6 +597,23 @@ impl RealtimeIndex {
     pub fn approx_bytes(&self) -> usize {
         self.total_bytes
     }
+}
+
+/// Whether `spec`'s segments keep an events table, and the spec positions of
+/// its rollup table's dimensions (`None` without a rollup table).
+fn table_shape(spec: &DataSourceSpec) -> Result<(bool, Option<Vec<usize>>), SchemaError> {
+    let layout = SegmentLayout::for_spec(spec)?;
+    let rollup_dimensions = layout.rollup.map(|table| {
+        table
+            .sources
+            .iter()
+            .filter_map(|source| match source {
+                ColumnSource::Dimension(i) => Some(*i),
+                _ => None,
+            })
+            .collect()
+    });
+    Ok((layout.events.is_some(), rollup_dimensions))
 }
 
 /// Without a rollup table the aggregators never see the inputs, so the
@@ -428,6 +638,23 @@ fn raw_input_problems(
                 })
         })
         .collect()
+}
+
+/// Now, in epoch milliseconds; 0 on a clock set before 1970.
+pub fn wall_clock_now() -> Millis {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_millis() as Millis)
+}
+
+fn event_row_bytes(row: &EventRow) -> usize {
+    size_of::<EventRow>()
+        + row.dimensions.iter().map(value_bytes).sum::<usize>()
+        + row.metric_inputs.iter().map(input_bytes).sum::<usize>()
+}
+
+fn rollup_key_bytes(key: &RollupKey) -> usize {
+    size_of::<RollupKey>() + key.dimensions.iter().map(value_bytes).sum::<usize>()
 }
 
 fn value_bytes(value: &DimensionValue) -> usize {
@@ -596,6 +823,76 @@ mod tests {
         ));
         assert_eq!(index.chunks().count(), 0);
         assert_eq!(index.approx_bytes(), 0);
+    }
+
+    #[test]
+    fn widening_reads_new_dimensions_as_null_and_pads_older_events() {
+        let narrow = spec(true, "");
+        let wide = spec(true, r#", "region""#);
+        let mut index = RealtimeIndex::new(narrow.clone()).unwrap();
+        let line = format!(r#"{{"ts": {JAN_1}, "host": "a", "bytes": 1}}"#);
+        index.add(event(&narrow, &line), 1).unwrap();
+        let bytes = index.approx_bytes();
+
+        index.widen(wide.clone()).unwrap();
+        assert!(index.approx_bytes() > bytes);
+        assert_eq!(index.rollup_dimensions(), Some(&[0, 1][..]));
+        // Parsed before the widening: the same key as a null region.
+        index.add(event(&narrow, &line), 2).unwrap();
+        let with_region = format!(r#"{{"ts": {JAN_1}, "host": "a", "region": "eu", "bytes": 1}}"#);
+        index.add(event(&wide, &with_region), 3).unwrap();
+        let chunk = index.chunk(JAN_1).unwrap();
+        let mut keys: Vec<&RollupKey> = chunk.rollup().map(|(key, _)| key).collect();
+        keys.sort();
+        let null_region = RollupKey {
+            time: JAN_1,
+            dimensions: vec![DimensionValue::String("a".into()), DimensionValue::Null],
+        };
+        assert_eq!(keys[0], &null_region);
+        assert_eq!(keys[1].dimensions[1], DimensionValue::String("eu".into()));
+        let (_, row) = chunk
+            .rollup()
+            .find(|(key, _)| **key == null_region)
+            .unwrap();
+        assert_eq!(row.states()[0].view(), aggregate::StateView::Count(2));
+
+        let renamed = spec(false, r#", "region""#);
+        assert!(matches!(
+            index.widen(renamed),
+            Err(WidenError::NotAnExtension { .. })
+        ));
+        assert!(matches!(
+            index.widen(narrow),
+            Err(WidenError::NotAnExtension { .. })
+        ));
+    }
+
+    #[test]
+    fn frozen_chunks_stay_counted_until_released() {
+        let spec = spec(true, "");
+        let mut index = RealtimeIndex::new(spec.clone()).unwrap();
+        for (seq, hour) in [(1, 0), (2, 1), (3, 0)] {
+            let line = format!(r#"{{"ts": {}, "host": "a"}}"#, JAN_1 + hour * 3_600_000);
+            index.add(event(&spec, &line), seq).unwrap();
+        }
+        let total = index.approx_bytes();
+        assert_eq!(index.freeze(|chunk| chunk.interval().start() == JAN_1), 1);
+        assert_eq!(index.total_events(), 3);
+        assert_eq!(index.approx_bytes(), total);
+        assert_eq!(index.min_open_seq(), Some(2));
+        let frozen_id = index.frozen()[0].id();
+        assert_eq!(index.frozen()[0].chunk().stats().max_seq, 3);
+
+        // A new event of the frozen interval opens a new chunk.
+        let line = format!(r#"{{"ts": {JAN_1}, "host": "b"}}"#);
+        index.add(event(&spec, &line), 4).unwrap();
+        assert_eq!(index.chunk(JAN_1).unwrap().stats().events, 1);
+        assert_eq!(index.total_events(), 4);
+
+        index.release(&[frozen_id]);
+        assert!(index.frozen().is_empty());
+        assert_eq!(index.total_events(), 2);
+        assert_eq!(index.min_open_seq(), Some(2));
     }
 
     fn dimension_value() -> impl Strategy<Value = DimensionValue> {

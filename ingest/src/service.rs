@@ -4,8 +4,8 @@
 //! ingest(body) ─ decode_body ─ ndjson_lines ─ EventParser ─┬─ rejected: {"line": k, "message"}
 //!                                                          └─ accepted: one Batch ─ Wal::append (fsync)
 //!                                                                        └─ RealtimeIndex::add(event, seq)
-//! persist ─ take every chunk ─ write_segment each ─ ONE catalog publish
-//!           (segments + "wal.persisted_through") ─ Wal::truncate_through
+//! persist ─ freeze chunks ─ write_segment each ─ ONE catalog publish
+//!           (segments + persisted marks) ─ release the frozen chunks ─ Wal::truncate_through
 //! ```
 //!
 //! [`IngestService`] owns, per datasource, its [`EventParser`], its
@@ -13,25 +13,40 @@
 //! shares the [`Catalog`]. A WAL record is the raw NDJSON line of one accepted
 //! event, so replay after a restart parses it again.
 //!
+//! # When a chunk is persisted
+//!
+//! The background persister ([`IngestService::start_persister`]) hands a time
+//! chunk off — persists and publishes it — once it *closes*: when
+//! [`IngestOptions::handoff_window`] has passed since both the end of its
+//! interval and its first event (Druid's `windowPeriod`; the second condition
+//! gives late events for an old interval one window to gather before they
+//! become a partition). It persists every chunk at once when the index passes
+//! its row or byte budget, or has held events for
+//! [`IngestOptions::persist_period`]. Events for an interval already persisted
+//! open a new chunk that becomes another partition of it; compaction merges
+//! the partitions later. Events outside the [accepted window](accepted_window)
+//! are rejected with the reason.
+//!
 //! # No loss, no double count
 //!
-//! A persist publishes its segments and the highest WAL sequence number they
-//! hold, [`PERSISTED_THROUGH`], in one catalog commit, and only then truncates
-//! the WAL. A crash between the two leaves records in the WAL that are already
-//! in segments; on open, replay skips every record at or below the catalog's
-//! `wal.persisted_through`, so they are not counted twice.
+//! A persist publishes its segments and the [persisted marks](persisted_marks)
+//! — which WAL records those segments hold — in one catalog commit, and only
+//! then truncates the WAL. A crash between the two leaves records in the WAL
+//! that are already in segments; on open, replay skips every record the marks
+//! cover, so none is counted twice.
 //!
-//! An ingest appends to the WAL outside the index lock, so concurrent requests
-//! share fsyncs (group commit). That leaves a window in which a record is in the
-//! WAL but not yet in the index; a persist that ran in that window would record
-//! a `persisted_through` past a record no segment holds, and truncate it. The
-//! per-datasource *gate* closes the window: ingests hold it shared from the WAL
-//! append to the index add, a persist holds it exclusively. Ingests therefore
-//! wait while a persist writes its segments — the price of keeping a persist
-//! that fails simple: it removes chunks from the index only once their publish
-//! succeeded, so on failure the index and the WAL are exactly as they were.
-//! Stats are copies of the index's totals, so reading them never waits for a
-//! persist.
+//! Ingest goes on while a persist writes: the persist [freezes] the chunks it
+//! writes and releases them only once their segments are published, in the
+//! same step as the publish, so a reader finds each event exactly once. An
+//! ingest appends to the WAL outside the index lock, so concurrent requests
+//! share fsyncs (group commit); that leaves a moment in which a record is in
+//! the WAL but not yet in the index, and a persist that froze chunks then would
+//! compute marks past a record no chunk holds. The per-datasource *gate*
+//! closes the window: ingests hold it shared from the WAL append to the index
+//! add, a persist holds it exclusively only to freeze and to publish. Stats are
+//! copies of the index's totals, so reading them never waits.
+//!
+//! [freezes]: crate::realtime#freezing-persisting-without-stopping-ingest
 //!
 //! # Backpressure
 //!
@@ -44,8 +59,12 @@
 //!
 //! # Schema discovery
 //!
-//! The real-time index is built for a fixed set of dimensions, so an event that
-//! would discover a new dimension is rejected with a line error that says so.
+//! When lines of a request bring fields a discovering datasource does not
+//! have, the service widens the datasource before it takes the request: the
+//! new dimensions go into the spec in the catalog (so that a replay parses
+//! with them), then into the real-time index (whose rows read them as null)
+//! and a new parser, and the body is parsed again. Requests parsed by the
+//! older parser in the meantime lack only fields they did not have.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -56,17 +75,23 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use strata_storage::catalog::{Catalog, CatalogError, Publish, SegmentDescriptor};
 use strata_storage::segment::schema::SchemaError;
-use strata_storage::spec::DataSourceSpec;
-use strata_storage::time::Millis;
+use strata_storage::spec::{DataSourceSpec, Dimension, SpecError};
+use strata_storage::time::{Interval, Millis};
 
-use crate::parse::{BodyError, EventParser, ParseLimits, decode_body, ndjson_lines};
-use crate::persist::{PersistError, write_segment};
-use crate::realtime::RealtimeIndex;
+use crate::compaction::{CompactionError, compact_interval, still_current};
+use crate::parse::{
+    BodyError, DiscoveredDimension, EventParser, ParseLimits, ParsedEvent, decode_body,
+    ndjson_lines,
+};
+use crate::persist::{PersistError, next_partition, write_segment_at};
+use crate::realtime::{FrozenChunk, RealtimeIndex, TimeChunk, WidenError, wall_clock_now};
 use crate::wal::{Batch, SequenceNumber, Wal, WalError, WalOptions, WalStats};
 
-/// The catalog offset key holding the highest WAL sequence number whose
-/// event is in a published segment.
-pub const PERSISTED_THROUGH: &str = "wal.persisted_through";
+pub mod accepted_window;
+pub mod persisted_marks;
+
+use accepted_window::AcceptedWindow;
+pub use persisted_marks::{PERSISTED_CHUNKS, PERSISTED_THROUGH, PersistedMarks};
 
 /// How many line errors an ingest report lists; the rest are only counted.
 pub const MAX_REPORTED_ERRORS: usize = 100;
@@ -88,6 +113,14 @@ pub struct IngestOptions {
     pub max_realtime_bytes: usize,
     /// ... or that has held events for this long.
     pub persist_period: Duration,
+    /// A time chunk is handed off once this long has passed since both its
+    /// interval's end and its first event (see [when a chunk is
+    /// persisted](self#when-a-chunk-is-persisted)).
+    pub handoff_window: Duration,
+    /// Events older than now minus this are rejected; `None` accepts any age.
+    pub late_message_rejection: Option<Duration>,
+    /// Events later than now plus this are rejected; `None` accepts any.
+    pub early_message_rejection: Option<Duration>,
 }
 
 impl Default for IngestOptions {
@@ -99,6 +132,9 @@ impl Default for IngestOptions {
             max_realtime_rows: 1_000_000,
             max_realtime_bytes: 512 << 20,
             persist_period: Duration::from_secs(600),
+            handoff_window: Duration::from_secs(600),
+            late_message_rejection: None,
+            early_message_rejection: None,
         }
     }
 }
@@ -142,14 +178,26 @@ pub struct DataSourceStats {
     /// Successful persists that published at least one segment.
     pub persists: u64,
     pub segments_published: u64,
+    /// Time chunks whose partitions compaction merged.
+    pub compactions: u64,
 }
 
 /// What one persist published.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PersistOutcome {
     pub segments: Vec<SegmentDescriptor>,
-    /// The new `wal.persisted_through`; `None` when there was nothing to persist.
+    /// The new [`PERSISTED_THROUGH`]; `None` when there was nothing to persist.
     pub persisted_through: Option<SequenceNumber>,
+}
+
+/// Which chunks a persist writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PersistScope {
+    /// Every chunk: the index is over a budget or has held events too long.
+    All,
+    /// The chunks closed at this wall-clock time (see [when a chunk is
+    /// persisted](self#when-a-chunk-is-persisted)).
+    ClosedAt(Millis),
 }
 
 /// Why an ingest, persist, create or drop failed.
@@ -177,6 +225,16 @@ pub enum IngestError {
     Catalog(#[from] CatalogError),
     #[error(transparent)]
     Persist(#[from] PersistError),
+    #[error("datasource `{datasource}`: storing discovered dimensions: {source}")]
+    Discovery {
+        datasource: String,
+        #[source]
+        source: SpecError,
+    },
+    #[error(transparent)]
+    Widen(WidenError),
+    #[error(transparent)]
+    Compaction(Box<CompactionError>),
     #[error("datasource `{datasource}`: its spec has no valid segment layout: {source}")]
     Layout {
         datasource: String,
@@ -194,12 +252,19 @@ pub enum IngestError {
 
 /// One datasource's write path.
 struct DataSourceIngest {
-    spec: DataSourceSpec,
-    parser: EventParser,
+    /// Replaced, never changed, when schema discovery widens the datasource.
+    parser: RwLock<Arc<EventParser>>,
+    /// Held by the one widening of this datasource under way.
+    discovering: Mutex<()>,
+    window: AcceptedWindow,
     wal: Wal,
     /// Shared by ingests from WAL append to index add, exclusive for a
-    /// persist (see the module docs).
+    /// persist's freeze and publish (see the module docs).
     gate: RwLock<()>,
+    /// Held by the one persist of this datasource under way.
+    persisting: Mutex<()>,
+    /// When a persist last published into each interval, by start.
+    last_persist_into: Mutex<BTreeMap<Millis, Instant>>,
     index: Mutex<RealtimeIndex>,
     /// The index's totals, copied after every change, so that stats and the
     /// persister never wait for the index lock a persist holds.
@@ -210,9 +275,17 @@ struct DataSourceIngest {
     rejected: AtomicU64,
     persists: AtomicU64,
     segments_published: AtomicU64,
+    compactions: AtomicU64,
 }
 
 impl DataSourceIngest {
+    fn parser(&self) -> Arc<EventParser> {
+        self.parser
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
     fn index(&self) -> MutexGuard<'_, RealtimeIndex> {
         self.index.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -273,6 +346,9 @@ pub struct IngestService {
     datasources: RwLock<BTreeMap<String, Arc<DataSourceIngest>>>,
     /// Shared with the persister thread, which must not keep the service alive.
     persist_request: Arc<PersistRequest>,
+    /// When the service opened: the last persist into any chunk that is
+    /// not newer, for all compaction knows.
+    opened: Instant,
 }
 
 impl IngestService {
@@ -289,16 +365,11 @@ impl IngestService {
             let Some(state) = catalog.datasource(&name) else {
                 continue;
             };
-            let persisted_through = state
-                .offsets
-                .get(PERSISTED_THROUGH)
-                .and_then(serde_json::Value::as_u64)
-                .unwrap_or(0);
             let ingest = open_datasource(
                 &wal_dir(&data_dir, &name),
                 state.spec.clone(),
                 &options,
-                persisted_through,
+                &PersistedMarks::from_offsets(&state.offsets),
             )?;
             datasources.insert(name, Arc::new(ingest));
         }
@@ -308,6 +379,7 @@ impl IngestService {
             options,
             datasources: RwLock::new(datasources),
             persist_request: Arc::default(),
+            opened: Instant::now(),
         })
     }
 
@@ -334,7 +406,7 @@ impl IngestService {
         // the old datasource; the new one starts empty.
         let dir = wal_dir(&self.data_dir, &name);
         remove_dir_if_present(&dir)?;
-        let ingest = open_datasource(&dir, spec, &self.options, 0)?;
+        let ingest = open_datasource(&dir, spec, &self.options, &PersistedMarks::default())?;
         datasources.insert(name, Arc::new(ingest));
         Ok(state)
     }
@@ -382,42 +454,21 @@ impl IngestService {
         }
         let body = decode_body(body, content_encoding, self.options.max_body_bytes)?;
 
-        let mut report = IngestReport {
-            accepted: 0,
-            rejected: 0,
-            errors: Vec::new(),
-        };
-        let reject = |report: &mut IngestReport, line: usize, message: String| {
-            report.rejected += 1;
-            if report.errors.len() < MAX_REPORTED_ERRORS {
-                report.errors.push(LineError { line, message });
+        let now = wall_clock_now();
+        let mut parsed = parse_body(&ingest, &ingest.parser(), &body, now);
+        for _ in 0..MAX_DISCOVERY_ROUNDS {
+            if parsed.discovered.is_empty() {
+                break;
             }
-        };
-        let mut events = Vec::new();
-        let mut batch = Batch::new();
-        for (line, bytes) in ndjson_lines(&body) {
-            match ingest.parser.parse_line(bytes) {
-                Ok(event) if !event.discovered().is_empty() => {
-                    let names: Vec<&str> = event
-                        .discovered()
-                        .iter()
-                        .map(|dimension| dimension.name.as_str())
-                        .collect();
-                    reject(
-                        &mut report,
-                        line,
-                        format!(
-                            "field(s) {names:?} would be discovered as new dimensions, which real-time ingest does not support yet; declare them in the spec's dimensionsSpec"
-                        ),
-                    );
-                }
-                Ok(event) => match batch.push(bytes) {
-                    Ok(()) => events.push((line, event)),
-                    Err(error) => reject(&mut report, line, error.to_string()),
-                },
-                Err(error) => reject(&mut report, line, error.to_string()),
-            }
+            self.discover(name, &ingest, &parsed.discovered)?;
+            parsed = parse_body(&ingest, &ingest.parser(), &body, now);
         }
+        let ParsedBody {
+            mut report,
+            events,
+            batch,
+            ..
+        } = parsed;
 
         if !events.is_empty() {
             let _gate = ingest.gate.read().unwrap_or_else(PoisonError::into_inner);
@@ -437,7 +488,7 @@ impl IngestService {
                         // The record is in the WAL but fails the same way on
                         // replay, so it is never counted.
                         tracing::error!(datasource = name, line, "{error}");
-                        reject(&mut report, line, error.to_string());
+                        report.reject(line, error.to_string());
                     }
                 }
             }
@@ -459,59 +510,147 @@ impl IngestService {
         Ok(report)
     }
 
+    /// Widens datasource `name` with the dimensions `found` that it does not
+    /// have yet: in the catalog first, so that a replay parses with them,
+    /// then in the real-time index and the parser.
+    fn discover(
+        &self,
+        name: &str,
+        ingest: &DataSourceIngest,
+        found: &[DiscoveredDimension],
+    ) -> Result<(), IngestError> {
+        let _discovering = ingest
+            .discovering
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let spec = ingest.index().spec().clone();
+        let mut added: Vec<Dimension> = Vec::new();
+        for dimension in found {
+            let known = spec.dimension(&dimension.name).is_some()
+                || added.iter().any(|a| a.name() == dimension.name);
+            if !known {
+                added.push(dimension.to_dimension());
+            }
+        }
+        if added.is_empty() {
+            return Ok(());
+        }
+        let names: Vec<String> = added.iter().map(|d| d.name().to_owned()).collect();
+        let spec =
+            spec.with_discovered_dimensions(added)
+                .map_err(|source| IngestError::Discovery {
+                    datasource: name.to_owned(),
+                    source,
+                })?;
+        self.catalog.update_spec(name, spec.clone())?;
+        let parser = Arc::new(EventParser::with_limits(&spec, self.options.parse_limits));
+        {
+            let mut index = ingest.index();
+            index.widen(spec).map_err(IngestError::Widen)?;
+            ingest.note_totals(&index);
+        }
+        *ingest
+            .parser
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = parser;
+        tracing::info!(datasource = name, dimensions = ?names, "discovered dimensions");
+        Ok(())
+    }
+
     /// Persists every chunk of `name`'s real-time index: writes a segment
-    /// each, publishes them all with [`PERSISTED_THROUGH`] in one catalog
-    /// commit, then truncates the WAL. On failure the index and the WAL are
-    /// as they were.
+    /// each, publishes them all with the [persisted marks](persisted_marks)
+    /// in one catalog commit, then truncates the WAL. Ingest goes on
+    /// meanwhile. On failure the chunks stay in memory, frozen, and the next
+    /// persist writes them again.
     pub fn persist(&self, name: &str) -> Result<PersistOutcome, IngestError> {
+        self.persist_scope(name, PersistScope::All)
+    }
+
+    /// Persists the chunks of `name` that `scope` picks (and any a failed
+    /// persist left frozen), as [`persist`](Self::persist) does.
+    pub fn persist_scope(
+        &self,
+        name: &str,
+        scope: PersistScope,
+    ) -> Result<PersistOutcome, IngestError> {
         let ingest = self.datasource(name)?;
-        let _gate = ingest.gate.write().unwrap_or_else(PoisonError::into_inner);
-        let mut index = ingest.index();
-        let persisted_through = index
-            .chunks()
-            .map(|chunk| chunk.stats().max_seq)
-            .max()
-            .map(SequenceNumber);
-        let Some(persisted_through) = persisted_through else {
+        let _persisting = ingest
+            .persisting
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let handoff_window = millis(self.options.handoff_window);
+        let (frozen, through) = {
+            let _gate = ingest.gate.write().unwrap_or_else(PoisonError::into_inner);
+            let mut index = ingest.index();
+            index.freeze(|chunk| match scope {
+                PersistScope::All => true,
+                PersistScope::ClosedAt(now) => is_closed(chunk, now, handoff_window),
+            });
+            // With the gate held every appended record is in a chunk (or was
+            // refused by the index): those below the open chunks' first
+            // record are all frozen, persisted before, or never indexed.
+            let through = match index.min_open_seq() {
+                Some(first_open) => first_open.saturating_sub(1),
+                None => ingest.wal.next_seq().0.saturating_sub(1),
+            };
+            (index.frozen().to_vec(), through)
+        };
+        if frozen.is_empty() {
             return Ok(PersistOutcome {
                 segments: Vec::new(),
                 persisted_through: None,
             });
-        };
-        let segments = index
-            .chunks()
-            .map(|chunk| write_segment(self.catalog.as_ref(), &ingest.spec, chunk))
-            .collect::<Result<Vec<_>, _>>()?;
-        let expected = self
+        }
+
+        let offsets = self
             .catalog
             .datasource(name)
-            .and_then(|state| state.offsets.get(PERSISTED_THROUGH).cloned());
-        self.catalog.publish(
-            name,
-            Publish::segments(segments.clone())
-                .with_offset(PERSISTED_THROUGH, persisted_through.0.into())
-                .expecting_offset(PERSISTED_THROUGH, expected),
-        )?;
-        let starts: Vec<Millis> = index
-            .chunks()
-            .map(|chunk| chunk.interval().start())
-            .collect();
-        for start in starts {
-            index.take_chunk(start);
+            .ok_or_else(|| CatalogError::UnknownDatasource {
+                name: name.to_owned(),
+            })?
+            .offsets
+            .clone();
+        let segments = self.write_frozen(&frozen)?;
+        let marks = PersistedMarks::from_offsets(&offsets).after_persist(
+            frozen.iter().map(|frozen| {
+                let chunk = frozen.chunk();
+                (chunk.interval().start(), chunk.stats().max_seq)
+            }),
+            through,
+        );
+        {
+            let _gate = ingest.gate.write().unwrap_or_else(PoisonError::into_inner);
+            self.catalog.publish(
+                name,
+                marks.publish_with(Publish::segments(segments.clone()), &offsets),
+            )?;
+            let mut index = ingest.index();
+            let ids: Vec<u64> = frozen.iter().map(FrozenChunk::id).collect();
+            index.release(&ids);
+            let mut last_persist_into = ingest
+                .last_persist_into
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            for frozen in &frozen {
+                last_persist_into.insert(frozen.chunk().interval().start(), Instant::now());
+            }
+            ingest.note_totals(&index);
+            *ingest
+                .holding_since
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner) =
+                (index.total_events() > 0).then(Instant::now);
         }
-        ingest.note_totals(&index);
-        drop(index);
-        *ingest
-            .holding_since
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner) = None;
         ingest.persists.fetch_add(1, Ordering::Relaxed);
         ingest
             .segments_published
             .fetch_add(segments.len() as u64, Ordering::Relaxed);
+        let through = SequenceNumber(marks.through());
         // The segments are published: a failed truncation only means replay
         // reads (and skips) these records again after a restart.
-        if let Err(error) = ingest.wal.truncate_through(persisted_through) {
+        if marks.through() > 0
+            && let Err(error) = ingest.wal.truncate_through(through)
+        {
             tracing::warn!(
                 datasource = name,
                 "truncating the WAL after a persist: {error}"
@@ -519,19 +658,142 @@ impl IngestService {
         }
         Ok(PersistOutcome {
             segments,
-            persisted_through: Some(persisted_through),
+            persisted_through: Some(through),
         })
     }
 
-    /// The datasources whose index is over a budget of the options, or has
-    /// held events for longer than `persist_period`.
-    pub fn due_for_persist(&self) -> Vec<String> {
+    /// Compacts every settled time chunk of `name` that has more than one
+    /// partition (see [`compaction`](crate::compaction): closed, and with
+    /// nothing left in the real-time index) and returns the segments that
+    /// replaced them. A chunk that got a partition while it was being
+    /// rewritten is left for a later round.
+    pub fn compact(&self, name: &str) -> Result<Vec<SegmentDescriptor>, IngestError> {
+        let ingest = self.datasource(name)?;
+        let mut published = Vec::new();
+        for interval in self.fragmented_intervals(name) {
+            let Some(state) = self.catalog.datasource(name) else {
+                break;
+            };
+            let Some(compacted) = compact_interval(self.catalog.as_ref(), &state.spec, interval)
+                .map_err(|error| IngestError::Compaction(Box::new(error)))?
+            else {
+                continue;
+            };
+            // Persists wait only for the check and the publish: a partition
+            // they add in between makes the compaction stale, never lost.
+            let _persisting = ingest
+                .persisting
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            if !still_current(self.catalog.as_ref(), name, &compacted) {
+                if let Err(error) = compacted.discard(self.catalog.as_ref()) {
+                    tracing::warn!(datasource = name, "removing a stale compaction: {error}");
+                }
+                continue;
+            }
+            self.catalog
+                .publish(name, Publish::segments(vec![compacted.segment.clone()]))?;
+            ingest.compactions.fetch_add(1, Ordering::Relaxed);
+            published.push(compacted.segment);
+        }
+        Ok(published)
+    }
+
+    /// The intervals of `name` that show more than one partition and are
+    /// settled: closed, with nothing in the real-time index for them, and no
+    /// persist into them for a handoff window. A chunk still taking events
+    /// would otherwise be rewritten whole again and again.
+    fn fragmented_intervals(&self, name: &str) -> Vec<Interval> {
+        let (Some(state), Ok(ingest)) = (self.catalog.datasource(name), self.datasource(name))
+        else {
+            return Vec::new();
+        };
+        let quiet = |start: Millis| {
+            let last_persist = ingest
+                .last_persist_into
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .get(&start)
+                .copied()
+                .unwrap_or(self.opened);
+            last_persist.elapsed() >= self.options.handoff_window
+        };
+        let settled_before = wall_clock_now().saturating_sub(millis(self.options.handoff_window));
+        let held: Vec<Millis> = {
+            let index = ingest.index();
+            index
+                .chunks()
+                .chain(index.frozen().iter().map(FrozenChunk::chunk))
+                .map(|chunk| chunk.interval().start())
+                .collect()
+        };
+        let mut partitions: BTreeMap<(Millis, Millis), usize> = BTreeMap::new();
+        for segment in &state.segments {
+            let interval = segment.id.interval();
+            *partitions
+                .entry((interval.start(), interval.end()))
+                .or_default() += 1;
+        }
+        partitions
+            .into_iter()
+            .filter(|&((start, end), count)| {
+                count > 1 && end <= settled_before && !held.contains(&start) && quiet(start)
+            })
+            .filter_map(|((start, end), _)| Interval::new(start, end).ok())
+            .collect()
+    }
+
+    /// The datasources with a time chunk of more than one partition.
+    pub fn due_for_compaction(&self) -> Vec<String> {
+        self.datasource_names()
+            .into_iter()
+            .filter(|name| !self.fragmented_intervals(name).is_empty())
+            .collect()
+    }
+
+    /// Writes a segment for each frozen chunk, unpublished. Chunks of one
+    /// interval become consecutive partitions of its version.
+    fn write_frozen(&self, frozen: &[FrozenChunk]) -> Result<Vec<SegmentDescriptor>, IngestError> {
+        let mut next: BTreeMap<Millis, (strata_storage::catalog::Version, u32)> = BTreeMap::new();
+        let mut segments = Vec::with_capacity(frozen.len());
+        for frozen in frozen {
+            let (spec, chunk) = (frozen.spec(), frozen.chunk());
+            let interval = chunk.interval();
+            let (version, partition) =
+                match next.get(&interval.start()) {
+                    Some(&taken) => taken,
+                    None => next_partition(self.catalog.as_ref(), spec, interval).map_err(
+                        |problem| PersistError {
+                            datasource: spec.name().to_owned(),
+                            interval,
+                            problem,
+                        },
+                    )?,
+                };
+            segments.push(write_segment_at(
+                self.catalog.as_ref(),
+                spec,
+                chunk,
+                version,
+                partition,
+            )?);
+            next.insert(interval.start(), (version, partition.saturating_add(1)));
+        }
+        Ok(segments)
+    }
+
+    /// The datasources due for a persist now, and which of their chunks: all
+    /// of them when the index is over a budget of the options or has held
+    /// events for longer than `persist_period`, else those that closed.
+    pub fn due_for_persist(&self) -> Vec<(String, PersistScope)> {
+        let now = wall_clock_now();
+        let handoff_window = millis(self.options.handoff_window);
         self.read_datasources()
             .iter()
-            .filter(|(_, ingest)| {
+            .filter_map(|(name, ingest)| {
                 let realtime = ingest.realtime();
                 if realtime.events == 0 {
-                    return false;
+                    return None;
                 }
                 let rows = if realtime.rollup_rows > 0 {
                     realtime.rollup_rows
@@ -543,11 +805,19 @@ impl IngestService {
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner)
                     .is_some_and(|since| since.elapsed() >= self.options.persist_period);
-                rows >= self.options.max_realtime_rows
+                if rows >= self.options.max_realtime_rows
                     || realtime.bytes >= self.options.max_realtime_bytes as u64
                     || held_too_long
+                {
+                    return Some((name.clone(), PersistScope::All));
+                }
+                let index = ingest.index();
+                let any_closed = index.frozen().iter().next().is_some()
+                    || index
+                        .chunks()
+                        .any(|chunk| is_closed(chunk, now, handoff_window));
+                any_closed.then(|| (name.clone(), PersistScope::ClosedAt(now)))
             })
-            .map(|(name, _)| name.clone())
             .collect()
     }
 
@@ -588,6 +858,7 @@ impl IngestService {
                     rejected: ingest.rejected.load(Ordering::Relaxed),
                     persists: ingest.persists.load(Ordering::Relaxed),
                     segments_published: ingest.segments_published.load(Ordering::Relaxed),
+                    compactions: ingest.compactions.load(Ordering::Relaxed),
                 };
                 (name.clone(), stats)
             })
@@ -613,8 +884,8 @@ impl IngestService {
                     let Some(service) = service.upgrade() else {
                         return;
                     };
-                    for name in service.due_for_persist() {
-                        match service.persist(&name) {
+                    for (name, scope) in service.due_for_persist() {
+                        match service.persist_scope(&name, scope) {
                             Ok(outcome) => tracing::info!(
                                 datasource = name,
                                 segments = outcome.segments.len(),
@@ -624,6 +895,41 @@ impl IngestService {
                             // the next round retries.
                             Err(error) => {
                                 tracing::error!(datasource = name, "persist failed: {error}")
+                            }
+                        }
+                    }
+                }
+            })
+    }
+
+    /// Starts the background compactor: a thread that, every `check_every`,
+    /// compacts each datasource [`due_for_compaction`](Self::due_for_compaction).
+    /// It runs beside the persister so that a long rewrite never delays a
+    /// persist, and stops once the service is dropped.
+    pub fn start_compactor(
+        self: &Arc<Self>,
+        check_every: Duration,
+    ) -> std::io::Result<std::thread::JoinHandle<()>> {
+        let service: Weak<IngestService> = Arc::downgrade(self);
+        std::thread::Builder::new()
+            .name("strata-compactor".into())
+            .spawn(move || {
+                loop {
+                    std::thread::sleep(check_every);
+                    let Some(service) = service.upgrade() else {
+                        return;
+                    };
+                    for name in service.due_for_compaction() {
+                        match service.compact(&name) {
+                            Ok(segments) => tracing::info!(
+                                datasource = name,
+                                chunks = segments.len(),
+                                "compacted time chunks"
+                            ),
+                            // The partitions stay published as they were;
+                            // the next round tries again.
+                            Err(error) => {
+                                tracing::error!(datasource = name, "compaction failed: {error}")
                             }
                         }
                     }
@@ -649,6 +955,89 @@ impl IngestService {
     }
 }
 
+/// How many times one request widens its datasource before it rejects the
+/// lines that still discover fields: only requests racing each other's
+/// discoveries ever take more than one.
+const MAX_DISCOVERY_ROUNDS: usize = 3;
+
+/// A request body, parsed: the report so far, the accepted events with
+/// their lines, and the WAL batch of those lines.
+struct ParsedBody {
+    report: IngestReport,
+    events: Vec<(usize, ParsedEvent)>,
+    batch: Batch,
+    /// Fields that lines would add as dimensions; those lines are rejected
+    /// unless the datasource is widened and the body parsed again.
+    discovered: Vec<DiscoveredDimension>,
+}
+
+impl IngestReport {
+    fn reject(&mut self, line: usize, message: String) {
+        self.rejected += 1;
+        if self.errors.len() < MAX_REPORTED_ERRORS {
+            self.errors.push(LineError { line, message });
+        }
+    }
+}
+
+fn parse_body(
+    ingest: &DataSourceIngest,
+    parser: &EventParser,
+    body: &[u8],
+    now: Millis,
+) -> ParsedBody {
+    let mut parsed = ParsedBody {
+        report: IngestReport {
+            accepted: 0,
+            rejected: 0,
+            errors: Vec::new(),
+        },
+        events: Vec::new(),
+        batch: Batch::new(),
+        discovered: Vec::new(),
+    };
+    for (line, bytes) in ndjson_lines(body) {
+        let event = match parser.parse_line(bytes) {
+            Ok(event) => event,
+            Err(error) => {
+                parsed.report.reject(line, error.to_string());
+                continue;
+            }
+        };
+        if !event.discovered().is_empty() {
+            let names: Vec<&str> = event.discovered().iter().map(|d| d.name.as_str()).collect();
+            parsed.report.reject(
+                line,
+                format!(
+                    "field(s) {names:?} became dimensions while other requests widened the datasource at the same time; send the line again"
+                ),
+            );
+            parsed.discovered.extend_from_slice(event.discovered());
+            continue;
+        }
+        if let Err(outside) = ingest.window.check(event.time(), now) {
+            parsed.report.reject(line, outside.to_string());
+            continue;
+        }
+        match parsed.batch.push(bytes) {
+            Ok(()) => parsed.events.push((line, event)),
+            Err(error) => parsed.report.reject(line, error.to_string()),
+        }
+    }
+    parsed
+}
+
+/// Whether `chunk` has closed at `now`: `window` has passed since both the
+/// end of its interval and its first event.
+fn is_closed(chunk: &TimeChunk, now: Millis, window: Millis) -> bool {
+    let since = chunk.interval().end().max(chunk.stats().opened_at);
+    now >= since.saturating_add(window)
+}
+
+fn millis(duration: Duration) -> Millis {
+    Millis::try_from(duration.as_millis()).unwrap_or(Millis::MAX)
+}
+
 /// Where datasource `name` keeps its WAL.
 pub fn wal_dir(data_dir: &Path, name: &str) -> PathBuf {
     data_dir.join("wal").join(name)
@@ -666,13 +1055,13 @@ fn remove_dir_if_present(dir: &Path) -> Result<(), IngestError> {
     }
 }
 
-/// Opens a datasource's WAL and replays the records above
-/// `persisted_through` into a fresh index.
+/// Opens a datasource's WAL and replays the records `persisted` does not
+/// cover into a fresh index.
 fn open_datasource(
     dir: &Path,
     spec: DataSourceSpec,
     options: &IngestOptions,
-    persisted_through: u64,
+    persisted: &PersistedMarks,
 ) -> Result<DataSourceIngest, IngestError> {
     let name = spec.name().to_owned();
     let wal_error = |source| IngestError::Wal {
@@ -685,19 +1074,33 @@ fn open_datasource(
         source,
     })?;
     let (wal, replay) = Wal::open(dir, options.wal.clone()).map_err(wal_error)?;
+    let started = Instant::now();
+    let (mut skipped, mut replayed) = (0u64, 0u64);
     let mut skipped_through = None;
     for record in replay {
         let record = record.map_err(wal_error)?;
-        if record.seq.0 <= persisted_through {
+        if record.seq.0 <= persisted.through() {
             skipped_through = Some(record.seq);
+            skipped += 1;
             continue;
         }
-        // Records are lines that parsed when they were accepted; the spec
-        // of a datasource never changes, so they parse again.
+        replayed += 1;
+        // Records are lines that parsed when they were accepted, and the
+        // spec only ever gains dimensions, so they parse again. The accepted
+        // window is not checked again: it was when they were acknowledged.
         let added = parser
             .parse_line(&record.payload)
             .map_err(|error| error.to_string())
-            .and_then(|event| index.add(event, record.seq.0).map_err(|e| e.to_string()));
+            .and_then(|event| {
+                let chunk_start = spec.segment_granularity().bucket(event.time()).start();
+                if persisted.covers(record.seq.0, chunk_start) {
+                    return Ok(());
+                }
+                index
+                    .add(event, record.seq.0)
+                    .map(drop)
+                    .map_err(|e| e.to_string())
+            });
         if let Err(error) = added {
             tracing::warn!(
                 datasource = name,
@@ -710,6 +1113,14 @@ fn open_datasource(
     if let Some(through) = skipped_through {
         wal.truncate_through(through).map_err(wal_error)?;
     }
+    tracing::info!(
+        datasource = name,
+        replayed,
+        skipped,
+        events = index.total_events(),
+        seconds = started.elapsed().as_secs_f64(),
+        "replayed the WAL"
+    );
     let holding_since = (index.total_events() > 0).then(Instant::now);
     let realtime = [
         AtomicU64::new(index.total_events()),
@@ -717,8 +1128,15 @@ fn open_datasource(
         AtomicU64::new(index.approx_bytes() as u64),
     ];
     Ok(DataSourceIngest {
-        spec,
-        parser,
+        window: AcceptedWindow::new(
+            &spec,
+            options.late_message_rejection,
+            options.early_message_rejection,
+        ),
+        persisting: Mutex::new(()),
+        last_persist_into: Mutex::new(BTreeMap::new()),
+        parser: RwLock::new(Arc::new(parser)),
+        discovering: Mutex::new(()),
         wal,
         gate: RwLock::new(()),
         index: Mutex::new(index),
@@ -728,6 +1146,7 @@ fn open_datasource(
         rejected: AtomicU64::new(0),
         persists: AtomicU64::new(0),
         segments_published: AtomicU64::new(0),
+        compactions: AtomicU64::new(0),
     })
 }
 

@@ -28,6 +28,7 @@ struct IngestMetrics {
     wal_bytes: IntCounterVec,
     persists: IntCounterVec,
     segments_published: IntCounterVec,
+    compactions: IntCounterVec,
     realtime_rows: IntGaugeVec,
     /// The datasources that have label values, to remove dropped ones.
     labelled: Mutex<BTreeSet<String>>,
@@ -103,6 +104,12 @@ impl Metrics {
                 "Segments published by persists",
                 datasource,
             ),
+            compactions: counter(
+                &registry,
+                "compactions_total",
+                "Time chunks whose partitions compaction merged into one segment",
+                datasource,
+            ),
             realtime_rows,
             labelled: Mutex::new(BTreeSet::new()),
         };
@@ -135,6 +142,7 @@ impl Metrics {
             &metrics.wal_bytes,
             &metrics.persists,
             &metrics.segments_published,
+            &metrics.compactions,
         ];
         for gone in labelled.iter().filter(|name| !stats.contains_key(*name)) {
             for counter in counters {
@@ -153,6 +161,7 @@ impl Metrics {
                 stats.wal.bytes,
                 stats.persists,
                 stats.segments_published,
+                stats.compactions,
             ];
             for (counter, value) in counters.into_iter().zip(values) {
                 let counter = counter.with_label_values(&[name]);

@@ -28,7 +28,17 @@ use strata_tests::StrataServer;
 const ROUNDS: usize = 20;
 const CLIENTS: usize = 2;
 const EVENTS_PER_BODY: usize = 300;
-const SERVER_FLAGS: [&str; 4] = ["--persist-period", "300ms", "--max-realtime-rows", "2000"];
+/// Frequent persists, and a small memory budget: a debug build persists
+/// slower than it ingests, and the budget's backpressure (429) keeps what
+/// each restart replays bounded.
+const SERVER_FLAGS: [&str; 6] = [
+    "--persist-period",
+    "300ms",
+    "--max-realtime-rows",
+    "2000",
+    "--max-realtime-bytes",
+    "8000000",
+];
 
 /// A splitmix64 generator: enough randomness for kill moments, and
 /// replayable from its seed.
@@ -122,6 +132,11 @@ fn run_client(url: String, client_id: usize, round: usize, stop: Arc<AtomicBool>
         {
             Ok(response) => {
                 let status = response.status().as_u16();
+                if status == 429 {
+                    // Refused whole, nothing stored: retry after a pause.
+                    thread::sleep(Duration::from_millis(20));
+                    continue;
+                }
                 let report: Value = match response.json() {
                     Ok(report) => report,
                     // The connection broke while the answer was read.

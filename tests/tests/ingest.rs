@@ -99,6 +99,20 @@ fn raw_request(server: &StrataServer, request: &str) -> String {
     String::from_utf8_lossy(&answer).into_owned()
 }
 
+/// An ingest request for `access` with `body` sent in 64 KiB chunks.
+fn chunked_request(body: &[u8]) -> String {
+    let mut request = String::from(
+        "POST /v1/datasources/access/ingest HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n",
+    );
+    for chunk in body.chunks(64 << 10) {
+        request.push_str(&format!("{:x}\r\n", chunk.len()));
+        request.push_str(std::str::from_utf8(chunk).unwrap());
+        request.push_str("\r\n");
+    }
+    request.push_str("0\r\n\r\n");
+    request
+}
+
 fn gzip(bytes: &[u8]) -> Vec<u8> {
     let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     encoder.write_all(bytes).unwrap();
@@ -161,17 +175,23 @@ fn ingest_reports_every_line_and_acknowledged_events_survive_a_crash() {
     );
     assert!(response.starts_with("HTTP/1.1 413"), "{response}");
     assert!(response.contains("200000"), "{response}");
+    // A chunked body (no Content-Length) is read up to the limit.
+    let response = raw_request(&server, &chunked_request(&events.body(10, &mut keys)));
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(response.contains(r#""accepted":10"#), "{response}");
+    let response = raw_request(&server, &chunked_request(&vec![b' '; 250_000]));
+    assert!(response.starts_with("HTTP/1.1 413"), "{response}");
 
     let (status, error) = server.ingest("access", b"not gzip".to_vec(), Some("gzip"));
     assert_eq!(status, 400, "{error}");
 
     let realtime = describe(&server)["realtime"].clone();
-    assert_eq!(realtime["events"], 350);
+    assert_eq!(realtime["events"], 360);
     assert_eq!(realtime["rollup_rows"], keys.len());
 
     let metrics = server.get_text("/metrics");
     assert!(
-        metrics.contains("strata_ingest_events_accepted_total{datasource=\"access\"} 350"),
+        metrics.contains("strata_ingest_events_accepted_total{datasource=\"access\"} 360"),
         "{metrics}"
     );
     assert!(metrics.contains("strata_ingest_events_rejected_total{datasource=\"access\"} 4"));
@@ -181,7 +201,7 @@ fn ingest_reports_every_line_and_acknowledged_events_survive_a_crash() {
     server.kill();
     let server = StrataServer::start_in(&data_dir);
     let described = describe(&server);
-    assert_eq!(described["realtime"]["events"], 350);
+    assert_eq!(described["realtime"]["events"], 360);
     assert_eq!(described["realtime"]["rollup_rows"], keys.len());
     assert_eq!(described["segments"], json!([]));
 }

@@ -57,6 +57,25 @@ pub struct ServeArgs {
     #[arg(long, env = "STRATA_MAX_REALTIME_BYTES", default_value_t = 1 << 30)]
     pub max_realtime_bytes: usize,
 
+    /// Hand a time chunk off — persist it as a segment and publish it — once
+    /// this long has passed since both the end of its interval and its first
+    /// event (Druid's windowPeriod). Events that come later still land in
+    /// their chunk, as another partition.
+    #[arg(long, env = "STRATA_HANDOFF_WINDOW", default_value = "10m", value_parser = parse_duration)]
+    pub handoff_window: Duration,
+
+    /// Reject events older than this before now (Druid's
+    /// lateMessageRejectionPeriod), e.g. `7d`; by default every age is
+    /// accepted.
+    #[arg(long, env = "STRATA_LATE_MESSAGE_REJECTION_PERIOD", value_parser = parse_duration)]
+    pub late_message_rejection_period: Option<Duration>,
+
+    /// Reject events later than this after now (Druid's
+    /// earlyMessageRejectionPeriod), e.g. `1h`; by default any future time
+    /// is accepted.
+    #[arg(long, env = "STRATA_EARLY_MESSAGE_REJECTION_PERIOD", value_parser = parse_duration)]
+    pub early_message_rejection_period: Option<Duration>,
+
     /// Before serving, create the `access` datasource and load the reference
     /// dataset into it, unless it exists.
     #[arg(long, env = "STRATA_DEMO")]
@@ -72,11 +91,11 @@ pub struct ServeArgs {
     pub demo_events: u64,
 }
 
-/// Reads `10m`, `30s`, `500ms`, `2h`.
+/// Reads `10m`, `30s`, `500ms`, `2h`, `7d`.
 fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
     let split = text.find(|c: char| !c.is_ascii_digit()).ok_or_else(|| {
-        format!("`{text}` has no unit; write it as `500ms`, `30s`, `10m` or `1h`")
+        format!("`{text}` has no unit; write it as `500ms`, `30s`, `10m`, `1h` or `7d`")
     })?;
     let (number, unit) = text.split_at(split);
     let number: u64 = number.parse().map_err(|_| {
@@ -93,9 +112,10 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
         "s" => seconds(1)?,
         "m" => seconds(60)?,
         "h" => seconds(3600)?,
+        "d" => seconds(86_400)?,
         _ => {
             return Err(format!(
-                "`{unit}` in `{text}` is not a unit; use `ms`, `s`, `m` or `h`"
+                "`{unit}` in `{text}` is not a unit; use `ms`, `s`, `m`, `h` or `d`"
             ));
         }
     };
@@ -121,6 +141,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         max_realtime_rows: args.max_realtime_rows,
         max_realtime_bytes: args.max_realtime_bytes,
         persist_period: args.persist_period,
+        handoff_window: args.handoff_window,
+        late_message_rejection: args.late_message_rejection_period,
+        early_message_rejection: args.early_message_rejection_period,
         ..IngestOptions::default()
     };
     let data_dir = args.data_dir.clone();
@@ -137,11 +160,14 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     })?;
     let ingest = Arc::new(ingest);
     // Checking a few times per period keeps a persist close to its due time.
-    let check_every =
-        (args.persist_period / 4).clamp(Duration::from_millis(10), Duration::from_secs(1));
+    let check_every = (args.persist_period.min(args.handoff_window) / 4)
+        .clamp(Duration::from_millis(10), Duration::from_secs(1));
     ingest
         .start_persister(check_every)
         .context("starting the background persister")?;
+    ingest
+        .start_compactor(check_every.max(Duration::from_secs(1)))
+        .context("starting the background compactor")?;
     if args.demo {
         let service = ingest.clone();
         let events = args.demo_events;
@@ -203,8 +229,9 @@ mod tests {
         assert_eq!(parse_duration("1s"), Ok(Duration::from_secs(1)));
         assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
         assert_eq!(parse_duration("2h"), Ok(Duration::from_secs(7200)));
+        assert_eq!(parse_duration("7d"), Ok(Duration::from_secs(7 * 86_400)));
         assert!(parse_duration("10").unwrap_err().contains("no unit"));
-        assert!(parse_duration("10d").unwrap_err().contains("not a unit"));
+        assert!(parse_duration("10w").unwrap_err().contains("not a unit"));
         assert!(parse_duration("0s").is_err());
         assert!(parse_duration("m").is_err());
     }

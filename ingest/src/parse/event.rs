@@ -17,6 +17,7 @@
 
 use std::hash::{Hash, Hasher};
 
+use strata_storage::spec::Dimension;
 use strata_storage::time::Millis;
 
 /// One dimension's value in one event.
@@ -109,6 +110,18 @@ pub struct DiscoveredDimension {
     pub value_type: DimensionType,
 }
 
+impl DiscoveredDimension {
+    /// The spec dimension that reads the field as discovery typed it, to store
+    /// with [`DataSourceSpec::with_discovered_dimensions`](strata_storage::spec::DataSourceSpec::with_discovered_dimensions).
+    pub fn to_dimension(&self) -> Dimension {
+        match self.value_type {
+            DimensionType::String => Dimension::discovered_string(self.name.as_str()),
+            DimensionType::Long => Dimension::discovered_long(self.name.as_str()),
+            DimensionType::Double => Dimension::discovered_double(self.name.as_str()),
+        }
+    }
+}
+
 /// One event, typed by its datasource's spec, holding nothing of the line.
 ///
 /// The **rollup key** is the time (truncated by rollup) plus the dimension
@@ -131,7 +144,7 @@ impl ParsedEvent {
     }
 
     /// One value per dimension of the parser that read the event — the spec's
-    /// dimensions in order, or under schema discovery the ones in
+    /// dimensions in order, then under schema discovery the ones in
     /// [`EventParser::discovered`](super::EventParser::discovered) — followed by
     /// one per dimension this event [discovered](Self::discovered). Text
     /// dimensions hold [`DimensionValue::String`] or [`DimensionValue::Null`].

@@ -9,10 +9,11 @@
 //! An [`EventParser`] is built once per spec. For each line it reads the
 //! timestamp by the spec's `timestampSpec` (formats below), then every field the spec names: dimensions by their type, metric inputs by
 //! their aggregator. Fields the spec does not name are skipped, except under
-//! schema discovery (an empty `dimensions` list), where each becomes a
-//! dimension typed by its JSON value and is reported in
-//! [`ParsedEvent::discovered`] so that the caller can widen the parser
-//! ([`EventParser::add_discovered`]).
+//! schema discovery (`"useSchemaDiscovery": true`, or an empty `dimensions`
+//! list), where each becomes a dimension typed by its JSON value and is
+//! reported in [`ParsedEvent::discovered`] so that the caller can widen the
+//! parser ([`EventParser::add_discovered`]) and store the new dimensions in the
+//! spec, which then declares them and keeps discovering.
 //!
 //! Nested objects are flattened to dotted names: `{"a": {"b": 1}}` has a field
 //! `a.b`, which a dimension named `a.b` reads (so does a top-level key `"a.b"`).
@@ -61,13 +62,20 @@
 //!
 //! # Schema discovery
 //!
-//! Every field other than the timestamp, the metrics' inputs and names, the
-//! spec's `dimensionExclusions`, and names that are empty or start with `__`
-//! becomes a dimension: a string, boolean or array is a `string` dimension, an
-//! integer a `long`, any other number a `double`. A field that is `null` (or an
-//! empty array) waits until it has a value. Objects are flattened (an excluded
-//! name excludes what is inside it). Once discovered, a dimension reads later
-//! values by the rules above, like a declared one.
+//! Every field other than the timestamp, the spec's dimensions, the metrics'
+//! inputs and names, the spec's `dimensionExclusions`, and names that are empty
+//! or start with `__` becomes a dimension: a string, boolean or array is a
+//! `string` dimension, an integer a `long`, any other number (or an integer
+//! beyond 64 bits) a `double`. Every discovered dimension takes part in rollup;
+//! strings keep the default `multiValueHandling` (`SORTED_ARRAY`). A field that
+//! is `null` (or an empty array) waits until it has a value. Objects are
+//! flattened (an excluded name or a metric's name excludes what is inside it,
+//! nested or written as a dotted key such as `"blob.x"`), also under a
+//! dimension's name: `{"a": {"b": 1}}` discovers `a.b` even where `a` is a
+//! dimension. Once discovered, a dimension reads later values by the rules
+//! above, like a declared one; stored in the spec
+//! ([`DiscoveredDimension::to_dimension`], then
+//! `DataSourceSpec::with_discovered_dimensions`) it is a declared one.
 //!
 //! # Limits
 //!

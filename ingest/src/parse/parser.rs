@@ -7,11 +7,16 @@
 //! one hash lookup per field of the event; fields the spec does not name are
 //! skipped without being copied.
 //!
-//! Under schema discovery the parser's dimensions are the ones discovered so
-//! far. An event that introduces fields lists them in
+//! Under schema discovery the parser's dimensions are the spec's (declared, or
+//! discovered earlier and stored in the spec) followed by the ones discovered
+//! since it was built. An event that introduces fields lists them in
 //! [`ParsedEvent::discovered`]; [`EventParser::add_discovered`] then widens the
-//! parser (the caller keeps the widened list, [`EventParser::discovered`], with
-//! the datasource, and restores it with [`EventParser::add_dimensions`]).
+//! parser. To make the widening last, store [`EventParser::discovered`] in the
+//! spec (as [`Dimension`](strata_storage::spec::Dimension)s, through
+//! [`DataSourceSpec::with_discovered_dimensions`]): a parser built from the
+//! widened spec reads them at the same positions, typed the same, and goes on
+//! discovering. [`EventParser::add_dimensions`] widens a parser by such a list
+//! without rebuilding it.
 
 use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 use strata_storage::spec::{Aggregator, DataSourceSpec, DimensionKind, NumericType};
@@ -100,12 +105,14 @@ impl Field {
 /// [rules of the parse module](super).
 ///
 /// Built once per spec (it looks every field name up in advance), then shared:
-/// parsing takes `&self`. Under schema discovery its dimensions are the ones
-/// discovered so far; an event that introduces fields lists them in
-/// [`ParsedEvent::discovered`], and [`add_discovered`](Self::add_discovered)
-/// widens the parser so later events hold those values at the same positions.
-/// Keep [`discovered`](Self::discovered) with the datasource to restore a
-/// parser with [`add_dimensions`](Self::add_dimensions).
+/// parsing takes `&self`. Under schema discovery its dimensions are the spec's,
+/// then the ones discovered since it was built; an event that introduces fields
+/// lists them in [`ParsedEvent::discovered`], and
+/// [`add_discovered`](Self::add_discovered) widens the parser so later events
+/// hold those values at the same positions. Store
+/// [`discovered`](Self::discovered) in the spec
+/// ([`DataSourceSpec::with_discovered_dimensions`]) to build the same parser
+/// again.
 #[derive(Debug, Clone)]
 pub struct EventParser {
     data_source: String,
@@ -114,7 +121,9 @@ pub struct EventParser {
     pub(super) dimensions: Vec<DimensionSlot>,
     pub(super) metrics: Vec<MetricSlot>,
     pub(super) fields: HashMap<Box<str>, Field>,
-    /// Under schema discovery, the names that must not become dimensions.
+    /// Under schema discovery, the names that must not become dimensions
+    /// besides those the field table gives a target (the timestamp, the
+    /// dimensions, the metrics' inputs): the exclusions and the metric names.
     pub(super) discovery: Option<HashSet<Box<str>>>,
     discovered: Vec<DiscoveredDimension>,
     rollup: bool,
@@ -128,6 +137,10 @@ impl EventParser {
         EventParser::with_limits(spec, ParseLimits::default())
     }
 
+    /// A parser for `spec` holding lines to `limits`. Under schema discovery the
+    /// spec's dimensions are read by their types like declared ones, and any
+    /// other field becomes a new dimension unless it is the timestamp, a
+    /// metric's name or input, or excluded.
     pub fn with_limits(spec: &DataSourceSpec, limits: ParseLimits) -> EventParser {
         let timestamp_spec = spec.timestamp_spec();
         let mut parser = EventParser {
@@ -245,19 +258,25 @@ impl EventParser {
         self.dimensions.len()
     }
 
-    /// Under schema discovery, the dimensions discovered so far, in position
-    /// order; empty for a spec that declares its dimensions.
+    /// Under schema discovery, the dimensions added since the parser was built
+    /// from its spec, in position order (they follow the spec's dimensions);
+    /// empty for a spec without schema discovery.
     pub fn discovered(&self) -> &[DiscoveredDimension] {
         &self.discovered
     }
 
     /// Whether schema discovery may make a dimension of the field `name`.
+    /// A dotted top-level key (`"blob.x"`) names the same field as a nested
+    /// one, so a name inside an excluded one is excluded either way.
     pub(super) fn is_discoverable(&self, name: &str) -> bool {
         match &self.discovery {
             Some(excluded) => {
                 !name.is_empty()
                     && !name.starts_with("__")
                     && !excluded.contains(name)
+                    && !name
+                        .match_indices('.')
+                        .any(|(dot, _)| excluded.contains(&name[..dot]))
                     && self
                         .fields
                         .get(name)
@@ -292,9 +311,9 @@ impl EventParser {
         self.add_dimensions(&event.discovered)
     }
 
-    /// Adds discovered dimensions after the known ones, in order: how a parser
-    /// is restored from the list [`discovered`](Self::discovered) gave earlier.
-    /// Nothing is added when one of them cannot be.
+    /// Adds discovered dimensions after the known ones, in order, such as the
+    /// list [`discovered`](Self::discovered) of another parser for the same
+    /// spec. Nothing is added when one of them cannot be.
     pub fn add_dimensions(&mut self, dimensions: &[DiscoveredDimension]) -> Result<(), WidenError> {
         if self.discovery.is_none() {
             return Err(WidenError::NotSchemaDiscovery {

@@ -626,6 +626,29 @@ fn a_parser_is_restored_from_its_discovered_list() {
 }
 
 #[test]
+fn a_dotted_key_inside_an_excluded_name_is_excluded_too() {
+    let mut parser = discovery_parser();
+    let event = parse(
+        &parser,
+        r#"{"ts": 0, "blob.x": 1, "secret.y": "s", "count.z": 2, "kept.k": 3, "blobby": 4}"#,
+    )
+    .unwrap();
+    assert_eq!(
+        event.discovered(),
+        &[
+            discovered("kept.k", DimensionType::Long),
+            discovered("blobby", DimensionType::Long)
+        ]
+    );
+    assert_eq!(
+        parser.add_dimensions(&[discovered("blob.x", DimensionType::Long)]),
+        Err(WidenError::NotDiscoverable {
+            name: "blob.x".to_owned()
+        })
+    );
+}
+
+#[test]
 fn a_repeated_new_field_keeps_its_last_value() {
     let event = parse(&discovery_parser(), r#"{"ts": 0, "x": 1, "x": "one"}"#).unwrap();
     assert_eq!(
@@ -659,6 +682,159 @@ fn discovery_flattens_objects_under_known_dimensions() {
         event.dimensions(),
         &[DimensionValue::Null, DimensionValue::Long(1)]
     );
+}
+
+// Schema discovery stored in the spec.
+
+/// The spec dimensions an event discovered, to widen its spec with.
+fn spec_dimensions(event: &ParsedEvent) -> Vec<strata_storage::spec::Dimension> {
+    event
+        .discovered()
+        .iter()
+        .map(DiscoveredDimension::to_dimension)
+        .collect()
+}
+
+#[test]
+fn a_parser_from_a_widened_spec_knows_its_dimensions_and_keeps_discovering() {
+    let empty = spec(json!({
+        "dataSource": "events",
+        "timestampSpec": {"column": "ts"},
+        "dimensionsSpec": {"dimensions": []},
+    }));
+    let first = parse(&EventParser::new(&empty), r#"{"ts": 0, "a": "x", "b": 1}"#).unwrap();
+    assert_eq!(
+        first.discovered(),
+        &[
+            discovered("a", DimensionType::String),
+            discovered("b", DimensionType::Long)
+        ]
+    );
+    let widened = empty
+        .with_discovered_dimensions(spec_dimensions(&first))
+        .unwrap();
+    assert!(widened.is_schema_discovery());
+    let read_back = DataSourceSpec::from_json(&serde_json::to_string(&widened).unwrap()).unwrap();
+    assert_eq!(read_back, widened);
+
+    let mut parser = EventParser::new(&read_back);
+    assert!(parser.discovered().is_empty());
+    assert_eq!(parser.dimension_count(), 2);
+    assert_eq!(parser.rollup_positions(), &[0, 1]);
+    let event = parse(&parser, r#"{"ts": 0, "c": 1.5, "b": "7", "a": true}"#).unwrap();
+    assert_eq!(
+        event.dimensions(),
+        &[
+            string("true"),
+            DimensionValue::Long(7),
+            DimensionValue::Double(1.5)
+        ]
+    );
+    assert_eq!(
+        event.discovered(),
+        &[discovered("c", DimensionType::Double)]
+    );
+    assert_eq!(
+        message(&parser, r#"{"ts": 0, "b": 2.5}"#),
+        "field `b` holds 2.5, which is not an integer as long dimension `b` needs; declare the dimension `b` as `double`"
+    );
+    parser.add_discovered(&event).unwrap();
+    assert_eq!(
+        parser.discovered(),
+        &[discovered("c", DimensionType::Double)]
+    );
+    assert_eq!(
+        parser.add_dimensions(&[discovered("a", DimensionType::String)]),
+        Err(WidenError::AlreadyKnown {
+            name: "a".to_owned()
+        })
+    );
+}
+
+#[test]
+fn use_schema_discovery_with_declared_dimensions_discovers_the_rest() {
+    let mut parser = EventParser::new(&spec(json!({
+        "dataSource": "events",
+        "timestampSpec": {"column": "ts"},
+        "dimensionsSpec": {
+            "dimensions": [{"type": "long", "name": "status"}, {"type": "text", "name": "message"}],
+            "dimensionExclusions": ["secret"],
+            "useSchemaDiscovery": true,
+        },
+        "metricsSpec": [
+            {"type": "count", "name": "count"},
+            {"type": "longSum", "name": "bytes_total", "fieldName": "bytes"},
+        ],
+    })));
+    assert!(parser.discovered().is_empty());
+    assert_eq!(parser.rollup_positions(), &[0]);
+    let event = parse(
+        &parser,
+        r#"{"ts": 0, "host": "h1", "status": "200", "message": 42, "bytes": 7, "bytes_total": 1, "count": 2, "secret": "s", "__x": 1, "meta": {"zone": "z1"}}"#,
+    )
+    .unwrap();
+    assert_eq!(
+        event.discovered(),
+        &[
+            discovered("host", DimensionType::String),
+            discovered("meta.zone", DimensionType::String)
+        ]
+    );
+    assert_eq!(
+        event.dimensions(),
+        &[
+            DimensionValue::Long(200),
+            string("42"),
+            string("h1"),
+            string("z1")
+        ]
+    );
+    assert_eq!(
+        event.metric_inputs(),
+        &[MetricInput::Null, MetricInput::Long(7)]
+    );
+    assert_eq!(
+        message(&parser, r#"{"ts": 0, "status": 2.5}"#),
+        "field `status` holds 2.5, which is not an integer as long dimension `status` needs; declare the dimension `status` as `double`"
+    );
+    parser.add_discovered(&event).unwrap();
+    assert_eq!(parser.rollup_positions(), &[0, 2, 3]);
+    assert_eq!(parser.discovered(), event.discovered());
+    let nested = parse(&parser, r#"{"ts": 0, "status": {"code": 1}}"#).unwrap();
+    assert_eq!(
+        nested.discovered(),
+        &[discovered("status.code", DimensionType::Long)]
+    );
+    assert_eq!(nested.dimensions()[0], DimensionValue::Null);
+    for name in ["status", "message"] {
+        assert_eq!(
+            parser.add_dimensions(&[discovered(name, DimensionType::String)]),
+            Err(WidenError::AlreadyKnown {
+                name: name.to_owned()
+            })
+        );
+    }
+    for name in ["ts", "bytes", "bytes_total", "count", "secret"] {
+        assert_eq!(
+            parser.add_dimensions(&[discovered(name, DimensionType::String)]),
+            Err(WidenError::NotDiscoverable {
+                name: name.to_owned()
+            }),
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn declared_dimensions_without_discovery_skip_the_rest() {
+    let parser = EventParser::new(&spec(json!({
+        "dataSource": "events",
+        "timestampSpec": {"column": "ts"},
+        "dimensionsSpec": {"dimensions": ["a"], "useSchemaDiscovery": false},
+    })));
+    let event = parse(&parser, r#"{"ts": 0, "a": "x", "b": "y"}"#).unwrap();
+    assert!(event.discovered().is_empty());
+    assert_eq!(event.dimensions(), &[string("x")]);
 }
 
 // Limits and malformed lines.
@@ -845,7 +1021,36 @@ proptest! {
             ]),
         ));
         let discovery = discovery_parser();
-        for parser in [&declared, &discovery] {
+        let declared_and_discovery = EventParser::new(&spec(json!({
+            "dataSource": "events",
+            "timestampSpec": {"column": "ts"},
+            "dimensionsSpec": {
+                "dimensions": ["s", "a.b", {"type": "long", "name": "l"}],
+                "dimensionExclusions": ["b"],
+                "useSchemaDiscovery": true,
+            },
+            "metricsSpec": [
+                {"type": "doubleSum", "name": "d_sum", "fieldName": "d"},
+                {"type": "HLLSketchBuild", "name": "users", "fieldName": "s"},
+            ],
+        })));
+        // Per parser, the names discovery must not make dimensions of: those
+        // the spec reads (the timestamp, dimensions, metric inputs), and those
+        // nothing is discovered inside (metric names, exclusions).
+        let never_discovered: [(&EventParser, &[&str], &[&str]); 3] = [
+            (&declared, &[], &[]),
+            (
+                &discovery,
+                &["ts", "bytes"],
+                &["bytes_total", "count", "secret", "blob"],
+            ),
+            (
+                &declared_and_discovery,
+                &["ts", "s", "a.b", "l", "d"],
+                &["d_sum", "users", "b"],
+            ),
+        ];
+        for (parser, dimensions, closed) in never_discovered {
             let from_line = parser.parse_line(line.as_bytes());
             let from_value = parser.parse_from(&event);
             prop_assert_eq!(&from_line, &from_value);
@@ -856,6 +1061,16 @@ proptest! {
                     parser.dimension_count() + parsed.discovered().len()
                 );
                 prop_assert_eq!(parsed.metric_inputs().len(), 2);
+                for dimension in parsed.discovered() {
+                    let name = dimension.name.as_str();
+                    let inside_closed = closed.iter().any(|closed| {
+                        name == *closed || name.strip_prefix(closed).is_some_and(|rest| rest.starts_with('.'))
+                    });
+                    prop_assert!(
+                        !dimensions.contains(&name) && !inside_closed && !name.is_empty() && !name.starts_with("__"),
+                        "{} was discovered", name
+                    );
+                }
             }
         }
     }

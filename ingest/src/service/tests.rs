@@ -214,7 +214,174 @@ fn a_datasource_over_its_row_budget_is_due_for_persist() {
     service.ingest("web", body(4, 0).as_bytes(), None).unwrap();
     assert!(service.due_for_persist().is_empty());
     service.ingest("web", body(40, 4).as_bytes(), None).unwrap();
-    assert_eq!(service.due_for_persist(), ["web"]);
+    assert_eq!(
+        service.due_for_persist(),
+        [("web".to_owned(), PersistScope::All)]
+    );
+}
+
+const HOUR: i64 = 3_600_000;
+
+/// Events alternating between Jan 1 2024 and two days from now, so that the
+/// records of the two chunks interleave in the WAL.
+fn interleaved(count: usize, first: usize, now: Millis) -> String {
+    (first..first + count)
+        .map(|i| {
+            let ts = if i % 2 == 0 { JAN_1 } else { now + 48 * HOUR };
+            format!("{{\"ts\": {ts}, \"host\": \"h{i}\", \"bytes\": 1}}\n")
+        })
+        .collect()
+}
+
+#[test]
+fn a_closed_chunk_is_handed_off_alone_and_replay_keeps_the_open_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let catalog: Arc<dyn Catalog> = Arc::new(FileCatalog::open(dir.path()).unwrap());
+    let service = open(dir.path(), catalog.clone());
+    service.create_datasource(spec()).unwrap();
+    let now = wall_clock_now();
+    service
+        .ingest("web", interleaved(40, 0, now).as_bytes(), None)
+        .unwrap();
+    assert!(
+        service.due_for_persist().is_empty(),
+        "a chunk closes a window after its first event, however old its interval"
+    );
+
+    let later = now + 11 * 60_000;
+    let outcome = service
+        .persist_scope("web", PersistScope::ClosedAt(later))
+        .unwrap();
+    assert_eq!(outcome.segments.len(), 1);
+    assert_eq!(outcome.segments[0].id.interval().start(), JAN_1);
+    assert_eq!(outcome.segments[0].rows, 20);
+    assert_eq!(
+        outcome.persisted_through,
+        Some(SequenceNumber(1)),
+        "the open chunk's first record is 2"
+    );
+    assert_eq!(service.realtime_stats("web").unwrap().events, 20);
+
+    // Late events for the handed-off day open a new chunk there.
+    service
+        .ingest("web", interleaved(4, 40, now).as_bytes(), None)
+        .unwrap();
+    drop(service);
+    let service = open(dir.path(), catalog.clone());
+    assert_eq!(
+        service.realtime_stats("web").unwrap().events,
+        24,
+        "replay skips the handed-off chunk's records and keeps the rest"
+    );
+
+    let outcome = service.persist("web").unwrap();
+    let ids: Vec<(Millis, u32)> = outcome
+        .segments
+        .iter()
+        .map(|s| (s.id.interval().start(), s.id.partition()))
+        .collect();
+    assert!(
+        ids.contains(&(JAN_1, 1)),
+        "the late events are partition 1: {ids:?}"
+    );
+    drop(service);
+    // Reopened with no handoff window, so Jan 1 is settled at once.
+    let options = IngestOptions {
+        handoff_window: Duration::ZERO,
+        ..IngestOptions::default()
+    };
+    let service = IngestService::open(dir.path(), catalog.clone(), options).unwrap();
+    assert_eq!(service.realtime_stats("web").unwrap().events, 0);
+    let rows: u64 = catalog
+        .datasource("web")
+        .unwrap()
+        .segments
+        .iter()
+        .map(|s| s.rows)
+        .sum();
+    assert_eq!(rows, 44);
+
+    // Compaction merges the two partitions of Jan 1 into one newer segment.
+    assert_eq!(service.due_for_compaction(), ["web"]);
+    let compacted = service.compact("web").unwrap();
+    assert_eq!(compacted.len(), 1);
+    assert_eq!(compacted[0].rows, 22);
+    let segments = catalog.datasource("web").unwrap().segments.clone();
+    let jan_1: Vec<_> = segments
+        .iter()
+        .filter(|s| s.id.interval().start() == JAN_1)
+        .collect();
+    assert_eq!(jan_1.len(), 1);
+    assert_eq!(jan_1[0].id, compacted[0].id);
+    assert_eq!(segments.iter().map(|s| s.rows).sum::<u64>(), 44);
+    assert!(service.due_for_compaction().is_empty());
+    assert_eq!(service.stats()["web"].compactions, 1);
+}
+
+#[test]
+fn ingest_goes_on_during_persists_and_every_event_is_stored_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let catalog: Arc<dyn Catalog> = Arc::new(FileCatalog::open(dir.path()).unwrap());
+    let service = Arc::new(open(dir.path(), catalog.clone()));
+    let raw = SPEC.replace(r#""rollup": true"#, r#""rollup": false"#);
+    service
+        .create_datasource(DataSourceSpec::from_json(&raw).unwrap())
+        .unwrap();
+    let persister = {
+        let service = service.clone();
+        std::thread::spawn(move || {
+            let mut persists = 0;
+            while service.stats()["web"].accepted < 3_000 {
+                persists += usize::from(!service.persist("web").unwrap().segments.is_empty());
+            }
+            persists
+        })
+    };
+    let mut accepted = 0;
+    for request in 0..30 {
+        let report = service
+            .ingest("web", body(100, request * 100).as_bytes(), None)
+            .unwrap();
+        accepted += report.accepted;
+    }
+    assert!(persister.join().unwrap() > 0);
+    service.persist("web").unwrap();
+    drop(service);
+    let service = open(dir.path(), catalog.clone());
+    assert_eq!(service.realtime_stats("web").unwrap().events, 0);
+    let stored: u64 = catalog
+        .datasource("web")
+        .unwrap()
+        .segments
+        .iter()
+        .map(|s| s.rows)
+        .sum();
+    assert_eq!(stored, accepted);
+}
+
+#[test]
+fn events_outside_the_accepted_window_are_rejected_with_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let catalog: Arc<dyn Catalog> = Arc::new(FileCatalog::open(dir.path()).unwrap());
+    let options = IngestOptions {
+        late_message_rejection: Some(Duration::from_secs(3600)),
+        ..IngestOptions::default()
+    };
+    let service = IngestService::open(dir.path(), catalog, options).unwrap();
+    service.create_datasource(spec()).unwrap();
+    let now = wall_clock_now();
+    let body =
+        format!("{{\"ts\": {now}, \"host\": \"a\"}}\n{{\"ts\": {JAN_1}, \"host\": \"b\"}}\n");
+    let report = service.ingest("web", body.as_bytes(), None).unwrap();
+    assert_eq!((report.accepted, report.rejected), (1, 1));
+    assert_eq!(report.errors[0].line, 2);
+    assert!(
+        report.errors[0]
+            .message
+            .contains("older than the accepted window"),
+        "{}",
+        report.errors[0].message
+    );
 }
 
 #[test]
@@ -252,4 +419,56 @@ fn a_datasource_over_its_byte_budget_refuses_ingests_until_a_persist() {
         .ingest("web", body(10, 10).as_bytes(), None)
         .unwrap();
     assert_eq!(report.accepted, 10);
+}
+
+#[test]
+fn schema_discovery_widens_the_spec_the_index_and_the_replay() {
+    let dir = tempfile::tempdir().unwrap();
+    let catalog: Arc<dyn Catalog> = Arc::new(FileCatalog::open(dir.path()).unwrap());
+    let service = open(dir.path(), catalog.clone());
+    let discovering = r#"{"dataSource": "logs",
+      "timestampSpec": {"column": "ts", "format": "millis"},
+      "metricsSpec": [{"type": "count", "name": "count"}],
+      "granularitySpec": {"segmentGranularity": "day", "queryGranularity": "none"}}"#;
+    service
+        .create_datasource(DataSourceSpec::from_json(discovering).unwrap())
+        .unwrap();
+    let first = format!("{{\"ts\": {JAN_1}, \"host\": \"a\"}}\n");
+    assert_eq!(
+        service
+            .ingest("logs", first.as_bytes(), None)
+            .unwrap()
+            .accepted,
+        1
+    );
+    let second = format!(
+        "{{\"ts\": {JAN_1}, \"host\": \"b\", \"req\": {{\"status\": 404}}}}\n{{\"ts\": {JAN_1}, \"host\": \"a\"}}\n"
+    );
+    let report = service.ingest("logs", second.as_bytes(), None).unwrap();
+    assert_eq!((report.accepted, report.rejected), (2, 0), "{report:?}");
+
+    let spec = catalog.datasource("logs").unwrap().spec.clone();
+    let stored: Vec<(&str, &str)> = spec
+        .dimensions()
+        .iter()
+        .map(|d| (d.name(), d.type_name()))
+        .collect();
+    assert_eq!(stored, [("host", "string"), ("req.status", "long")]);
+    assert!(spec.is_schema_discovery());
+    assert_eq!(service.realtime_stats("logs").unwrap().rollup_rows, 2);
+
+    // The WAL replays with the stored spec: the same rows come back.
+    drop(service);
+    let service = open(dir.path(), catalog.clone());
+    let realtime = service.realtime_stats("logs").unwrap();
+    assert_eq!((realtime.events, realtime.rollup_rows), (3, 2));
+    let outcome = service.persist("logs").unwrap();
+    let segment =
+        strata_storage::segment::Segment::open(&catalog.segment_dir(&outcome.segments[0].id))
+            .unwrap();
+    let table = segment
+        .table(strata_storage::segment::TableKind::Rollup)
+        .unwrap();
+    assert!(table.column("req.status").is_some());
+    assert_eq!(table.rows(), 2);
 }

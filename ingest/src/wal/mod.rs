@@ -423,6 +423,12 @@ impl Wal {
         }
     }
 
+    /// The sequence number the next record will get: every record below it
+    /// that an append returned for is durable.
+    pub fn next_seq(&self) -> SequenceNumber {
+        self.lock_state().next
+    }
+
     /// Forgets the records up to and including `through`, which must be
     /// durable: they are never replayed again, and every file that holds
     /// only such records is deleted (the file being appended to never is).

@@ -1,8 +1,9 @@
 //! `POST /v1/datasources/{name}/ingest`: NDJSON events into a datasource.
 //!
-//! The body is bounded twice: its `Content-Length` before a byte is read
-//! ([`body_limit`]), and its decoded size while a gzip or zstd body inflates
-//! (in the ingest service), both by the server's `--max-body-bytes`. The
+//! The body is bounded twice, both by the server's `--max-body-bytes`: as
+//! sent ([`limited_body`]: by its `Content-Length` before a byte is read, or
+//! while a chunked body streams in), and by its decoded size while a gzip or
+//! zstd body inflates (in the ingest service). The
 //! answer is 200 with the [`IngestReport`] even when some lines were
 //! rejected: the good lines are durable, and the report says which lines to
 //! fix.
@@ -14,6 +15,9 @@
 
 use std::sync::Arc;
 
+use bytes::{Buf, Bytes, BytesMut};
+use futures_util::StreamExt;
+
 use strata_ingest::parse::BodyError;
 use strata_ingest::service::{IngestError, IngestReport, IngestService};
 use warp::Filter;
@@ -23,28 +27,56 @@ use warp::reply::{Reply, Response};
 use super::datasources::{blocking, ingest_error};
 use crate::api_error::ApiError;
 
-/// Rejects a body whose `Content-Length` is over `limit` bytes (413), or
-/// that has none (411), before reading it.
-pub fn body_limit(
+/// The request body, at most `limit` bytes: one whose `Content-Length` is
+/// over is refused (413) before a byte is read, and a body sent without one
+/// (chunked) is read only until it passes the limit.
+pub fn limited_body(
     limit: usize,
-) -> impl Filter<Extract = (), Error = warp::Rejection> + Clone + Send + Sync + 'static {
+) -> impl Filter<Extract = (Bytes,), Error = warp::Rejection> + Clone + Send + Sync + 'static {
     warp::header::optional::<u64>("content-length")
-        .and_then(move |length: Option<u64>| async move {
-            match length {
-                Some(length) if length > limit as u64 => Err(warp::reject::custom(too_large(
-                    format!(
-                        "the body is {length} bytes, over the limit of {limit} bytes (--max-body-bytes); send fewer events per request"
-                    ),
-                ))),
-                Some(_) => Ok(()),
-                None => Err(warp::reject::custom(ApiError::new(
-                    StatusCode::LENGTH_REQUIRED,
-                    "length_required",
-                    "send the body with a Content-Length header",
-                ))),
+        .and(warp::body::stream())
+        .and_then(move |length: Option<u64>, stream| async move {
+            if let Some(length) = length
+                && length > limit as u64
+            {
+                return Err(warp::reject::custom(too_large(format!(
+                    "the body is {length} bytes, over the limit of {limit} bytes (--max-body-bytes); send fewer events per request"
+                ))));
             }
+            read_at_most(stream, limit, length)
+                .await
+                .map_err(warp::reject::custom)
         })
-        .untuple_one()
+}
+
+async fn read_at_most<S, B>(stream: S, limit: usize, length: Option<u64>) -> Result<Bytes, ApiError>
+where
+    S: futures_util::Stream<Item = Result<B, warp::Error>>,
+    B: Buf,
+{
+    let mut stream = std::pin::pin!(stream);
+    let mut body = BytesMut::with_capacity(length.map_or(0, |length| length as usize));
+    while let Some(chunk) = stream.next().await {
+        let mut chunk = chunk.map_err(|error| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "unreadable_body",
+                format!("the request body could not be read: {error}"),
+            )
+        })?;
+        if body.len() + chunk.remaining() > limit {
+            return Err(too_large(format!(
+                "the body is over the limit of {limit} bytes (--max-body-bytes); send fewer events per request"
+            )));
+        }
+        while chunk.has_remaining() {
+            let piece = chunk.chunk();
+            body.extend_from_slice(piece);
+            let taken = piece.len();
+            chunk.advance(taken);
+        }
+    }
+    Ok(body.freeze())
 }
 
 /// Seconds a client refused for backpressure should wait: about one persist.
@@ -60,7 +92,7 @@ pub async fn ingest(
     name: String,
     service: Arc<IngestService>,
     content_encoding: Option<String>,
-    body: bytes::Bytes,
+    body: Bytes,
 ) -> Result<Response, ApiError> {
     let report: Result<IngestReport, ApiError> = blocking(move || {
         Ok(service

@@ -60,10 +60,9 @@ pub fn routes(
         .then(|name, service| datasources::delete(service, name));
     let ingest_events = warp::path!("v1" / "datasources" / String / "ingest")
         .and(warp::post())
-        .and(ingest::body_limit(state.ingest.options().max_body_bytes))
         .and(with_ingest)
         .and(warp::header::optional::<String>("content-encoding"))
-        .and(warp::body::bytes())
+        .and(ingest::limited_body(state.ingest.options().max_body_bytes))
         .then(ingest::ingest);
     let datasource_routes = create
         .or(list)

@@ -16,6 +16,13 @@
 //! `text` dimension is tokenized for full-text search and never takes part in
 //! rollup. The variants of [`DimensionKind`] carry only the options that apply to
 //! each type, so a text dimension in rollup cannot even be written down.
+//!
+//! Schema discovery makes dimensions too ([`Dimension::discovered_string`],
+//! [`discovered_long`](Dimension::discovered_long),
+//! [`discovered_double`](Dimension::discovered_double)): they are what a bare
+//! name or `{"type": "long", "name": ...}` would declare — in rollup, strings
+//! with the default `multiValueHandling` — so that a spec storing them reads
+//! later events exactly as discovery did.
 
 use serde::Serialize;
 use serde_json::Value;
@@ -91,7 +98,7 @@ pub enum DimensionKind {
     },
 }
 
-/// One declared dimension.
+/// One dimension of a spec, declared or discovered.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Dimension {
     name: String,
@@ -99,6 +106,37 @@ pub struct Dimension {
 }
 
 impl Dimension {
+    /// A string dimension schema discovery found (a field holding a string, a
+    /// boolean or an array): in rollup, with the default `multiValueHandling`.
+    /// Its name is checked when it joins a spec
+    /// ([`DataSourceSpec::with_discovered_dimensions`](super::DataSourceSpec::with_discovered_dimensions)).
+    pub fn discovered_string(name: impl Into<String>) -> Dimension {
+        Dimension {
+            name: name.into(),
+            kind: DimensionKind::String {
+                multi_value_handling: MultiValueHandling::default(),
+                rollup: true,
+            },
+        }
+    }
+
+    /// A long dimension schema discovery found (a field holding an integer), in rollup.
+    pub fn discovered_long(name: impl Into<String>) -> Dimension {
+        Dimension {
+            name: name.into(),
+            kind: DimensionKind::Long { rollup: true },
+        }
+    }
+
+    /// A double dimension schema discovery found (a field holding another
+    /// number), in rollup.
+    pub fn discovered_double(name: impl Into<String>) -> Dimension {
+        Dimension {
+            name: name.into(),
+            kind: DimensionKind::Double { rollup: true },
+        }
+    }
+
     pub fn name(&self) -> &str {
         &self.name
     }

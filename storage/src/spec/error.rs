@@ -103,6 +103,14 @@ pub enum SpecProblem {
         "\"{name}\" is listed in dimensions, so it cannot be excluded; remove it from one of the two lists"
     )]
     ExcludedDimension { name: String },
+    #[error(
+        "\"useSchemaDiscovery\": false with no declared dimensions would leave the datasource with no dimensions; list them in \"dimensions\", or remove \"useSchemaDiscovery\" to discover them from the events"
+    )]
+    NoDimensions,
+    #[error(
+        "datasource \"{data_source}\" declares its dimensions without schema discovery, so none can be discovered; set \"useSchemaDiscovery\": true in its dimensionsSpec to discover the fields it does not declare"
+    )]
+    NotSchemaDiscovery { data_source: String },
     #[error(transparent)]
     Granularity(GranularityError),
     #[error(

@@ -34,8 +34,20 @@
 //! table* when `rollup` is on, grouped by truncated time and the
 //! [rollup dimensions](DataSourceSpec::rollup_dimensions); the *events table*, one
 //! row per event, when rollup is off or some dimension stays out of rollup (text
-//! dimensions always do). An empty `dimensions` list means *schema discovery*:
-//! every other field of an event becomes a dimension, typed by its JSON value.
+//! dimensions always do).
+//!
+//! # Schema discovery
+//!
+//! Under *schema discovery* every field of an event that the spec does not name
+//! becomes a dimension, typed by its JSON value. It is on when
+//! `dimensionsSpec.useSchemaDiscovery` is `true`, or when `dimensions` is empty
+//! (or absent) and `useSchemaDiscovery` is not `false`; `false` with no
+//! dimensions is an error, as the datasource would have none. Discovery belongs
+//! to the spec rather than to an empty list because the dimensions it finds are
+//! stored back into the spec ([`DataSourceSpec::with_discovered_dimensions`],
+//! built with [`Dimension::discovered_string`] and its siblings): the widened
+//! spec declares them and keeps discovering, and its canonical form says so with
+//! `"useSchemaDiscovery": true`.
 //!
 //! Defaults: `timestampSpec` `{"column": "timestamp", "format": "auto"}`, no
 //! dimensions (discovery), no metrics, `segmentGranularity` `day`,
@@ -110,6 +122,7 @@ pub struct DataSourceSpec {
     timestamp_spec: TimestampSpec,
     dimensions: Vec<Dimension>,
     dimension_exclusions: Vec<String>,
+    schema_discovery: bool,
     metrics: Vec<Metric>,
     segment_granularity: Granularity,
     query_granularity: Granularity,
@@ -139,9 +152,9 @@ impl DataSourceSpec {
             Some(value) => TimestampSpec::parse(value, root.path().field("timestampSpec"))?,
             None => TimestampSpec::default(),
         };
-        let (dimensions, dimension_exclusions) = match root.value("dimensionsSpec") {
+        let dimensions_spec = match root.value("dimensionsSpec") {
             Some(value) => parse_dimensions_spec(value, root.path().field("dimensionsSpec"))?,
-            None => (Vec::new(), Vec::new()),
+            None => DimensionsSpec::default(),
         };
         let metrics_path = root.path().field("metricsSpec");
         let metrics = root
@@ -158,8 +171,9 @@ impl DataSourceSpec {
         let spec = DataSourceSpec {
             name,
             timestamp_spec,
-            dimensions,
-            dimension_exclusions,
+            dimensions: dimensions_spec.dimensions,
+            dimension_exclusions: dimensions_spec.exclusions,
+            schema_discovery: dimensions_spec.schema_discovery,
             metrics,
             segment_granularity: granularity.segment,
             query_granularity: granularity.query,
@@ -168,6 +182,30 @@ impl DataSourceSpec {
         };
         spec.check_names()?;
         Ok(spec)
+    }
+
+    /// This spec with `added` appended to its dimensions, in order: how
+    /// dimensions found by schema discovery are stored in the spec, which keeps
+    /// discovering. The names are checked as a spec's are, and an error names
+    /// the place in the widened spec (`dimensionsSpec.dimensions[4] ("zone")`,
+    /// or the `dimensionExclusions` entry a name collides with). Fails when the
+    /// spec does not use schema discovery.
+    pub fn with_discovered_dimensions(
+        &self,
+        added: Vec<Dimension>,
+    ) -> Result<DataSourceSpec, SpecError> {
+        if !self.schema_discovery {
+            return Err(JsonPath::root()
+                .field("dimensionsSpec")
+                .field("useSchemaDiscovery")
+                .error(SpecProblem::NotSchemaDiscovery {
+                    data_source: self.name.to_string(),
+                }));
+        }
+        let mut widened = self.clone();
+        widened.dimensions.extend(added);
+        widened.check_names()?;
+        Ok(widened)
     }
 
     /// Every dimension and metric name must be non-empty, unreserved, distinct from
@@ -242,7 +280,8 @@ impl DataSourceSpec {
         &self.timestamp_spec
     }
 
-    /// The declared dimensions, in the order they sort rows; empty under schema discovery.
+    /// The declared dimensions, in the order they sort rows. Under schema
+    /// discovery, the ones declared and discovered so far (possibly none).
     pub fn dimensions(&self) -> &[Dimension] {
         &self.dimensions
     }
@@ -286,9 +325,11 @@ impl DataSourceSpec {
         self.intervals.as_deref()
     }
 
-    /// Whether the dimensions are discovered from the events (an empty `dimensions` list).
+    /// Whether fields the spec does not name become dimensions (see
+    /// [Schema discovery](self#schema-discovery)); it stays on as dimensions are
+    /// discovered.
     pub fn is_schema_discovery(&self) -> bool {
-        self.dimensions.is_empty()
+        self.schema_discovery
     }
 
     /// Whether segments keep a rollup table.
@@ -329,25 +370,36 @@ impl TryFrom<Value> for DataSourceSpec {
     }
 }
 
-fn parse_dimensions_spec(
-    value: &Value,
-    path: JsonPath,
-) -> Result<(Vec<Dimension>, Vec<String>), SpecError> {
+/// The `dimensionsSpec` object, before it is spread over [`DataSourceSpec`]'s fields.
+struct DimensionsSpec {
+    dimensions: Vec<Dimension>,
+    exclusions: Vec<String>,
+    schema_discovery: bool,
+}
+
+impl Default for DimensionsSpec {
+    /// No dimensions, so schema discovery.
+    fn default() -> Self {
+        DimensionsSpec {
+            dimensions: Vec::new(),
+            exclusions: Vec::new(),
+            schema_discovery: true,
+        }
+    }
+}
+
+fn parse_dimensions_spec(value: &Value, path: JsonPath) -> Result<DimensionsSpec, SpecError> {
     let object = Object::new(
         value,
         path,
         "an object such as {\"dimensions\": [\"host\"]}",
     )?;
     object.check_fields(
-        &["dimensions", "dimensionExclusions"],
+        &["dimensions", "dimensionExclusions", "useSchemaDiscovery"],
         &[
             (
-                "useSchemaDiscovery",
-                "an empty \"dimensions\" list already turns schema discovery on; remove the field",
-            ),
-            (
                 "includeAllDimensions",
-                "an empty \"dimensions\" list already turns schema discovery on; remove the field",
+                "\"useSchemaDiscovery\": true keeps the declared dimensions first and adds every other field of the events; use it instead",
             ),
             (
                 "spatialDimensions",
@@ -379,7 +431,22 @@ fn parse_dimensions_spec(
                 })),
         })
         .collect::<Result<Vec<_>, _>>()?;
-    Ok((dimensions, exclusions))
+    let schema_discovery = match object.bool("useSchemaDiscovery")? {
+        Some(true) => true,
+        None => dimensions.is_empty(),
+        Some(false) if dimensions.is_empty() => {
+            return Err(object
+                .path()
+                .field("useSchemaDiscovery")
+                .error(SpecProblem::NoDimensions));
+        }
+        Some(false) => false,
+    };
+    Ok(DimensionsSpec {
+        dimensions,
+        exclusions,
+        schema_discovery,
+    })
 }
 
 /// The `granularitySpec` object, before it is spread over [`DataSourceSpec`]'s fields.
@@ -513,6 +580,10 @@ struct CanonicalDimensionsSpec {
     dimensions: Vec<CanonicalDimension>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     dimension_exclusions: Vec<String>,
+    /// Written only when on: a spec with declared dimensions and no flag reads
+    /// back without discovery, and one with no dimensions never has it off.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    use_schema_discovery: bool,
 }
 
 #[derive(Serialize)]
@@ -533,6 +604,7 @@ impl From<DataSourceSpec> for CanonicalSpec {
             dimensions_spec: CanonicalDimensionsSpec {
                 dimensions: spec.dimensions.iter().map(Dimension::canonical).collect(),
                 dimension_exclusions: spec.dimension_exclusions,
+                use_schema_discovery: spec.schema_discovery,
             },
             metrics_spec: spec.metrics.iter().map(Metric::canonical).collect(),
             granularity_spec: CanonicalGranularitySpec {

@@ -129,7 +129,7 @@ fn defaults_fill_a_minimal_spec() {
         json!({
             "dataSource": "events",
             "timestampSpec": {"column": "timestamp", "format": "auto"},
-            "dimensionsSpec": {"dimensions": []},
+            "dimensionsSpec": {"dimensions": [], "useSchemaDiscovery": true},
             "metricsSpec": [],
             "granularitySpec": {"segmentGranularity": "DAY", "queryGranularity": {"type": "none"}, "rollup": true}
         })
@@ -578,9 +578,17 @@ fn rejects_druid_fields_strata_does_not_support() {
         &["Strata does not support \"transformSpec\""],
     );
     assert_rejected(
-        access_with(|spec| spec["dimensionsSpec"]["useSchemaDiscovery"] = json!(true)),
-        "dimensionsSpec.useSchemaDiscovery",
-        &["empty \"dimensions\" list already turns schema discovery on"],
+        access_with(|spec| spec["dimensionsSpec"]["includeAllDimensions"] = json!(true)),
+        "dimensionsSpec.includeAllDimensions",
+        &[
+            "Strata does not support \"includeAllDimensions\"",
+            "\"useSchemaDiscovery\": true keeps the declared dimensions",
+        ],
+    );
+    assert_rejected(
+        access_with(|spec| spec["dimensionsSpec"]["spatialDimensions"] = json!([])),
+        "dimensionsSpec.spatialDimensions",
+        &["spatial dimensions are not available"],
     );
 }
 
@@ -656,6 +664,215 @@ fn rejects_values_of_the_wrong_type() {
         access_with(|spec| spec["metricsSpec"] = json!({"count": "count"})),
         "metricsSpec",
         &["expected an array, found an object"],
+    );
+}
+
+// Schema discovery.
+
+/// A spec named `events` with the given `dimensionsSpec` (absent when `None`).
+fn with_dimensions_spec(dimensions_spec: Option<Value>) -> Value {
+    let mut spec = json!({"dataSource": "events", "timestampSpec": {"column": "ts"}});
+    if let Some(dimensions_spec) = dimensions_spec {
+        spec["dimensionsSpec"] = dimensions_spec;
+    }
+    spec
+}
+
+#[test]
+fn schema_discovery_is_on_without_dimensions_or_when_asked_for() {
+    for (dimensions_spec, discovery) in [
+        (None, true),
+        (Some(json!({})), true),
+        (Some(json!({"dimensions": []})), true),
+        (
+            Some(json!({"dimensions": null, "useSchemaDiscovery": null})),
+            true,
+        ),
+        (Some(json!({"useSchemaDiscovery": true})), true),
+        (Some(json!({"dimensions": ["a"]})), false),
+        (
+            Some(json!({"dimensions": ["a"], "useSchemaDiscovery": false})),
+            false,
+        ),
+        (
+            Some(json!({"dimensions": ["a"], "useSchemaDiscovery": true})),
+            true,
+        ),
+    ] {
+        let shown = format!("{dimensions_spec:?}");
+        let spec = parse(with_dimensions_spec(dimensions_spec));
+        assert_eq!(spec.is_schema_discovery(), discovery, "{shown}");
+        let canonical = serde_json::to_value(&spec).unwrap();
+        assert_eq!(
+            canonical["dimensionsSpec"].get("useSchemaDiscovery"),
+            discovery.then_some(&json!(true)),
+            "{shown}"
+        );
+        assert_round_trips(&spec);
+    }
+}
+
+#[test]
+fn the_canonical_form_before_use_schema_discovery_still_discovers() {
+    let spec = parse(json!({
+        "dataSource": "weblogs",
+        "timestampSpec": {"column": "timestamp", "format": "auto"},
+        "dimensionsSpec": {"dimensions": []},
+        "metricsSpec": [],
+        "granularitySpec": {"segmentGranularity": "DAY", "queryGranularity": {"type": "none"}, "rollup": true}
+    }));
+    assert!(spec.is_schema_discovery());
+}
+
+#[test]
+fn rejects_schema_discovery_off_without_dimensions() {
+    for dimensions_spec in [
+        json!({"useSchemaDiscovery": false}),
+        json!({"dimensions": [], "useSchemaDiscovery": false}),
+    ] {
+        assert_rejected(
+            with_dimensions_spec(Some(dimensions_spec)),
+            "dimensionsSpec.useSchemaDiscovery",
+            &[
+                "would leave the datasource with no dimensions",
+                "list them in \"dimensions\"",
+            ],
+        );
+    }
+    assert_rejected(
+        with_dimensions_spec(Some(json!({"useSchemaDiscovery": "yes"}))),
+        "dimensionsSpec.useSchemaDiscovery",
+        &["expected true or false, found a string"],
+    );
+}
+
+/// A discovery spec with a declared dimension, a metric and an exclusion.
+fn discovery_spec() -> DataSourceSpec {
+    parse(json!({
+        "dataSource": "events",
+        "timestampSpec": {"column": "ts"},
+        "dimensionsSpec": {
+            "dimensions": [{"type": "string", "name": "host", "rollup": false}],
+            "dimensionExclusions": ["secret"],
+            "useSchemaDiscovery": true
+        },
+        "metricsSpec": [{"type": "longSum", "name": "bytes_total", "fieldName": "bytes"}]
+    }))
+}
+
+#[test]
+fn discovered_dimensions_widen_a_spec_that_keeps_discovering() {
+    let spec = discovery_spec();
+    let widened = spec
+        .with_discovered_dimensions(vec![
+            Dimension::discovered_string("region"),
+            Dimension::discovered_long("status"),
+            Dimension::discovered_double("latency"),
+        ])
+        .unwrap();
+    assert!(widened.is_schema_discovery());
+    assert_eq!(
+        names(widened.dimensions().iter()),
+        ["host", "region", "status", "latency"]
+    );
+    assert_eq!(
+        names(widened.rollup_dimensions()),
+        ["region", "status", "latency"]
+    );
+    assert_eq!(widened.dimension_exclusions(), spec.dimension_exclusions());
+    assert_eq!(widened.metrics(), spec.metrics());
+    assert_eq!(
+        serde_json::to_value(&widened).unwrap()["dimensionsSpec"],
+        json!({
+            "dimensions": [
+                {"type": "string", "name": "host", "multiValueHandling": "SORTED_ARRAY", "rollup": false},
+                {"type": "string", "name": "region", "multiValueHandling": "SORTED_ARRAY", "rollup": true},
+                {"type": "long", "name": "status", "rollup": true},
+                {"type": "double", "name": "latency", "rollup": true}
+            ],
+            "dimensionExclusions": ["secret"],
+            "useSchemaDiscovery": true
+        })
+    );
+    assert_round_trips(&widened);
+    let again = widened
+        .with_discovered_dimensions(vec![Dimension::discovered_string("zone")])
+        .unwrap();
+    assert_eq!(again.dimensions().len(), 5);
+    assert_eq!(
+        spec.with_discovered_dimensions(Vec::new()).unwrap(),
+        spec,
+        "adding nothing changes nothing"
+    );
+}
+
+#[test]
+fn discovered_dimensions_with_taken_or_forbidden_names_are_refused() {
+    let spec = discovery_spec();
+    for (added, path, fragment) in [
+        (
+            vec![Dimension::discovered_string("host")],
+            "dimensionsSpec.dimensions[1] (\"host\")",
+            "already the name of dimensionsSpec.dimensions[0] (\"host\")",
+        ),
+        (
+            vec![
+                Dimension::discovered_string("a"),
+                Dimension::discovered_long("a"),
+            ],
+            "dimensionsSpec.dimensions[2] (\"a\")",
+            "already the name of dimensionsSpec.dimensions[1] (\"a\")",
+        ),
+        (
+            vec![Dimension::discovered_long("bytes_total")],
+            "metricsSpec[0] (\"bytes_total\")",
+            "already the name of dimensionsSpec.dimensions[1] (\"bytes_total\")",
+        ),
+        (
+            vec![Dimension::discovered_string("__time")],
+            "dimensionsSpec.dimensions[1] (\"__time\")",
+            "\"__time\" is reserved",
+        ),
+        (
+            vec![Dimension::discovered_long("ts")],
+            "dimensionsSpec.dimensions[1] (\"ts\")",
+            "is the timestamp column",
+        ),
+        (
+            vec![Dimension::discovered_string("")],
+            "dimensionsSpec.dimensions[1] (\"\")",
+            "must not be empty",
+        ),
+        (
+            vec![Dimension::discovered_string("secret")],
+            "dimensionsSpec.dimensionExclusions[0]",
+            "\"secret\" is listed in dimensions, so it cannot be excluded",
+        ),
+    ] {
+        let error = spec.with_discovered_dimensions(added).unwrap_err();
+        let message = error.to_string();
+        assert_eq!(error.path(), Some(path), "{message}");
+        assert!(message.contains(fragment), "{message:?} lacks {fragment:?}");
+    }
+}
+
+#[test]
+fn a_spec_without_discovery_takes_no_discovered_dimensions() {
+    let error = parse(access_spec())
+        .with_discovered_dimensions(vec![Dimension::discovered_string("zone")])
+        .unwrap_err();
+    assert_eq!(error.path(), Some("dimensionsSpec.useSchemaDiscovery"));
+    assert_eq!(
+        error.problem(),
+        Some(&SpecProblem::NotSchemaDiscovery {
+            data_source: "access".to_owned()
+        })
+    );
+    assert!(
+        error
+            .to_string()
+            .contains("set \"useSchemaDiscovery\": true in its dimensionsSpec"),
+        "{error}"
     );
 }
 
@@ -750,11 +967,13 @@ prop_compose! {
         (query, segment) in any_granularities(),
         rollup in any::<bool>(),
         interval in prop::option::of((0i64..2_000_000_000_000, 1i64..1_000_000_000)),
+        use_schema_discovery in prop::option::of(any::<bool>()),
     )(
         dimensions in dimension_names.into_iter().map(any_dimension).collect::<Vec<_>>(),
         metrics in metric_names.into_iter().map(any_metric).collect::<Vec<_>>(),
         name in Just(name), column in Just(column), format in Just(format), missing_value in Just(missing_value),
         query in Just(query), segment in Just(segment), rollup in Just(rollup), interval in Just(interval),
+        use_schema_discovery in Just(use_schema_discovery),
     ) -> Value {
         let mut timestamp_spec = json!({"column": column, "format": format});
         if let Some(missing_value) = missing_value {
@@ -765,14 +984,38 @@ prop_compose! {
             let interval = Interval::new(start, start + length).unwrap();
             granularity_spec["intervals"] = json!([interval.to_string()]);
         }
+        let mut dimensions_spec = json!({"dimensions": dimensions});
+        // Off without dimensions is refused, which a test of its own checks.
+        if use_schema_discovery == Some(true) || (use_schema_discovery == Some(false) && !dimensions.is_empty()) {
+            dimensions_spec["useSchemaDiscovery"] = json!(use_schema_discovery);
+        }
         json!({
             "dataSource": name,
             "timestampSpec": timestamp_spec,
-            "dimensionsSpec": {"dimensions": dimensions},
+            "dimensionsSpec": dimensions_spec,
             "metricsSpec": metrics,
             "granularitySpec": granularity_spec,
         })
     }
+}
+
+/// Dimensions as schema discovery makes them, named apart from [`any_spec`]'s
+/// dimensions (`d...`), metrics (`m...`) and timestamp columns.
+fn any_discovered_dimensions() -> impl Strategy<Value = Vec<Dimension>> {
+    prop::collection::btree_set("x[a-z0-9]{1,6}", 0..5).prop_flat_map(|names| {
+        let count = names.len();
+        prop::collection::vec(0u8..3, count).prop_map(move |kinds| {
+            names
+                .iter()
+                .zip(kinds)
+                .map(|(name, kind)| match kind {
+                    0 => Dimension::discovered_string(name.as_str()),
+                    1 => Dimension::discovered_long(name.as_str()),
+                    _ => Dimension::discovered_double(name.as_str()),
+                })
+                .collect()
+        })
+    })
 }
 
 proptest! {
@@ -786,5 +1029,28 @@ proptest! {
         let events_table = !spec.rollup() || spec.dimensions().iter().any(|dimension| !dimension.in_rollup());
         prop_assert_eq!(spec.needs_events_table(), events_table);
         prop_assert!(spec.rollup_dimensions().all(|dimension| !dimension.is_text()));
+        let flag = value["dimensionsSpec"]["useSchemaDiscovery"].as_bool();
+        let discovery = flag == Some(true) || (spec.dimensions().is_empty() && flag != Some(false));
+        prop_assert_eq!(spec.is_schema_discovery(), discovery);
+    }
+
+    #[test]
+    fn widened_specs_keep_their_dimensions_and_round_trip(value in any_spec(), added in any_discovered_dimensions()) {
+        let spec = DataSourceSpec::from_json(&value.to_string()).map_err(|error| TestCaseError::fail(error.to_string()))?;
+        match spec.with_discovered_dimensions(added.clone()) {
+            Ok(widened) => {
+                prop_assert!(spec.is_schema_discovery() && widened.is_schema_discovery());
+                let expected: Vec<&Dimension> = spec.dimensions().iter().chain(&added).collect();
+                prop_assert_eq!(widened.dimensions().iter().collect::<Vec<_>>(), expected);
+                let text = serde_json::to_string(&widened).unwrap();
+                let again = DataSourceSpec::from_json(&text).map_err(|error| TestCaseError::fail(format!("{error}\n{text}")))?;
+                prop_assert_eq!(&again, &widened);
+                prop_assert_eq!(serde_json::to_string(&again).unwrap(), text);
+            }
+            Err(error) => {
+                prop_assert!(!spec.is_schema_discovery(), "{}", error);
+                prop_assert_eq!(error.problem(), Some(&SpecProblem::NotSchemaDiscovery { data_source: spec.name().to_owned() }));
+            }
+        }
     }
 }
