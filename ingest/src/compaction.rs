@@ -863,6 +863,7 @@ mod tests {
                         );
                     }
                     (StateView::Quantiles(a), StateView::Quantiles(b)) => {
+                        let (a, b) = (a.sketch(), b.sketch());
                         assert_eq!(a.n(), b.n(), "{key:?}");
                         assert_eq!(a.min_item(), b.min_item(), "{key:?}");
                         assert_eq!(a.max_item(), b.max_item(), "{key:?}");

@@ -55,7 +55,9 @@
 //! [`IngestError::OverBudget`] until a persist brings it down, rather than
 //! growing until the process runs out of memory. The refusal wakes the
 //! background persister ([`IngestService::request_persist`]) so the wait is
-//! one persist long, not one persister period.
+//! one persist long, not one persister period. The persister starts on the
+//! whole index at half the budget, so that in a steady stream the events that
+//! arrive during a persist fit in the other half and nobody is refused.
 //!
 //! # Schema discovery
 //!
@@ -108,8 +110,8 @@ pub struct IngestOptions {
     /// The background persister persists a datasource whose index holds
     /// more rows (rollup rows, or events without rollup) than this...
     pub max_realtime_rows: u64,
-    /// ... or more bytes than this, a budget ingests are refused over
-    /// (see [backpressure](self#backpressure)) ...
+    /// ... or more than half of this many bytes, a budget ingests are
+    /// refused over (see [backpressure](self#backpressure)) ...
     pub max_realtime_bytes: usize,
     /// ... or that has held events for this long.
     pub persist_period: Duration,
@@ -269,8 +271,6 @@ struct DataSourceIngest {
     /// The index's totals, copied after every change, so that stats and the
     /// persister never wait for the index lock a persist holds.
     realtime: [AtomicU64; 3],
-    /// When the index last went from empty to holding events.
-    holding_since: Mutex<Option<Instant>>,
     accepted: AtomicU64,
     rejected: AtomicU64,
     persists: AtomicU64,
@@ -480,7 +480,6 @@ impl IngestService {
                     source,
                 })?;
             let mut index = ingest.index();
-            let was_empty = index.total_events() == 0;
             for ((line, event), seq) in events.into_iter().zip(range.iter()) {
                 match index.add(event, seq.0) {
                     Ok(_) => report.accepted += 1,
@@ -493,12 +492,6 @@ impl IngestService {
                 }
             }
             ingest.note_totals(&index);
-            if was_empty && index.total_events() > 0 {
-                *ingest
-                    .holding_since
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner) = Some(Instant::now());
-            }
         }
         report.errors.sort_by_key(|error| error.line);
         ingest
@@ -635,11 +628,6 @@ impl IngestService {
                 last_persist_into.insert(frozen.chunk().interval().start(), Instant::now());
             }
             ingest.note_totals(&index);
-            *ingest
-                .holding_since
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner) =
-                (index.total_events() > 0).then(Instant::now);
         }
         ingest.persists.fetch_add(1, Ordering::Relaxed);
         ingest
@@ -800,18 +788,26 @@ impl IngestService {
                 } else {
                     realtime.events
                 };
-                let held_too_long = ingest
-                    .holding_since
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .is_some_and(|since| since.elapsed() >= self.options.persist_period);
+                let index = ingest.index();
+                // A chunk opens with its first event: the oldest opening is
+                // how long the index has held events.
+                let held_too_long = index
+                    .chunks()
+                    .chain(index.frozen().iter().map(FrozenChunk::chunk))
+                    .map(|chunk| chunk.stats().opened_at)
+                    .min()
+                    .is_some_and(|oldest| {
+                        now.saturating_sub(oldest) >= millis(self.options.persist_period)
+                    });
+                // Persisting from half the byte budget leaves the other half
+                // for the events that arrive while the persist writes, so
+                // ingest is refused only when persists fall behind.
                 if rows >= self.options.max_realtime_rows
-                    || realtime.bytes >= self.options.max_realtime_bytes as u64
+                    || realtime.bytes >= self.options.max_realtime_bytes as u64 / 2
                     || held_too_long
                 {
                     return Some((name.clone(), PersistScope::All));
                 }
-                let index = ingest.index();
                 let any_closed = index.frozen().iter().next().is_some()
                     || index
                         .chunks()
@@ -885,10 +881,13 @@ impl IngestService {
                         return;
                     };
                     for (name, scope) in service.due_for_persist() {
+                        let started = Instant::now();
                         match service.persist_scope(&name, scope) {
                             Ok(outcome) => tracing::info!(
                                 datasource = name,
                                 segments = outcome.segments.len(),
+                                rows = outcome.segments.iter().map(|s| s.rows).sum::<u64>(),
+                                seconds = started.elapsed().as_secs_f64(),
                                 "persisted the real-time index"
                             ),
                             // Chunks stay in memory and the WAL is intact;
@@ -1004,6 +1003,11 @@ fn parse_body(
                 continue;
             }
         };
+        // Before discovery: a rejected event must not widen the spec.
+        if let Err(outside) = ingest.window.check(event.time(), now) {
+            parsed.report.reject(line, outside.to_string());
+            continue;
+        }
         if !event.discovered().is_empty() {
             let names: Vec<&str> = event.discovered().iter().map(|d| d.name.as_str()).collect();
             parsed.report.reject(
@@ -1013,10 +1017,6 @@ fn parse_body(
                 ),
             );
             parsed.discovered.extend_from_slice(event.discovered());
-            continue;
-        }
-        if let Err(outside) = ingest.window.check(event.time(), now) {
-            parsed.report.reject(line, outside.to_string());
             continue;
         }
         match parsed.batch.push(bytes) {
@@ -1121,7 +1121,6 @@ fn open_datasource(
         seconds = started.elapsed().as_secs_f64(),
         "replayed the WAL"
     );
-    let holding_since = (index.total_events() > 0).then(Instant::now);
     let realtime = [
         AtomicU64::new(index.total_events()),
         AtomicU64::new(index.total_rollup_rows()),
@@ -1141,7 +1140,6 @@ fn open_datasource(
         gate: RwLock::new(()),
         index: Mutex::new(index),
         realtime,
-        holding_since: Mutex::new(holding_since),
         accepted: AtomicU64::new(0),
         rejected: AtomicU64::new(0),
         persists: AtomicU64::new(0),

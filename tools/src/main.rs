@@ -7,6 +7,13 @@ use clap::{Parser, Subcommand};
 use strata_tools::{gen_command, serve_command};
 use tracing_subscriber::EnvFilter;
 
+/// mimalloc keeps freed pages for reuse: ingest allocates and frees
+/// megabytes per request (bodies, WAL batches, parsed events), and the system
+/// allocator hands those back to the kernel only to fault in and zero fresh
+/// pages on the next request — a third of the ingest CPU time when measured.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Strata: a time-series OLAP store with full-text search, in one binary.
 ///
 /// Events stream in over HTTP, are rolled up into columnar, time-partitioned

@@ -51,9 +51,9 @@ pub struct ServeArgs {
     #[arg(long, env = "STRATA_MAX_BODY_BYTES", default_value_t = 64 << 20)]
     pub max_body_bytes: usize,
 
-    /// Persist a datasource's real-time index as soon as it holds this many
-    /// bytes; while it is over, ingests get 429 with Retry-After until the
-    /// persist brings it down.
+    /// The memory budget of a datasource's real-time index, in bytes: it is
+    /// persisted once it holds half of it, and while it holds all of it
+    /// ingests get 429 with Retry-After until the persist brings it down.
     #[arg(long, env = "STRATA_MAX_REALTIME_BYTES", default_value_t = 1 << 30)]
     pub max_realtime_bytes: usize,
 

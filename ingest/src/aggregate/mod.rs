@@ -63,7 +63,7 @@ pub use error::{
     CellError, IgnoredInput, InputCountMismatch, InputProblem, MergeError, RowCellsError,
 };
 pub use input::MetricInput;
-pub use quantiles::{DoublesSketch, kll_k};
+pub use quantiles::{DoublesSketch, QuantilesView, kll_k};
 pub use row::{Aggregators, RollupRow};
 
 use cell::cell_kind_name;
@@ -195,7 +195,7 @@ pub enum StateView<'a> {
     /// `doubleFirst`, `doubleLast`.
     DoublePair(Option<Timed<f64>>),
     Hll(&'a HllSketch),
-    Quantiles(&'a DoublesSketch),
+    Quantiles(QuantilesView<'a>),
 }
 
 /// The empty state of a simple aggregator.
@@ -410,7 +410,7 @@ impl AggregatorState {
             }
             State::Double(Fold::First(acc) | Fold::Last(acc)) => StateView::DoublePair(*acc),
             State::Hll(hll) => StateView::Hll(hll.sketch()),
-            State::Quantiles(quantiles) => StateView::Quantiles(quantiles.sketch()),
+            State::Quantiles(quantiles) => StateView::Quantiles(quantiles.view()),
         }
     }
 }

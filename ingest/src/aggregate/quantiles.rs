@@ -37,17 +37,69 @@ pub fn kll_k(k: QuantilesK) -> u16 {
 /// The sketch a quantiles metric keeps: KLL over non-NaN doubles.
 pub type DoublesSketch = KllSketch<KllFloat<f64>>;
 
+/// Values a state keeps as they are before it builds its sketch.
+const FEW: usize = 4;
+
 /// The state of one `quantilesDoublesSketch` metric in one row.
+///
+/// A KLL sketch allocates room for `k` values when it is made, about 1.5 KiB
+/// at the default `k`; most rolled-up rows of a real-time index see only a
+/// value or two. So the state keeps its first [`FEW`] values inline and
+/// builds the sketch from them once more come, or when it is stored: with
+/// fewer values than `k` a sketch holds them all, so the result is the sketch
+/// the values would have made one by one.
 #[derive(Debug, Clone, PartialEq)]
 pub(super) struct QuantilesState {
-    sketch: DoublesSketch,
+    k: u16,
+    /// How many of `few` hold values; they are in `sketch` once it exists.
+    len: u8,
+    few: [f64; FEW],
+    sketch: Option<Box<DoublesSketch>>,
+}
+
+/// A look at a quantiles state without building its sketch.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct QuantilesView<'a>(&'a QuantilesState);
+
+impl<'a> QuantilesView<'a> {
+    /// The state's sketch: its own, or one built from its few values.
+    pub fn sketch(&self) -> std::borrow::Cow<'a, DoublesSketch> {
+        match &self.0.sketch {
+            Some(sketch) => std::borrow::Cow::Borrowed(sketch),
+            None => std::borrow::Cow::Owned(build(self.0.k, self.0.few_values())),
+        }
+    }
+}
+
+fn build(k: u16, values: &[f64]) -> DoublesSketch {
+    let mut sketch = DoublesSketch::new(k).expect("kll_k returns 8..=65535, KLL's range");
+    for value in values
+        .iter()
+        .filter_map(|&value| KllFloat::<f64>::new(value).ok())
+    {
+        sketch.update(value);
+    }
+    sketch
 }
 
 impl QuantilesState {
     pub(super) fn new(k: QuantilesK) -> Self {
         QuantilesState {
-            sketch: DoublesSketch::new(kll_k(k)).expect("kll_k returns 8..=65535, KLL's range"),
+            k: kll_k(k),
+            len: 0,
+            few: [0.0; FEW],
+            sketch: None,
         }
+    }
+
+    fn few_values(&self) -> &[f64] {
+        &self.few[..usize::from(self.len).min(FEW)]
+    }
+
+    /// The sketch, built from the few values first if need be.
+    fn sketch_mut(&mut self) -> &mut DoublesSketch {
+        let (k, few) = (self.k, &self.few[..usize::from(self.len).min(FEW)]);
+        self.sketch.get_or_insert_with(|| Box::new(build(k, few)))
     }
 
     pub(super) fn add(
@@ -58,39 +110,66 @@ impl QuantilesState {
         let Some(value) = coerce_double(input, aggregator)? else {
             return Ok(());
         };
+        self.add_value(value, aggregator)
+    }
+
+    fn add_value(&mut self, value: f64, aggregator: &'static str) -> Result<(), InputProblem> {
         let value = KllFloat::<f64>::new(value).map_err(|_| InputProblem::NaN { aggregator })?;
+        if self.sketch.is_none()
+            && let Some(slot) = self.few.get_mut(usize::from(self.len))
+        {
+            *slot = *value;
+            self.len += 1;
+            return Ok(());
+        }
+        let sketch = self.sketch_mut();
         // `update` panics once the stream weight would pass u64::MAX, which a
         // sketch read back from a damaged file could be close to.
-        if self.sketch.n() == u64::MAX {
+        if sketch.n() == u64::MAX {
             return Err(InputProblem::SketchFull { aggregator });
         }
-        self.sketch.update(value);
+        sketch.update(value);
         Ok(())
     }
 
     pub(super) fn merge(&mut self, other: &QuantilesState) -> Result<(), String> {
-        self.sketch
-            .merge(&other.sketch)
-            .map_err(|error| error.to_string())
+        match &other.sketch {
+            None => other
+                .few_values()
+                .iter()
+                .try_for_each(|&value| self.add_value(value, "quantilesDoublesSketch"))
+                .map_err(|problem| problem.to_string()),
+            Some(theirs) => self
+                .sketch_mut()
+                .merge(theirs)
+                .map_err(|error| error.to_string()),
+        }
     }
 
     pub(super) fn to_bytes(&self) -> Vec<u8> {
-        self.sketch.serialize()
+        self.view().sketch().serialize()
     }
 
     pub(super) fn from_bytes(bytes: &[u8]) -> Result<Self, datasketches::error::Error> {
+        let sketch = DoublesSketch::deserialize(bytes)?;
         Ok(QuantilesState {
-            sketch: DoublesSketch::deserialize(bytes)?,
+            k: sketch.k(),
+            len: 0,
+            few: [0.0; FEW],
+            sketch: Some(Box::new(sketch)),
         })
     }
 
-    /// Heap bytes held by the sketch. Retained values are counted twice: a
-    /// level's vector can hold up to twice its length in capacity.
+    /// Heap bytes held by the state. A sketch's retained values are counted
+    /// twice: a level's vector can hold up to twice its length in capacity.
     pub(super) fn heap_bytes(&self) -> usize {
-        size_of::<QuantilesState>() + 2 * self.sketch.num_retained() * size_of::<f64>()
+        size_of::<QuantilesState>()
+            + self.sketch.as_ref().map_or(0, |sketch| {
+                size_of::<DoublesSketch>() + 2 * sketch.num_retained() * size_of::<f64>()
+            })
     }
 
-    pub(super) fn sketch(&self) -> &DoublesSketch {
-        &self.sketch
+    pub(super) fn view(&self) -> QuantilesView<'_> {
+        QuantilesView(self)
     }
 }

@@ -8,6 +8,7 @@ use std::collections::HashSet;
 use datasketches::common::{NumStdDev, SearchCriteria};
 use datasketches::hash::value::raw_bytes;
 use datasketches::hll::Coupon;
+use datasketches::kll::KllFloat;
 use proptest::prelude::*;
 use strata_storage::segment::{CellValue, ColumnKind};
 use strata_storage::spec::{
@@ -463,7 +464,8 @@ proptest! {
         let runs = runs(&events, &cuts);
         let ranks = [0.0, 0.1, 0.25, 0.5, 0.75, 0.9, 1.0];
         let answers = |state: &AggregatorState| -> Option<(u64, Vec<f64>)> {
-            let StateView::Quantiles(sketch) = state.view() else { return None };
+            let StateView::Quantiles(view) = state.view() else { return None };
+            let sketch = view.sketch();
             let quantiles = sketch.quantiles(&ranks, SearchCriteria::Inclusive).ok()?;
             Some((sketch.n(), quantiles.unwrap_or_default().into_iter().map(|q| *q).collect()))
         };
@@ -515,6 +517,7 @@ proptest! {
             if let (StateView::Quantiles(a), StateView::Quantiles(b)) =
                 (direct.view(), from_raw.view())
             {
+                let (a, b) = (a.sketch(), b.sketch());
                 prop_assert_eq!(a.n(), b.n());
                 prop_assert_eq!(a.min_item(), b.min_item());
                 prop_assert_eq!(a.max_item(), b.max_item());
@@ -1163,9 +1166,10 @@ fn kll_median_within_rank_error_after_merging() {
             .unwrap();
     }
     for state in [&direct, &merged, &reloaded] {
-        let StateView::Quantiles(sketch) = state.view() else {
+        let StateView::Quantiles(view) = state.view() else {
             panic!()
         };
+        let sketch = view.sketch();
         assert_eq!(sketch.n(), u64::from(n));
         assert_eq!(sketch.min_item().map(|v| **v), Some(0.0));
         assert_eq!(sketch.max_item().map(|v| **v), Some(f64::from(n - 1)));
@@ -1207,6 +1211,7 @@ fn kll_reloads_exactly() {
     let (StateView::Quantiles(a), StateView::Quantiles(b)) = (state.view(), back.view()) else {
         panic!()
     };
+    let (a, b) = (a.sketch(), b.sketch());
     for rank in [0.0, 0.3, 0.5, 0.99, 1.0] {
         assert_eq!(
             a.quantile(rank, SearchCriteria::Inclusive).unwrap(),
@@ -1230,8 +1235,48 @@ fn kll_refuses_nan_and_garbage() {
     ));
     assert_eq!(state.add(MetricInput::Str("12.5"), 0), Ok(()));
     assert_eq!(state.add(MetricInput::Null, 0), Ok(()));
-    let StateView::Quantiles(sketch) = state.view() else {
+    let StateView::Quantiles(view) = state.view() else {
         panic!()
     };
-    assert_eq!(sketch.n(), 1);
+    assert_eq!(view.sketch().n(), 1);
+}
+
+#[test]
+fn kll_keeps_a_few_values_inline_and_stores_the_same_sketch() {
+    let aggregator = quantiles();
+    // Below, at and past the inline values, merged both ways.
+    for count in [1u32, 4, 5, 40] {
+        let values: Vec<f64> = (0..count).map(|i| f64::from(i) * 1.5 - 7.0).collect();
+        let mut direct = DoublesSketch::new(kll_k(QuantilesK::DEFAULT)).unwrap();
+        let mut state = AggregatorState::new(&aggregator);
+        for &value in &values {
+            direct.update(KllFloat::<f64>::new(value).unwrap());
+            state.add(MetricInput::Double(value), 0).unwrap();
+        }
+        assert_eq!(
+            state.to_cell(),
+            MetricCell::Sketch(direct.serialize()),
+            "{count} values"
+        );
+        let (mut left, mut right) = (
+            AggregatorState::new(&aggregator),
+            AggregatorState::new(&aggregator),
+        );
+        let split = values.len() / 2;
+        for &value in &values[..split] {
+            left.add(MetricInput::Double(value), 0).unwrap();
+        }
+        for &value in &values[split..] {
+            right.add(MetricInput::Double(value), 0).unwrap();
+        }
+        let mut merged = left.clone();
+        merged.merge(&right).unwrap();
+        let StateView::Quantiles(view) = merged.view() else {
+            panic!()
+        };
+        let sketch = view.sketch();
+        assert_eq!(sketch.n(), u64::from(count));
+        assert_eq!(sketch.min_item().map(|v| **v), values.first().copied());
+        assert_eq!(sketch.max_item().map(|v| **v), values.last().copied());
+    }
 }

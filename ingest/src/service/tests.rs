@@ -472,3 +472,55 @@ fn schema_discovery_widens_the_spec_the_index_and_the_replay() {
     assert!(table.column("req.status").is_some());
     assert_eq!(table.rows(), 2);
 }
+
+#[test]
+fn a_rejected_event_discovers_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let catalog: Arc<dyn Catalog> = Arc::new(FileCatalog::open(dir.path()).unwrap());
+    let options = IngestOptions {
+        late_message_rejection: Some(Duration::from_secs(3600)),
+        ..IngestOptions::default()
+    };
+    let service = IngestService::open(dir.path(), catalog.clone(), options).unwrap();
+    service
+        .create_datasource(DataSourceSpec::from_json(r#"{"dataSource": "logs"}"#).unwrap())
+        .unwrap();
+    let body = format!("{{\"timestamp\": {JAN_1}, \"secret\": \"x\"}}\n");
+    let report = service.ingest("logs", body.as_bytes(), None).unwrap();
+    assert_eq!(report.rejected, 1);
+    assert!(
+        catalog
+            .datasource("logs")
+            .unwrap()
+            .spec
+            .dimensions()
+            .is_empty()
+    );
+}
+
+#[test]
+fn the_persist_period_counts_from_the_oldest_event_held() {
+    let dir = tempfile::tempdir().unwrap();
+    let catalog: Arc<dyn Catalog> = Arc::new(FileCatalog::open(dir.path()).unwrap());
+    let options = IngestOptions {
+        persist_period: Duration::from_millis(300),
+        ..IngestOptions::default()
+    };
+    let service = IngestService::open(dir.path(), catalog, options).unwrap();
+    service.create_datasource(spec()).unwrap();
+    let now = wall_clock_now();
+    service
+        .ingest("web", interleaved(2, 0, now).as_bytes(), None)
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    // A handoff of the old chunk alone leaves the other one as old as it was.
+    service
+        .persist_scope("web", PersistScope::ClosedAt(now + 3_600_000))
+        .unwrap();
+    assert_eq!(service.realtime_stats("web").unwrap().events, 1);
+    std::thread::sleep(Duration::from_millis(150));
+    assert_eq!(
+        service.due_for_persist(),
+        [("web".to_owned(), PersistScope::All)]
+    );
+}
