@@ -71,9 +71,15 @@ fn main() {
     let started = Instant::now();
     let parser = EventParser::new(&spec);
     let mut index = RealtimeIndex::new(spec.clone()).expect("the access layout");
-    for (seq, line) in lines.split(|&b| b == b'\n').filter(|l| !l.is_empty()).enumerate() {
+    for (seq, line) in lines
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .enumerate()
+    {
         let parsed = parser.parse_line(line).expect("reference events parse");
-        index.add(parsed, seq as u64 + 1).expect("reference events fit");
+        index
+            .add(parsed, seq as u64 + 1)
+            .expect("reference events fit");
     }
     let chunk = index.chunks().next().expect("one chunk");
     println!(
@@ -86,7 +92,9 @@ fn main() {
     let strata = median(|| {
         let dir = tempfile::tempdir().expect("a scratch directory");
         let catalog = FileCatalog::open(dir.path()).expect("a catalog");
-        catalog.create_datasource(spec.clone()).expect("the datasource");
+        catalog
+            .create_datasource(spec.clone())
+            .expect("the datasource");
         let started = Instant::now();
         let segment = write_segment(&catalog, &spec, chunk).expect("the segment is written");
         let elapsed = started.elapsed();
