@@ -54,11 +54,11 @@
 use std::collections::hash_map::Entry;
 use std::path::PathBuf;
 
+use strata_query::segment_table::SegmentTable;
+use strata_query::table::{ColumnValues, TableError, TableSource};
 use strata_storage::catalog::{Catalog, CatalogError, SegmentDescriptor};
 use strata_storage::segment::schema::SchemaError;
-use strata_storage::segment::{
-    CellValue, Column, ColumnKind, Segment, SegmentError, Table, TableKind,
-};
+use strata_storage::segment::{CellValue, ColumnKind, Segment, SegmentError, Table, TableKind};
 use strata_storage::spec::DataSourceSpec;
 use strata_storage::time::{Interval, Millis};
 
@@ -127,6 +127,8 @@ pub enum ReadProblem {
     /// The files are unreadable or damaged; the error names the file.
     #[error(transparent)]
     Segment(#[from] SegmentError),
+    #[error(transparent)]
+    Table(#[from] TableError),
     #[error(
         "it holds {found} but the spec keeps {expected}; the spec's rollup settings changed since it was written, and compaction cannot rebuild one table from the other — re-load its time chunk instead"
     )]
@@ -576,69 +578,32 @@ fn input_of(value: &DimensionValue) -> parse::MetricInput {
     }
 }
 
-/// One stored column, decoded whole: compaction holds the whole chunk in
-/// memory anyway.
-enum StoredColumn {
-    /// The segment was written before the spec had this column.
-    Absent,
-    Long(Vec<Option<i64>>),
-    Double(Vec<Option<f64>>),
-    /// The sorted dictionary, and each row's dictionary ids (none: null).
-    String {
-        dictionary: Vec<String>,
-        rows: Vec<Vec<u32>>,
-    },
-    Text(Vec<Option<String>>),
-    Complex(Vec<Option<Vec<u8>>>),
-}
+/// One stored column, decoded whole through the query crate's table
+/// interface (compaction holds the whole chunk in memory anyway); `None`
+/// when the segment was written before the spec had this column.
+struct StoredColumn(Option<ColumnValues>);
 
 const SHORT_COLUMN: &str = "the column holds fewer values than the table has rows";
 const BAD_ID: &str = "a dictionary id lies outside the column's dictionary";
 
-fn read_column(table: &Table, name: &str) -> Result<StoredColumn, SegmentError> {
-    let Some(column) = table.column(name) else {
-        return Ok(StoredColumn::Absent);
-    };
-    let nulls = column.nulls()?;
-    let is_null = |row: usize| u32::try_from(row).is_ok_and(|row| nulls.contains(row));
-    Ok(match column {
-        Column::Long(column) => StoredColumn::Long(with_nulls(column.values()?, is_null)),
-        Column::Double(column) => StoredColumn::Double(with_nulls(column.values()?, is_null)),
-        Column::Text(column) => StoredColumn::Text(with_nulls(column.values()?, is_null)),
-        Column::Complex(column) => StoredColumn::Complex(with_nulls(column.values()?, is_null)),
-        Column::String(column) => StoredColumn::String {
-            dictionary: column
-                .dictionary()?
-                .iter()
-                .map(|value| value.map(str::to_owned))
-                .collect::<Result<_, _>>()?,
-            rows: column.rows_as_ids()?,
-        },
-    })
-}
-
-fn with_nulls<T>(values: Vec<T>, is_null: impl Fn(usize) -> bool) -> Vec<Option<T>> {
-    values
-        .into_iter()
-        .enumerate()
-        .map(|(row, value)| (!is_null(row)).then_some(value))
-        .collect()
+fn read_column(table: &Table, name: &str) -> Result<StoredColumn, TableError> {
+    SegmentTable::new(table).read_column(name).map(StoredColumn)
 }
 
 impl StoredColumn {
     fn dimension(&self, row: usize) -> Result<DimensionValue, &'static str> {
-        Ok(match self {
-            StoredColumn::Absent => DimensionValue::Null,
-            StoredColumn::Long(values) => (*values.get(row).ok_or(SHORT_COLUMN)?)
+        Ok(match &self.0 {
+            None => DimensionValue::Null,
+            Some(ColumnValues::Long(values)) => (*values.get(row).ok_or(SHORT_COLUMN)?)
                 .map_or(DimensionValue::Null, DimensionValue::Long),
-            StoredColumn::Double(values) => (*values.get(row).ok_or(SHORT_COLUMN)?)
+            Some(ColumnValues::Double(values)) => (*values.get(row).ok_or(SHORT_COLUMN)?)
                 .map_or(DimensionValue::Null, DimensionValue::Double),
-            StoredColumn::Text(values) => values
+            Some(ColumnValues::Text(values)) => values
                 .get(row)
                 .ok_or(SHORT_COLUMN)?
                 .clone()
                 .map_or(DimensionValue::Null, DimensionValue::String),
-            StoredColumn::String { dictionary, rows } => {
+            Some(ColumnValues::String { dictionary, rows }) => {
                 let ids = rows.get(row).ok_or(SHORT_COLUMN)?;
                 let mut values = ids
                     .iter()
@@ -652,7 +617,9 @@ impl StoredColumn {
                     _ => DimensionValue::Strings(values),
                 }
             }
-            StoredColumn::Complex(_) => return Err("a complex column cannot hold a dimension"),
+            Some(ColumnValues::Complex(_)) => {
+                return Err("a complex column cannot hold a dimension");
+            }
         })
     }
 
@@ -671,25 +638,25 @@ impl StoredColumn {
 
     /// A metric's cell: a number, a string, or bytes.
     fn metric_cell(&self, row: usize) -> Result<CellValue<'_>, &'static str> {
-        Ok(match self {
-            StoredColumn::Absent => CellValue::Null,
-            StoredColumn::Long(values) => {
+        Ok(match &self.0 {
+            None => CellValue::Null,
+            Some(ColumnValues::Long(values)) => {
                 (*values.get(row).ok_or(SHORT_COLUMN)?).map_or(CellValue::Null, CellValue::Long)
             }
-            StoredColumn::Double(values) => {
+            Some(ColumnValues::Double(values)) => {
                 (*values.get(row).ok_or(SHORT_COLUMN)?).map_or(CellValue::Null, CellValue::Double)
             }
-            StoredColumn::Text(values) => values
+            Some(ColumnValues::Text(values)) => values
                 .get(row)
                 .ok_or(SHORT_COLUMN)?
                 .as_deref()
                 .map_or(CellValue::Null, CellValue::Str),
-            StoredColumn::Complex(values) => values
+            Some(ColumnValues::Complex(values)) => values
                 .get(row)
                 .ok_or(SHORT_COLUMN)?
                 .as_deref()
                 .map_or(CellValue::Null, CellValue::Bytes),
-            StoredColumn::String { dictionary, rows } => {
+            Some(ColumnValues::String { dictionary, rows }) => {
                 match rows.get(row).ok_or(SHORT_COLUMN)?.as_slice() {
                     [] => CellValue::Null,
                     [id] => CellValue::Str(dictionary.get(*id as usize).ok_or(BAD_ID)?),
@@ -998,7 +965,10 @@ mod tests {
         let segment = open(&catalog, &compacted.segment);
         let events = segment.table(TableKind::Events).unwrap();
         assert_eq!(events.rows(), 470);
-        assert!(matches!(events.column("message"), Some(Column::Text(_))));
+        assert!(matches!(
+            events.column("message"),
+            Some(strata_storage::segment::Column::Text(_))
+        ));
     }
 
     #[test]

@@ -40,15 +40,18 @@
 //! Files are written before the publish; a persist that fails midway leaves
 //! files the catalog never lists, and the catalog removes those.
 
+use strata_query::mem_table::{MemTable, MemTableBuilder};
+use strata_query::table::TableError;
 use strata_storage::catalog::{
     Catalog, CatalogError, InvalidSegmentId, Publish, SegmentDescriptor, SegmentId, Version,
 };
 use strata_storage::segment::schema::SchemaError;
 use strata_storage::segment::{
     CellValue, ColumnKind, ColumnSchema, SegmentError, SegmentWriter, TableKind, TableSchema,
+    TableWriter,
 };
 use strata_storage::spec::DataSourceSpec;
-use strata_storage::time::Interval;
+use strata_storage::time::{Interval, Millis};
 
 use crate::aggregate::{self, MetricCell, RollupRow};
 use crate::parse::DimensionValue;
@@ -89,6 +92,8 @@ pub enum PersistProblem {
         "an events row has no value for column {column:?}; the chunk was built for another spec — persist it with the spec its index was built for"
     )]
     MissingValue { column: String },
+    #[error("building the table in memory: {0}")]
+    Table(#[from] TableError),
 }
 
 /// Writes `chunk` as a segment of `spec`'s datasource and publishes it.
@@ -177,64 +182,146 @@ fn write_files(
         })?;
     }
     let mut segment = SegmentWriter::create(&dir)?;
-
     let mut event_rows = 0;
-    if let Some(table) = &layout.events {
-        let mut rows: Vec<&EventRow> = chunk.events().iter().collect();
-        rows.sort_by_key(|row| row.time);
-        event_rows = rows.len() as u64;
-        let schema = widen_multi_value(table, rows.iter().map(|row| row.dimensions.as_slice()))?;
-        let mut writer = segment.table(TableKind::Events, schema)?;
-        let columns = events_columns(spec, table);
-        let mut texts = vec![String::new(); columns.len()];
-        for row in rows {
-            let lists = string_lists(&columns, |column| match column {
-                EventsColumn::Dimension(i) => row.dimensions.get(*i),
-                EventsColumn::Input { .. } => None,
-            });
-            let cells = events_cells(spec, &table.schema, &columns, row, &lists, &mut texts)?;
-            writer.append_row(row.time, &cells)?;
-        }
-        segment.add_table(writer.finish()?);
-    }
-
     let mut rollup_rows = None;
-    if let Some(table) = &layout.rollup {
-        let mut rows: Vec<(&RollupKey, &RollupRow)> = chunk.rollup().collect();
-        rows.sort_unstable_by(|a, b| a.0.cmp(b.0));
-        rollup_rows = Some(rows.len() as u64);
-        let schema =
-            widen_multi_value(table, rows.iter().map(|(key, _)| key.dimensions.as_slice()))?;
-        let mut writer = segment.table(TableKind::Rollup, schema)?;
-        let dimension_columns = table
-            .sources
-            .iter()
-            .filter(|source| matches!(source, ColumnSource::Dimension(_)))
-            .count();
-        let mut metric_cells: Vec<MetricCell> = Vec::new();
-        for (key, row) in rows {
-            row.write_cells(&mut metric_cells);
-            let lists: Vec<Vec<&str>> = key.dimensions.iter().map(string_list).collect();
-            let mut cells: Vec<CellValue<'_>> = Vec::with_capacity(table.sources.len());
-            cells.extend(
-                key.dimensions
-                    .iter()
-                    .zip(&lists)
-                    .take(dimension_columns)
-                    .map(|(value, list)| dimension_cell(value, list)),
-            );
-            cells.extend(metric_cells.iter().map(MetricCell::as_cell_value));
-            writer.append_row(key.time, &cells)?;
-        }
+    emit_tables(spec, &layout, chunk, |kind, schema, rows| {
+        let mut writer = segment.table(kind, schema)?;
+        let count = rows(&mut writer)?;
         segment.add_table(writer.finish()?);
-    }
-
+        match kind {
+            TableKind::Events => event_rows = count,
+            TableKind::Rollup => rollup_rows = Some(count),
+        }
+        Ok(())
+    })?;
     let summary = segment.finish()?;
     Ok(SegmentDescriptor {
         id,
         rows: rollup_rows.unwrap_or(event_rows),
         bytes: summary.bytes,
     })
+}
+
+/// `chunk`'s tables in memory, as its segment would hold them — the same
+/// rows in the same order, through the same cells — for a query to read
+/// while the chunk is in the real-time index.
+pub fn chunk_tables(
+    spec: &DataSourceSpec,
+    chunk: &TimeChunk,
+) -> Result<Vec<MemTable>, PersistError> {
+    let problem = |problem| PersistError {
+        datasource: spec.name().to_owned(),
+        interval: chunk.interval(),
+        problem,
+    };
+    let layout = SegmentLayout::for_spec(spec).map_err(|error| problem(error.into()))?;
+    let mut tables = Vec::new();
+    emit_tables(spec, &layout, chunk, |kind, schema, rows| {
+        let mut builder = MemTableBuilder::new(kind, schema);
+        rows(&mut builder)?;
+        tables.push(builder.finish());
+        Ok(())
+    })
+    .map_err(problem)?;
+    Ok(tables)
+}
+
+/// Where a table's rows go: a segment's table writer, or a table in memory.
+trait RowSink {
+    fn append_row(&mut self, time: Millis, cells: &[CellValue<'_>]) -> Result<(), PersistProblem>;
+}
+
+impl RowSink for TableWriter {
+    fn append_row(&mut self, time: Millis, cells: &[CellValue<'_>]) -> Result<(), PersistProblem> {
+        Ok(TableWriter::append_row(self, time, cells)?)
+    }
+}
+
+impl RowSink for MemTableBuilder {
+    fn append_row(&mut self, time: Millis, cells: &[CellValue<'_>]) -> Result<(), PersistProblem> {
+        Ok(MemTableBuilder::append_row(self, time, cells)?)
+    }
+}
+
+/// Sends a table's sorted rows into a sink and returns how many there were.
+type EmitRows<'r, S> = &'r mut dyn FnMut(&mut S) -> Result<u64, PersistProblem>;
+
+/// Produces each table of `layout` from `chunk`: `table` is called with the
+/// table's kind and schema and a function that sends its rows, sorted, into
+/// a sink.
+fn emit_tables<S: RowSink>(
+    spec: &DataSourceSpec,
+    layout: &SegmentLayout,
+    chunk: &TimeChunk,
+    mut table: impl FnMut(TableKind, TableSchema, EmitRows<'_, S>) -> Result<(), PersistProblem>,
+) -> Result<(), PersistProblem> {
+    if let Some(events) = &layout.events {
+        let mut rows: Vec<&EventRow> = chunk.events().iter().collect();
+        rows.sort_by_key(|row| row.time);
+        let schema = widen_multi_value(events, rows.iter().map(|row| row.dimensions.as_slice()))?;
+        table(TableKind::Events, schema, &mut |sink| {
+            emit_events(spec, events, &rows, sink)
+        })?;
+    }
+    if let Some(rollup) = &layout.rollup {
+        let mut rows: Vec<(&RollupKey, &RollupRow)> = chunk.rollup().collect();
+        rows.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        let schema = widen_multi_value(
+            rollup,
+            rows.iter().map(|(key, _)| key.dimensions.as_slice()),
+        )?;
+        table(TableKind::Rollup, schema, &mut |sink| {
+            emit_rollup(rollup, &rows, sink)
+        })?;
+    }
+    Ok(())
+}
+
+fn emit_events(
+    spec: &DataSourceSpec,
+    table: &TableLayout,
+    rows: &[&EventRow],
+    sink: &mut impl RowSink,
+) -> Result<u64, PersistProblem> {
+    let columns = events_columns(spec, table);
+    let mut texts = vec![String::new(); columns.len()];
+    for row in rows {
+        let lists = string_lists(&columns, |column| match column {
+            EventsColumn::Dimension(i) => row.dimensions.get(*i),
+            EventsColumn::Input { .. } => None,
+        });
+        let cells = events_cells(spec, &table.schema, &columns, row, &lists, &mut texts)?;
+        sink.append_row(row.time, &cells)?;
+    }
+    Ok(rows.len() as u64)
+}
+
+fn emit_rollup(
+    table: &TableLayout,
+    rows: &[(&RollupKey, &RollupRow)],
+    sink: &mut impl RowSink,
+) -> Result<u64, PersistProblem> {
+    let dimension_columns = table
+        .sources
+        .iter()
+        .filter(|source| matches!(source, ColumnSource::Dimension(_)))
+        .count();
+    let mut metric_cells: Vec<MetricCell> = Vec::new();
+    for (key, row) in rows {
+        row.write_cells(&mut metric_cells);
+        let lists: Vec<Vec<&str>> = key.dimensions.iter().map(string_list).collect();
+        let mut cells: Vec<CellValue<'_>> = Vec::with_capacity(table.sources.len());
+        cells.extend(
+            key.dimensions
+                .iter()
+                .zip(&lists)
+                .take(dimension_columns)
+                .map(|(value, list)| dimension_cell(value, list)),
+        );
+        cells.extend(metric_cells.iter().map(MetricCell::as_cell_value));
+        sink.append_row(key.time, &cells)?;
+    }
+    Ok(rows.len() as u64)
 }
 
 /// The version and partition of a new segment for `interval`: the next
@@ -518,6 +605,83 @@ mod tests {
                 persist_chunk(catalog, spec, &chunk).unwrap()
             })
             .collect()
+    }
+
+    /// The reference `access` spec (text, HLL and quantiles sketches,
+    /// dimensions outside rollup), with `count` events of few keys.
+    fn access_events(count: usize) -> (DataSourceSpec, Vec<ParsedEvent>) {
+        let spec = DataSourceSpec::from_json(strata_storage::spec::ACCESS_SPEC_JSON).unwrap();
+        let parser = EventParser::new(&spec);
+        let events = (0..count)
+            .map(|i| {
+                let line = format!(
+                    r#"{{"timestamp": "2024-01-0{}T10:{:02}:{:02}Z", "service": "s{}", "region": "eu",
+                      "method": "GET", "status": {}, "country": "FR", "host": "h{}", "path": "/p{}",
+                      "user_id": "u{}", "message": "GET /p{} took {} ms", "bytes": {i},
+                      "duration_ms": {}.5, "retries": {}}}"#,
+                    1 + i % 2,
+                    i % 7,
+                    i % 60,
+                    i % 3,
+                    [200, 500][i % 2],
+                    i % 5,
+                    i % 11,
+                    i % 13,
+                    i % 11,
+                    i % 97,
+                    i % 97,
+                    i % 3,
+                );
+                parser.parse_line(line.as_bytes()).unwrap()
+            })
+            .collect();
+        (spec, events)
+    }
+
+    /// The real-time index offers each chunk to queries as the tables its
+    /// segment will hold: the oracle is that segment, read back.
+    #[test]
+    fn a_chunk_reads_the_same_in_memory_and_once_persisted() {
+        use strata_query::segment_table::SegmentTable;
+        use strata_query::table::TableSource;
+
+        let (access, access_events) = access_events(400);
+        let web = spec(true);
+        let web_events = events(&web, 300, JAN_1, 7);
+        for (spec, events) in [(access, access_events), (web.clone(), web_events)] {
+            let (_dir, catalog) = catalog_with(&spec);
+            let index = index_of(&spec, &events);
+            let mut compared = 0;
+            for chunk in index.chunks() {
+                let memory = chunk_tables(&spec, chunk).unwrap();
+                let descriptor = persist_chunk(&catalog, &spec, chunk).unwrap();
+                let segment = Segment::open(&catalog.segment_dir(&descriptor.id)).unwrap();
+                for table in &memory {
+                    let stored = SegmentTable::new(segment.table(table.kind()).unwrap());
+                    assert_eq!(table.schema(), stored.schema());
+                    assert_eq!(table.rows(), stored.rows());
+                    assert_eq!(table.time_range(), stored.time_range());
+                    assert_eq!(table.read_time().unwrap(), stored.read_time().unwrap());
+                    for column in table.schema().columns() {
+                        assert_eq!(
+                            table.read_column(&column.name).unwrap(),
+                            stored.read_column(&column.name).unwrap(),
+                            "{} table, column {}",
+                            table.kind().name(),
+                            column.name
+                        );
+                    }
+                    compared += 1;
+                }
+                let kinds: Vec<TableKind> = memory.iter().map(|t| t.kind()).collect();
+                let stored_kinds: Vec<TableKind> = [TableKind::Events, TableKind::Rollup]
+                    .into_iter()
+                    .filter(|kind| segment.table(*kind).is_some())
+                    .collect();
+                assert_eq!(kinds, stored_kinds);
+            }
+            assert_eq!(compared, 4, "two chunks of two tables each");
+        }
     }
 
     fn longs(table: &Table, name: &str) -> Vec<i64> {

@@ -4,7 +4,11 @@
 //! An event that reaches the index is already in the write-ahead log (DESIGN.md,
 //! "The write path"); the index makes it queryable at once and shapes it the
 //! way its segment will be, so that [`persist`](crate::persist) only has to sort
-//! and write. Each event goes to the [`TimeChunk`] of its segment-granularity
+//! and write. Queries read a chunk through the query crate's table interface:
+//! [`chunk_tables`](crate::persist::chunk_tables) builds, in memory, the very
+//! tables its segment will hold, and
+//! [`IngestService::read_view`](crate::service::IngestService::read_view)
+//! hands them out together with the published segments. Each event goes to the [`TimeChunk`] of its segment-granularity
 //! bucket, and within it to the tables the spec's
 //! [`SegmentLayout`] asks for:
 //!

@@ -75,6 +75,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, RwLock, Weak};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
+use strata_query::mem_table::MemTable;
 use strata_storage::catalog::{Catalog, CatalogError, Publish, SegmentDescriptor};
 use strata_storage::segment::schema::SchemaError;
 use strata_storage::spec::{DataSourceSpec, Dimension, SpecError};
@@ -85,7 +86,7 @@ use crate::parse::{
     BodyError, DiscoveredDimension, EventParser, ParseLimits, ParsedEvent, decode_body,
     ndjson_lines,
 };
-use crate::persist::{PersistError, next_partition, write_segment_at};
+use crate::persist::{PersistError, chunk_tables, next_partition, write_segment_at};
 use crate::realtime::{FrozenChunk, RealtimeIndex, TimeChunk, WidenError, wall_clock_now};
 use crate::wal::{Batch, SequenceNumber, Wal, WalError, WalOptions, WalStats};
 
@@ -190,6 +191,15 @@ pub struct PersistOutcome {
     pub segments: Vec<SegmentDescriptor>,
     /// The new [`PERSISTED_THROUGH`]; `None` when there was nothing to persist.
     pub persisted_through: Option<SequenceNumber>,
+}
+
+/// A datasource as one query reads it; see [`IngestService::read_view`].
+#[derive(Debug, Clone)]
+pub struct ReadView {
+    /// The spec, the visible segments and the offsets.
+    pub state: Arc<strata_storage::catalog::DataSourceState>,
+    /// The tables of the chunks still in the real-time index.
+    pub realtime: Vec<MemTable>,
 }
 
 /// Which chunks a persist writes.
@@ -840,6 +850,31 @@ impl IngestService {
         let _gate = ingest.gate.read().unwrap_or_else(PoisonError::into_inner);
         let state = self.catalog.datasource(name)?;
         Some((state, ingest.realtime()))
+    }
+
+    /// What a query of datasource `name` reads: its published state and its
+    /// real-time chunks as tables ([`chunk_tables`]: the tables their
+    /// segments will hold), taken together so that a persist never falls
+    /// between them — every acknowledged event is in exactly one of the two.
+    /// Ingest into the datasource waits while the chunks are copied.
+    pub fn read_view(&self, name: &str) -> Result<ReadView, IngestError> {
+        let ingest = self.datasource(name)?;
+        let _gate = ingest.gate.read().unwrap_or_else(PoisonError::into_inner);
+        let state =
+            self.catalog
+                .datasource(name)
+                .ok_or_else(|| IngestError::UnknownDatasource {
+                    name: name.to_owned(),
+                })?;
+        let index = ingest.index();
+        let mut realtime = Vec::new();
+        for frozen in index.frozen() {
+            realtime.extend(chunk_tables(frozen.spec(), frozen.chunk())?);
+        }
+        for chunk in index.chunks() {
+            realtime.extend(chunk_tables(index.spec(), chunk)?);
+        }
+        Ok(ReadView { state, realtime })
     }
 
     /// Every counter of every datasource, by name.

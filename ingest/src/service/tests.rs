@@ -524,3 +524,61 @@ fn the_persist_period_counts_from_the_oldest_event_held() {
         [("web".to_owned(), PersistScope::All)]
     );
 }
+
+#[test]
+fn a_read_view_holds_every_event_once_before_and_after_a_persist() {
+    use strata_query::segment_table::SegmentTable;
+    use strata_query::table::{ColumnValues, TableSource};
+    use strata_storage::segment::{Segment, TableKind};
+
+    let dir = tempfile::tempdir().unwrap();
+    let catalog: Arc<dyn Catalog> = Arc::new(FileCatalog::open(dir.path()).unwrap());
+    let service = open(dir.path(), catalog.clone());
+    service.create_datasource(spec()).unwrap();
+    // The oracle: what was acknowledged, summed line by line.
+    let ingest = |first: usize| -> (i64, i64) {
+        let report = service
+            .ingest("web", body(50, first).as_bytes(), None)
+            .unwrap();
+        assert_eq!(report.accepted, 50);
+        (50, (first..first + 50).map(|i| i as i64).sum::<i64>())
+    };
+    let sums = |view: &ReadView| -> (i64, i64) {
+        let segments: Vec<Segment> = view
+            .state
+            .segments
+            .iter()
+            .map(|s| Segment::open(&catalog.segment_dir(&s.id)).unwrap())
+            .collect();
+        let mut tables: Vec<Box<dyn TableSource + '_>> = view
+            .realtime
+            .iter()
+            .map(|table| Box::new(table.clone()) as Box<dyn TableSource>)
+            .collect();
+        tables.extend(segments.iter().map(|segment| {
+            Box::new(SegmentTable::new(segment.table(TableKind::Rollup).unwrap()))
+                as Box<dyn TableSource + '_>
+        }));
+        let total = |name: &str| -> i64 {
+            tables
+                .iter()
+                .filter(|table| table.kind() == TableKind::Rollup)
+                .map(|table| match table.read_column(name).unwrap() {
+                    Some(ColumnValues::Long(values)) => values.iter().flatten().sum::<i64>(),
+                    other => panic!("{name}: {other:?}"),
+                })
+                .sum()
+        };
+        (total("count"), total("bytes"))
+    };
+
+    let first = ingest(0);
+    let view = service.read_view("web").unwrap();
+    assert!(view.state.segments.is_empty());
+    assert_eq!(sums(&view), first);
+    service.persist("web").unwrap();
+    let second = ingest(50);
+    let view = service.read_view("web").unwrap();
+    assert!(!view.state.segments.is_empty() && !view.realtime.is_empty());
+    assert_eq!(sums(&view), (first.0 + second.0, first.1 + second.1));
+}

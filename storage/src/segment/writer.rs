@@ -47,6 +47,26 @@ pub enum CellValue<'a> {
     Bytes(&'a [u8]),
 }
 
+impl CellValue<'_> {
+    /// Whether a column of `kind` can hold this cell: null fits any column,
+    /// a long also fits a double column, and several strings fit only a
+    /// multi-value string column.
+    pub fn fits(&self, kind: &ColumnKind) -> bool {
+        match (kind, self) {
+            (_, CellValue::Null) => true,
+            (ColumnKind::Long, CellValue::Long(_)) => true,
+            (ColumnKind::Double, CellValue::Double(_) | CellValue::Long(_)) => true,
+            (ColumnKind::String { .. }, CellValue::Str(_)) => true,
+            (ColumnKind::String { multi_value }, CellValue::Strs(v)) => {
+                *multi_value || v.len() <= 1
+            }
+            (ColumnKind::Text, CellValue::Str(_)) => true,
+            (ColumnKind::Complex { .. }, CellValue::Bytes(_)) => true,
+            _ => false,
+        }
+    }
+}
+
 /// The blocks written so far, with the file offset and checksums.
 struct BlockSink {
     path: PathBuf,
@@ -328,19 +348,7 @@ impl TableWriter {
 
     fn check_cell(&self, i: usize, value: &CellValue<'_>) -> Result<(), SegmentError> {
         let column = &self.schema.columns()[i];
-        let ok = match (&column.kind, value) {
-            (_, CellValue::Null) => true,
-            (ColumnKind::Long, CellValue::Long(_)) => true,
-            (ColumnKind::Double, CellValue::Double(_) | CellValue::Long(_)) => true,
-            (ColumnKind::String { .. }, CellValue::Str(_)) => true,
-            (ColumnKind::String { multi_value }, CellValue::Strs(v)) => {
-                *multi_value || v.len() <= 1
-            }
-            (ColumnKind::Text, CellValue::Str(_)) => true,
-            (ColumnKind::Complex { .. }, CellValue::Bytes(_)) => true,
-            _ => false,
-        };
-        if ok {
+        if value.fits(&column.kind) {
             Ok(())
         } else {
             Err(self.invalid(format!(
