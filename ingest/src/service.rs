@@ -75,8 +75,10 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, RwLock, Weak};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
-use strata_query::mem_table::MemTable;
+use strata_query::snapshot::{ChunkTables, DataSourceSnapshot};
+use strata_query::table::TableSource;
 use strata_storage::catalog::{Catalog, CatalogError, Publish, SegmentDescriptor};
+use strata_storage::segment::TableKind;
 use strata_storage::segment::schema::SchemaError;
 use strata_storage::spec::{DataSourceSpec, Dimension, SpecError};
 use strata_storage::time::{Interval, Millis};
@@ -191,15 +193,6 @@ pub struct PersistOutcome {
     pub segments: Vec<SegmentDescriptor>,
     /// The new [`PERSISTED_THROUGH`]; `None` when there was nothing to persist.
     pub persisted_through: Option<SequenceNumber>,
-}
-
-/// A datasource as one query reads it; see [`IngestService::read_view`].
-#[derive(Debug, Clone)]
-pub struct ReadView {
-    /// The spec, the visible segments and the offsets.
-    pub state: Arc<strata_storage::catalog::DataSourceState>,
-    /// The tables of the chunks still in the real-time index.
-    pub realtime: Vec<MemTable>,
 }
 
 /// Which chunks a persist writes.
@@ -857,7 +850,7 @@ impl IngestService {
     /// segments will hold), taken together so that a persist never falls
     /// between them — every acknowledged event is in exactly one of the two.
     /// Ingest into the datasource waits while the chunks are copied.
-    pub fn read_view(&self, name: &str) -> Result<ReadView, IngestError> {
+    pub fn read_view(&self, name: &str) -> Result<DataSourceSnapshot, IngestError> {
         let ingest = self.datasource(name)?;
         let _gate = ingest.gate.read().unwrap_or_else(PoisonError::into_inner);
         let state =
@@ -867,14 +860,23 @@ impl IngestService {
                     name: name.to_owned(),
                 })?;
         let index = ingest.index();
+        let chunks = index
+            .frozen()
+            .iter()
+            .map(|frozen| (frozen.spec(), frozen.chunk()))
+            .chain(index.chunks().map(|chunk| (index.spec(), chunk)));
         let mut realtime = Vec::new();
-        for frozen in index.frozen() {
-            realtime.extend(chunk_tables(frozen.spec(), frozen.chunk())?);
+        for (spec, chunk) in chunks {
+            let mut tables = ChunkTables::default();
+            for table in chunk_tables(spec, chunk)? {
+                match table.kind() {
+                    TableKind::Events => tables.events = Some(table),
+                    TableKind::Rollup => tables.rollup = Some(table),
+                }
+            }
+            realtime.push(tables);
         }
-        for chunk in index.chunks() {
-            realtime.extend(chunk_tables(index.spec(), chunk)?);
-        }
-        Ok(ReadView { state, realtime })
+        Ok(DataSourceSnapshot { state, realtime })
     }
 
     /// Every counter of every datasource, by name.

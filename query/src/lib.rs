@@ -6,12 +6,26 @@
 //! index. It reads and never writes.
 //!
 //! Where to start reading:
+//! - [`plan`] — the logical plan every front-end lowers into;
+//! - [`druid`] — Druid's native JSON queries read into a plan, and the
+//!   executor's rows rendered in Druid's response shapes;
+//! - [`snapshot`] — a datasource as one query sees it (segments and real-time
+//!   chunks, taken together), and running a plan on it;
 //! - [`table`] — the one interface every table is read through, whether it
 //!   is in a published segment or still in the real-time index;
 //! - [`segment_table`] — a segment's table through that interface;
 //! - [`mem_table`] — an in-memory table built row by row, as the real-time
-//!   index offers its chunks.
+//!   index offers its chunks;
+//! - [`select`] — the rows of a table a plan reads: its intervals and its
+//!   filter, evaluated once per dictionary value into row bitmaps;
+//! - [`execute`] — an aggregate plan run over the tables of segments and
+//!   real-time chunks, each answered from its rollup table when that is exact.
 
+pub mod druid;
+pub mod execute;
 pub mod mem_table;
+pub mod plan;
 pub mod segment_table;
+pub mod select;
+pub mod snapshot;
 pub mod table;

@@ -96,6 +96,20 @@ pub fn format_millis(t: Millis) -> String {
     }
 }
 
+/// Reads an ISO-8601 interval `start/end`, each end as [`parse_iso_instant`]
+/// reads it; the error says which part is wrong.
+pub fn parse_iso_interval(text: &str) -> Result<Interval, &'static str> {
+    let (start, end) = text
+        .split_once('/')
+        .ok_or("it needs a start and an end separated by \"/\"")?;
+    let start = parse_iso_instant(start).ok_or("its start is not an ISO-8601 time")?;
+    let end = parse_iso_instant(end).ok_or("its end is not an ISO-8601 time")?;
+    if end <= start {
+        return Err("its end is not after its start");
+    }
+    Interval::new(start, end).map_err(|_| "its end is not after its start")
+}
+
 /// Parses an ISO-8601 instant in the forms Druid (Joda-Time) accepts:
 /// `2024-01-01T00:30:00Z`, `2024-01-01T00:30:00.123+05:30`, `2024-01-01 00:30`,
 /// `2024-01-01T00`, `2024-01-01`; `T` or a space between date and time; a

@@ -543,7 +543,7 @@ fn a_read_view_holds_every_event_once_before_and_after_a_persist() {
         assert_eq!(report.accepted, 50);
         (50, (first..first + 50).map(|i| i as i64).sum::<i64>())
     };
-    let sums = |view: &ReadView| -> (i64, i64) {
+    let sums = |view: &strata_query::snapshot::DataSourceSnapshot| -> (i64, i64) {
         let segments: Vec<Segment> = view
             .state
             .segments
@@ -553,6 +553,7 @@ fn a_read_view_holds_every_event_once_before_and_after_a_persist() {
         let mut tables: Vec<Box<dyn TableSource + '_>> = view
             .realtime
             .iter()
+            .flat_map(|chunk| chunk.events.iter().chain(&chunk.rollup))
             .map(|table| Box::new(table.clone()) as Box<dyn TableSource>)
             .collect();
         tables.extend(segments.iter().map(|segment| {

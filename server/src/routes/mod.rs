@@ -2,6 +2,7 @@
 //! layers below, one module per resource.
 
 pub mod datasources;
+pub mod druid;
 pub mod ingest;
 
 use std::convert::Infallible;
@@ -14,6 +15,9 @@ use crate::api_error::{ApiError, recover};
 
 /// The largest datasource spec accepted, in bytes.
 const MAX_SPEC_BYTES: u64 = 1 << 20;
+
+/// The largest query accepted, in bytes.
+const MAX_QUERY_BYTES: u64 = 1 << 20;
 
 /// Every route, with errors mapped to the JSON contract and requests counted.
 pub fn routes(
@@ -75,11 +79,28 @@ pub fn routes(
         .unify()
         .map(|result: Result<Response, ApiError>| result.unwrap_or_else(Reply::into_response));
 
+    let druid_service = state.ingest.clone();
+    let druid_query = warp::path!("druid" / "v2")
+        .and(warp::post())
+        .and(warp::any().map(move || druid_service.clone()))
+        .and(warp::body::content_length_limit(MAX_QUERY_BYTES))
+        .and(warp::body::bytes())
+        .then(druid::query)
+        .map(|result: Result<Response, ApiError>| result.unwrap_or_else(Reply::into_response));
+    let listing_service = state.ingest.clone();
+    let druid_datasources = warp::path!("druid" / "v2" / "datasources")
+        .and(warp::get())
+        .map(move || druid::datasources(&listing_service));
+
     let counted = state.metrics.clone();
     health
         .or(metrics)
         .unify()
         .or(datasource_routes)
+        .unify()
+        .or(druid_query)
+        .unify()
+        .or(druid_datasources)
         .unify()
         .recover(recover)
         .map(Reply::into_response)
@@ -101,6 +122,8 @@ fn route_label(path: &str) -> &'static str {
             "/v1/datasources/{name}/ingest"
         }
         p if p.starts_with("/v1/datasources/") => "/v1/datasources/{name}",
+        "/druid/v2" => "/druid/v2",
+        "/druid/v2/datasources" => "/druid/v2/datasources",
         _ => "other",
     }
 }

@@ -69,7 +69,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::granularity::Granularity;
-use crate::time::{Interval, parse_iso_instant};
+use crate::time::{Interval, parse_iso_interval};
 
 /// The spec of the reference `access` datasource (`shared/DATASET.md`): the
 /// one benchmarks, the demo and tests load the generated access logs with.
@@ -527,7 +527,7 @@ fn parse_granularity_spec(value: &Value, path: JsonPath) -> Result<GranularitySp
         .map(|(index, value)| {
             let path = intervals_path.element(index, None);
             match value {
-                Value::String(text) => parse_interval(text).map_err(|reason| {
+                Value::String(text) => parse_iso_interval(text).map_err(|reason| {
                     path.error(SpecProblem::InvalidInterval {
                         text: text.clone(),
                         reason,
@@ -547,19 +547,6 @@ fn parse_granularity_spec(value: &Value, path: JsonPath) -> Result<GranularitySp
         // An empty list says no more than a missing one.
         intervals: Some(intervals).filter(|intervals| !intervals.is_empty()),
     })
-}
-
-/// Reads an ISO-8601 interval `start/end`.
-fn parse_interval(text: &str) -> Result<Interval, &'static str> {
-    let (start, end) = text
-        .split_once('/')
-        .ok_or("it needs a start and an end separated by \"/\"")?;
-    let start = parse_iso_instant(start).ok_or("its start is not an ISO-8601 time")?;
-    let end = parse_iso_instant(end).ok_or("its end is not an ISO-8601 time")?;
-    if end <= start {
-        return Err("its end is not after its start");
-    }
-    Interval::new(start, end).map_err(|_| "its end is not after its start")
 }
 
 /// The canonical JSON of a spec: Druid's `dataSchema` shape with every default

@@ -1,0 +1,320 @@
+//! Druid's native JSON queries, lowered into the [logical plan](crate::plan).
+//!
+//! `POST /druid/v2` takes a Druid query object; this module reads it into a
+//! [`DruidQuery`] — a [`QueryPlan`] plus what Druid's answer needs beyond it
+//! (the query type, topN's threshold and metric, groupBy's limit spec) — and
+//! renders the executor's rows back in Druid's response shape, so that
+//! Druid's own clients (pydruid, Superset, Grafana's Druid plugin) work
+//! unchanged.
+//!
+//! Supported so far: `timeseries`, `topN` and `groupBy` over one table
+//! datasource, with the filters of [`filter`] and the aggregators and
+//! post-aggregators of [`aggregation`]. Anything else is refused with a
+//! message that names the field and what is supported.
+
+pub mod aggregation;
+pub mod filter;
+pub mod json;
+pub mod response;
+
+use serde_json::Value;
+use strata_storage::granularity::Granularity;
+use strata_storage::time::{Interval, parse_iso_interval};
+
+use crate::plan::{AggregatePlan, GroupKey, QueryPlan};
+use json::{Field, JsonError};
+
+/// A Druid query, read. See the [module docs](self).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DruidQuery {
+    pub plan: QueryPlan,
+    pub kind: QueryKind,
+}
+
+/// What a query type adds to the plan: how its answer is ordered, cut and
+/// shaped.
+#[derive(Debug, Clone, PartialEq)]
+pub enum QueryKind {
+    Timeseries {
+        descending: bool,
+    },
+    TopN {
+        threshold: usize,
+        metric: TopNMetric,
+    },
+    GroupBy {
+        limit: Option<usize>,
+        offset: usize,
+        order_by: Vec<OrderBy>,
+    },
+}
+
+/// How topN ranks the values of its dimension.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TopNMetric {
+    /// By an aggregation or post-aggregation, largest first.
+    Numeric(String),
+    /// By the dimension value, lexicographically, ascending.
+    Dimension,
+    /// The inner order, reversed.
+    Inverted(Box<TopNMetric>),
+}
+
+/// One column of groupBy's `limitSpec.columns`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OrderBy {
+    pub column: String,
+    pub descending: bool,
+    /// Compare as numbers (`dimensionOrder: numeric`) rather than as text;
+    /// aggregations always compare as numbers.
+    pub numeric: bool,
+}
+
+/// Why a query could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DruidError {
+    #[error(transparent)]
+    Json(#[from] JsonError),
+}
+
+/// Reads a Druid native query.
+pub fn parse(value: &Value) -> Result<DruidQuery, DruidError> {
+    let root = Field::root(value);
+    let query_type = root.required("queryType")?.string()?;
+    let datasource = datasource(&root.required("dataSource")?)?;
+    let intervals = intervals(&root.required("intervals")?)?;
+    let granularity = match root.optional("granularity") {
+        Some(field) => field.granularity()?,
+        None => Granularity::All,
+    };
+    let filter = root
+        .optional("filter")
+        .filter(|field| !field.is_null())
+        .map(|field| filter::parse(&field))
+        .transpose()?;
+    let aggregations = root
+        .optional("aggregations")
+        .map(|field| aggregation::parse_aggregations(&field))
+        .transpose()?
+        .unwrap_or_default();
+    let post_aggregations = root
+        .optional("postAggregations")
+        .map(|field| aggregation::parse_post_aggregations(&field))
+        .transpose()?
+        .unwrap_or_default();
+    let context = root.optional("context");
+    let context_flag = |name: &str| -> Result<bool, JsonError> {
+        match context.as_ref().and_then(|c| c.optional(name)) {
+            Some(field) => field.boolean(),
+            None => Ok(false),
+        }
+    };
+
+    let (group_by, kind, zero_fill) = match query_type.as_str() {
+        "timeseries" => {
+            let descending = match root.optional("descending") {
+                Some(field) => field.boolean()?,
+                None => false,
+            };
+            let skip_empty = context_flag("skipEmptyBuckets")?;
+            (
+                Vec::new(),
+                QueryKind::Timeseries { descending },
+                !skip_empty,
+            )
+        }
+        "topN" => {
+            let dimension = dimension(&root.required("dimension")?)?;
+            let threshold = root.required("threshold")?.count()?;
+            let metric = topn_metric(&root.required("metric")?)?;
+            (
+                vec![dimension],
+                QueryKind::TopN { threshold, metric },
+                false,
+            )
+        }
+        "groupBy" => {
+            let dimensions = root
+                .required("dimensions")?
+                .elements()?
+                .iter()
+                .map(dimension)
+                .collect::<Result<Vec<_>, _>>()?;
+            let (limit, offset, order_by) = match root.optional("limitSpec") {
+                Some(spec) if !spec.is_null() => limit_spec(&spec)?,
+                _ => (None, 0, Vec::new()),
+            };
+            (
+                dimensions,
+                QueryKind::GroupBy {
+                    limit,
+                    offset,
+                    order_by,
+                },
+                false,
+            )
+        }
+        other => {
+            return Err(root
+                .required("queryType")?
+                .invalid(format!(
+                    "query type `{other}` is not supported yet; use timeseries, topN or groupBy"
+                ))
+                .into());
+        }
+    };
+    Ok(DruidQuery {
+        plan: QueryPlan {
+            datasource,
+            intervals,
+            filter,
+            aggregate: AggregatePlan {
+                granularity,
+                group_by,
+                aggregations,
+                post_aggregations,
+                zero_fill,
+            },
+        },
+        kind,
+    })
+}
+
+/// `"dataSource": "name"` or `{"type": "table", "name": "name"}`.
+fn datasource(field: &Field<'_>) -> Result<String, JsonError> {
+    if field.is_string() {
+        return field.string();
+    }
+    let kind = field.required("type")?.string()?;
+    if kind != "table" {
+        return Err(field.required("type")?.invalid(format!(
+            "datasource type `{kind}` is not supported; name one table datasource"
+        )));
+    }
+    field.required("name")?.string()
+}
+
+/// `"intervals": ["start/end", ...]`, one string, or
+/// `{"type": "intervals", "intervals": [...]}`.
+fn intervals(field: &Field<'_>) -> Result<Vec<Interval>, JsonError> {
+    let list = if field.is_string() {
+        vec![field.clone()]
+    } else if field.is_array() {
+        field.elements()?
+    } else {
+        field.required("intervals")?.elements()?
+    };
+    if list.is_empty() {
+        return Err(
+            field.invalid("at least one interval is needed, such as \"2024-01-01/2024-01-02\"")
+        );
+    }
+    list.iter()
+        .map(|item| {
+            let text = item.string()?;
+            parse_iso_interval(&text)
+                .map_err(|reason| item.invalid(format!("`{text}` is not an interval: {reason}")))
+        })
+        .collect()
+}
+
+/// A dimension spec: `"name"` or `{"type": "default", "dimension": ..., "outputName": ...}`.
+fn dimension(field: &Field<'_>) -> Result<GroupKey, JsonError> {
+    if field.is_string() {
+        let name = field.string()?;
+        return Ok(GroupKey {
+            column: name.clone(),
+            output_name: name,
+        });
+    }
+    if let Some(kind) = field.optional("type") {
+        let kind = kind.string()?;
+        if kind != "default" {
+            return Err(field.required("type")?.invalid(format!(
+                "dimension spec type `{kind}` is not supported; use \"default\""
+            )));
+        }
+    }
+    let column = field.required("dimension")?.string()?;
+    let output_name = match field.optional("outputName") {
+        Some(name) => name.string()?,
+        None => column.clone(),
+    };
+    Ok(GroupKey {
+        column,
+        output_name,
+    })
+}
+
+fn topn_metric(field: &Field<'_>) -> Result<TopNMetric, JsonError> {
+    if field.is_string() {
+        return Ok(TopNMetric::Numeric(field.string()?));
+    }
+    match field.required("type")?.string()?.as_str() {
+        "numeric" => Ok(TopNMetric::Numeric(field.required("metric")?.string()?)),
+        "dimension" | "lexicographic" | "alphaNumeric" => Ok(TopNMetric::Dimension),
+        "inverted" => Ok(TopNMetric::Inverted(Box::new(topn_metric(
+            &field.required("metric")?,
+        )?))),
+        other => Err(field.required("type")?.invalid(format!(
+            "topN metric type `{other}` is not supported; use numeric, dimension or inverted"
+        ))),
+    }
+}
+
+fn limit_spec(field: &Field<'_>) -> Result<(Option<usize>, usize, Vec<OrderBy>), JsonError> {
+    let limit = field.optional("limit").map(|f| f.count()).transpose()?;
+    let offset = field
+        .optional("offset")
+        .map(|f| f.count())
+        .transpose()?
+        .unwrap_or(0);
+    let columns = match field.optional("columns") {
+        Some(columns) => columns
+            .elements()?
+            .iter()
+            .map(|column| {
+                if column.is_string() {
+                    return Ok(OrderBy {
+                        column: column.string()?,
+                        descending: false,
+                        numeric: false,
+                    });
+                }
+                let descending = match column.optional("direction") {
+                    Some(direction) => match direction.string()?.as_str() {
+                        "ascending" => false,
+                        "descending" => true,
+                        other => {
+                            return Err(direction.invalid(format!(
+                                "direction `{other}` is neither \"ascending\" nor \"descending\""
+                            )));
+                        }
+                    },
+                    None => false,
+                };
+                let numeric = match column.optional("dimensionOrder") {
+                    Some(order) => {
+                        let order = if order.is_string() {
+                            order.string()?
+                        } else {
+                            order.required("type")?.string()?
+                        };
+                        order == "numeric"
+                    }
+                    None => false,
+                };
+                Ok(OrderBy {
+                    column: column.required("dimension")?.string()?,
+                    descending,
+                    numeric,
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?,
+        None => Vec::new(),
+    };
+    Ok((limit, offset, columns))
+}
+
+#[cfg(test)]
+mod tests;

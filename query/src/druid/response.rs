@@ -1,0 +1,205 @@
+//! The executor's rows in Druid's response shapes.
+//!
+//! - `timeseries`: `[{"timestamp": ..., "result": {name: value, ...}}]`, one
+//!   per time bucket, newest first when `descending`;
+//! - `topN`: `[{"timestamp": ..., "result": [{dimension: value, name: value, ...}]}]`,
+//!   one per time bucket, each ranked by the topN metric and cut at `threshold`;
+//! - `groupBy`: `[{"version": "v1", "timestamp": ..., "event": {...}}]`, ordered by
+//!   `limitSpec.columns` (then by time and keys) and cut by its offset and limit.
+//!
+//! Timestamps are ISO-8601 UTC with milliseconds, as Druid writes them.
+
+use std::cmp::Ordering;
+
+use serde_json::{Map, Value, json};
+use strata_storage::time::format_millis;
+
+use super::{DruidQuery, OrderBy, QueryKind, TopNMetric};
+use crate::plan::{KeyValue, ResultRow, ResultValue};
+
+/// Druid's answer to `query` from the executor's `rows`.
+pub fn render(query: &DruidQuery, mut rows: Vec<ResultRow>) -> Value {
+    let aggregate = &query.plan.aggregate;
+    let value_names: Vec<&str> = aggregate
+        .aggregations
+        .iter()
+        .map(|a| a.name.as_str())
+        .chain(aggregate.post_aggregations.iter().map(|p| p.name.as_str()))
+        .collect();
+    let key_names: Vec<&str> = aggregate
+        .group_by
+        .iter()
+        .map(|key| key.output_name.as_str())
+        .collect();
+    let object = |row: &ResultRow| -> Map<String, Value> {
+        key_names
+            .iter()
+            .zip(&row.keys)
+            .map(|(name, key)| ((*name).to_owned(), key_json(key)))
+            .chain(
+                value_names
+                    .iter()
+                    .zip(&row.values)
+                    .map(|(name, value)| ((*name).to_owned(), value_json(*value))),
+            )
+            .collect()
+    };
+    match &query.kind {
+        QueryKind::Timeseries { descending } => {
+            if *descending {
+                rows.reverse();
+            }
+            Value::Array(
+                rows.iter()
+                    .map(|row| json!({"timestamp": format_millis(row.timestamp), "result": object(row)}))
+                    .collect(),
+            )
+        }
+        QueryKind::TopN { threshold, metric } => {
+            let mut buckets: Vec<(i64, Vec<ResultRow>)> = Vec::new();
+            for row in rows {
+                match buckets.last_mut() {
+                    Some((time, bucket)) if *time == row.timestamp => bucket.push(row),
+                    _ => buckets.push((row.timestamp, vec![row])),
+                }
+            }
+            Value::Array(
+                buckets
+                    .into_iter()
+                    .map(|(time, mut bucket)| {
+                        bucket.sort_by(|a, b| topn_order(metric, &value_names, a, b));
+                        bucket.truncate(*threshold);
+                        let result: Vec<Value> = bucket
+                            .iter()
+                            .map(|row| Value::Object(object(row)))
+                            .collect();
+                        json!({"timestamp": format_millis(time), "result": result})
+                    })
+                    .collect(),
+            )
+        }
+        QueryKind::GroupBy {
+            limit,
+            offset,
+            order_by,
+        } => {
+            if !order_by.is_empty() {
+                // Stable: rows equal in every ordering column keep time and key order.
+                rows.sort_by(|a, b| {
+                    order_by
+                        .iter()
+                        .map(|order| groupby_order(order, &key_names, &value_names, a, b))
+                        .find(|ordering| ordering.is_ne())
+                        .unwrap_or(Ordering::Equal)
+                });
+            }
+            let limit = limit.unwrap_or(usize::MAX);
+            Value::Array(
+                rows.iter()
+                    .skip(*offset)
+                    .take(limit)
+                    .map(|row| {
+                        json!({"version": "v1", "timestamp": format_millis(row.timestamp), "event": object(row)})
+                    })
+                    .collect(),
+            )
+        }
+    }
+}
+
+fn key_json(key: &KeyValue) -> Value {
+    match key {
+        KeyValue::Null => Value::Null,
+        KeyValue::Long(value) => json!(value),
+        KeyValue::Double(value) => number_json(*value),
+        KeyValue::String(value) => json!(value),
+    }
+}
+
+fn value_json(value: ResultValue) -> Value {
+    match value {
+        ResultValue::Null => Value::Null,
+        ResultValue::Long(value) => json!(value),
+        ResultValue::Double(value) => number_json(value),
+    }
+}
+
+/// A double as JSON; NaN and infinities, which JSON cannot hold, as null.
+fn number_json(value: f64) -> Value {
+    serde_json::Number::from_f64(value).map_or(Value::Null, Value::Number)
+}
+
+fn as_f64(value: ResultValue) -> Option<f64> {
+    match value {
+        ResultValue::Null => None,
+        ResultValue::Long(value) => Some(value as f64),
+        ResultValue::Double(value) => Some(value),
+    }
+}
+
+/// Larger first; nulls last.
+fn descending_numbers(a: Option<f64>, b: Option<f64>) -> Ordering {
+    match (a, b) {
+        (Some(a), Some(b)) => b.total_cmp(&a),
+        (Some(_), None) => Ordering::Less,
+        (None, Some(_)) => Ordering::Greater,
+        (None, None) => Ordering::Equal,
+    }
+}
+
+fn key_text(key: &KeyValue) -> Option<String> {
+    match key {
+        KeyValue::Null => None,
+        KeyValue::Long(value) => Some(value.to_string()),
+        KeyValue::Double(value) => Some(value.to_string()),
+        KeyValue::String(value) => Some(value.clone()),
+    }
+}
+
+fn topn_order(metric: &TopNMetric, names: &[&str], a: &ResultRow, b: &ResultRow) -> Ordering {
+    match metric {
+        TopNMetric::Numeric(name) => {
+            let position = names.iter().position(|n| n == name);
+            let value = |row: &ResultRow| {
+                position
+                    .and_then(|p| row.values.get(p).copied())
+                    .and_then(as_f64)
+            };
+            descending_numbers(value(a), value(b))
+        }
+        TopNMetric::Dimension => a
+            .keys
+            .first()
+            .map(key_text)
+            .cmp(&b.keys.first().map(key_text)),
+        TopNMetric::Inverted(inner) => topn_order(inner, names, a, b).reverse(),
+    }
+}
+
+fn groupby_order(
+    order: &OrderBy,
+    key_names: &[&str],
+    value_names: &[&str],
+    a: &ResultRow,
+    b: &ResultRow,
+) -> Ordering {
+    let ascending = if let Some(position) = key_names.iter().position(|n| *n == order.column) {
+        let (x, y) = (&a.keys[position], &b.keys[position]);
+        if order.numeric {
+            let number = |key: &KeyValue| key_text(key).and_then(|text| text.parse::<f64>().ok());
+            descending_numbers(number(y), number(x))
+        } else {
+            key_text(x).cmp(&key_text(y))
+        }
+    } else if let Some(position) = value_names.iter().position(|n| *n == order.column) {
+        let value = |row: &ResultRow| row.values.get(position).copied().and_then(as_f64);
+        descending_numbers(value(b), value(a))
+    } else {
+        Ordering::Equal
+    };
+    if order.descending {
+        ascending.reverse()
+    } else {
+        ascending
+    }
+}

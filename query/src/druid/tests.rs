@@ -1,0 +1,284 @@
+use serde_json::json;
+use strata_storage::granularity::Granularity;
+use strata_storage::time::Interval;
+
+use super::*;
+use crate::plan::{
+    AggregateFunction, Aggregation, ArithmeticOperator, Filter, KeyValue, NumberType,
+    PostAggregation, PostExpression, RangeBound, RangeOrdering, ResultRow, ResultValue,
+};
+
+const JAN_1: i64 = 1_704_067_200_000;
+const DAY: i64 = 86_400_000;
+
+fn error_of(query: serde_json::Value) -> String {
+    parse(&query).unwrap_err().to_string()
+}
+
+#[test]
+fn a_timeseries_lowers_into_a_zero_filled_plan() {
+    let query = parse(&json!({
+        "queryType": "timeseries",
+        "dataSource": {"type": "table", "name": "access"},
+        "intervals": ["2024-01-01/2024-01-03"],
+        "granularity": "day",
+        "filter": {"type": "and", "fields": [
+            {"type": "selector", "dimension": "status", "value": 200},
+            {"type": "not", "field": {"type": "in", "dimension": "region", "values": ["eu", null]}},
+            {"type": "bound", "dimension": "bytes", "lower": "10", "upperStrict": true, "upper": 99, "ordering": "numeric"}
+        ]},
+        "aggregations": [
+            {"type": "count", "name": "rows"},
+            {"type": "longSum", "name": "bytes", "fieldName": "bytes"},
+            {"type": "doubleMax", "name": "slowest", "fieldName": "duration_max"}
+        ],
+        "postAggregations": [{"type": "arithmetic", "name": "avg", "fn": "/", "fields": [
+            {"type": "fieldAccess", "fieldName": "bytes"}, {"type": "fieldAccess", "fieldName": "rows"}
+        ]}],
+        "context": {"skipEmptyBuckets": "false"}
+    }))
+    .unwrap();
+    assert_eq!(query.kind, QueryKind::Timeseries { descending: false });
+    let plan = &query.plan;
+    assert_eq!(plan.datasource, "access");
+    assert_eq!(
+        plan.intervals,
+        [Interval::new(JAN_1, JAN_1 + 2 * DAY).unwrap()]
+    );
+    assert_eq!(
+        plan.aggregate.granularity,
+        "day".parse::<Granularity>().unwrap()
+    );
+    assert!(plan.aggregate.zero_fill);
+    assert!(plan.aggregate.group_by.is_empty());
+    assert_eq!(
+        plan.filter,
+        Some(Filter::And(vec![
+            Filter::Equals {
+                column: "status".into(),
+                value: Some("200".into())
+            },
+            Filter::Not(Box::new(Filter::In {
+                column: "region".into(),
+                values: vec![Some("eu".into()), None]
+            })),
+            Filter::Range {
+                column: "bytes".into(),
+                lower: Some(RangeBound {
+                    value: "10".into(),
+                    strict: false
+                }),
+                upper: Some(RangeBound {
+                    value: "99".into(),
+                    strict: true
+                }),
+                ordering: RangeOrdering::Numeric,
+            },
+        ]))
+    );
+    assert_eq!(
+        plan.aggregate.aggregations,
+        [
+            Aggregation {
+                name: "rows".into(),
+                function: AggregateFunction::Count
+            },
+            Aggregation {
+                name: "bytes".into(),
+                function: AggregateFunction::Sum {
+                    column: "bytes".into(),
+                    number: NumberType::Long
+                }
+            },
+            Aggregation {
+                name: "slowest".into(),
+                function: AggregateFunction::Max {
+                    column: "duration_max".into(),
+                    number: NumberType::Double
+                }
+            },
+        ]
+    );
+    assert_eq!(
+        plan.aggregate.post_aggregations,
+        [PostAggregation {
+            name: "avg".into(),
+            expression: PostExpression::Arithmetic {
+                operator: ArithmeticOperator::Divide,
+                operands: vec![
+                    PostExpression::Field("bytes".into()),
+                    PostExpression::Field("rows".into())
+                ]
+            }
+        }]
+    );
+}
+
+#[test]
+fn topn_and_groupby_carry_their_ordering() {
+    let topn = parse(&json!({
+        "queryType": "topN", "dataSource": "access", "intervals": "2024-01-01/2024-01-02",
+        "dimension": {"type": "default", "dimension": "country", "outputName": "c"},
+        "threshold": 3, "metric": {"type": "inverted", "metric": "hits"},
+        "aggregations": [{"type": "count", "name": "hits"}]
+    }))
+    .unwrap();
+    assert_eq!(
+        topn.kind,
+        QueryKind::TopN {
+            threshold: 3,
+            metric: TopNMetric::Inverted(Box::new(TopNMetric::Numeric("hits".into())))
+        }
+    );
+    assert_eq!(topn.plan.aggregate.group_by[0].output_name, "c");
+    assert_eq!(topn.plan.aggregate.granularity, Granularity::All);
+    assert!(!topn.plan.aggregate.zero_fill);
+
+    let group_by = parse(&json!({
+        "queryType": "groupBy", "dataSource": "access", "intervals": ["2024-01-01/2024-01-02"],
+        "granularity": "all", "dimensions": ["service", "status"],
+        "limitSpec": {"type": "default", "limit": 5, "offset": 2, "columns": [
+            {"dimension": "hits", "direction": "descending"},
+            {"dimension": "status", "direction": "ascending", "dimensionOrder": "numeric"}
+        ]},
+        "aggregations": [{"type": "count", "name": "hits"}]
+    }))
+    .unwrap();
+    assert_eq!(
+        group_by.kind,
+        QueryKind::GroupBy {
+            limit: Some(5),
+            offset: 2,
+            order_by: vec![
+                OrderBy {
+                    column: "hits".into(),
+                    descending: true,
+                    numeric: false
+                },
+                OrderBy {
+                    column: "status".into(),
+                    descending: false,
+                    numeric: true
+                },
+            ]
+        }
+    );
+}
+
+#[test]
+fn errors_name_the_field_and_what_to_do() {
+    let base = json!({"queryType": "timeseries", "dataSource": "a", "intervals": ["2024-01-01/2024-01-02"]});
+    let with = |key: &str, value: serde_json::Value| {
+        let mut query = base.clone();
+        query[key] = value;
+        error_of(query)
+    };
+    assert_eq!(
+        error_of(json!({"dataSource": "a"})),
+        "queryType: is missing"
+    );
+    let scan = with("queryType", json!("scan"));
+    assert!(
+        scan.starts_with("queryType: query type `scan` is not supported yet"),
+        "{scan}"
+    );
+    let interval = with("intervals", json!(["2024-01-02/2024-01-01"]));
+    assert_eq!(
+        interval,
+        "intervals[0]: `2024-01-02/2024-01-01` is not an interval: its end is not after its start"
+    );
+    let aggregator = with(
+        "aggregations",
+        json!([{"type": "count", "name": "n"}, {"type": "longSum", "name": "b"}]),
+    );
+    assert_eq!(aggregator, "aggregations[1].fieldName: is missing");
+    let sketch = with(
+        "aggregations",
+        json!([{"type": "thetaSketch", "name": "u", "fieldName": "u"}]),
+    );
+    assert!(
+        sketch.starts_with("aggregations[0].type: aggregator `thetaSketch` is not supported yet"),
+        "{sketch}"
+    );
+    let filter = with(
+        "filter",
+        json!({"type": "or", "fields": [{"type": "spatial"}]}),
+    );
+    assert!(
+        filter.starts_with("filter.fields[0].type: filter type `spatial` is not supported"),
+        "{filter}"
+    );
+    let granularity = with("granularity", json!("fortnight"));
+    assert!(granularity.starts_with("granularity: "), "{granularity}");
+}
+
+#[test]
+fn responses_take_druids_shapes() {
+    let rows = |keys: &[&str], values: &[(i64, i64)]| -> Vec<ResultRow> {
+        values
+            .iter()
+            .zip(keys.iter().cycle())
+            .map(|(&(time, hits), key)| ResultRow {
+                timestamp: time,
+                keys: if key.is_empty() {
+                    vec![]
+                } else {
+                    vec![KeyValue::String((*key).into())]
+                },
+                values: vec![
+                    ResultValue::Long(hits),
+                    ResultValue::Double(hits as f64 / 2.0),
+                ],
+            })
+            .collect()
+    };
+    let timeseries = parse(&json!({
+        "queryType": "timeseries", "dataSource": "a", "intervals": ["2024-01-01/2024-01-03"],
+        "granularity": "day", "descending": true,
+        "aggregations": [{"type": "count", "name": "hits"}],
+        "postAggregations": [{"type": "arithmetic", "name": "half", "fn": "/", "fields": [
+            {"type": "fieldAccess", "fieldName": "hits"}, {"type": "constant", "value": 2}]}]
+    }))
+    .unwrap();
+    assert_eq!(
+        response::render(&timeseries, rows(&[""], &[(JAN_1, 4), (JAN_1 + DAY, 0)])),
+        json!([
+            {"timestamp": "2024-01-02T00:00:00.000Z", "result": {"hits": 0, "half": 0.0}},
+            {"timestamp": "2024-01-01T00:00:00.000Z", "result": {"hits": 4, "half": 2.0}}
+        ])
+    );
+
+    let topn = parse(&json!({
+        "queryType": "topN", "dataSource": "a", "intervals": ["2024-01-01/2024-01-02"],
+        "dimension": "host", "threshold": 2, "metric": "hits",
+        "aggregations": [{"type": "count", "name": "hits"}],
+        "postAggregations": [{"type": "constant", "name": "half", "value": 0}]
+    }))
+    .unwrap();
+    assert_eq!(
+        response::render(
+            &topn,
+            rows(&["a", "b", "c"], &[(JAN_1, 1), (JAN_1, 5), (JAN_1, 3)])
+        ),
+        json!([{"timestamp": "2024-01-01T00:00:00.000Z", "result": [
+            {"host": "b", "hits": 5, "half": 2.5},
+            {"host": "c", "hits": 3, "half": 1.5}
+        ]}])
+    );
+
+    let group_by = parse(&json!({
+        "queryType": "groupBy", "dataSource": "a", "intervals": ["2024-01-01/2024-01-02"],
+        "granularity": "all", "dimensions": ["host"],
+        "limitSpec": {"type": "default", "limit": 1, "offset": 1, "columns": [{"dimension": "hits", "direction": "descending"}]},
+        "aggregations": [{"type": "count", "name": "hits"}],
+        "postAggregations": [{"type": "constant", "name": "half", "value": 0}]
+    }))
+    .unwrap();
+    assert_eq!(
+        response::render(
+            &group_by,
+            rows(&["a", "b", "c"], &[(JAN_1, 1), (JAN_1, 5), (JAN_1, 3)])
+        ),
+        json!([{"version": "v1", "timestamp": "2024-01-01T00:00:00.000Z", "event": {"host": "c", "hits": 3, "half": 1.5}}])
+    );
+}

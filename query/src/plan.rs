@@ -1,0 +1,210 @@
+//! The logical plan: what a query asks for, independent of how it was written.
+//!
+//! Front-ends (Druid native JSON today, the Elasticsearch DSL later) lower a
+//! request into a [`QueryPlan`]; the planner and executor never see JSON.
+//! A plan names the datasource's *logical* columns — dimensions and metrics
+//! by the names the spec gives them — and says nothing of tables: which
+//! table of a segment answers (the rollup table when that is exact, else the
+//! events table) is the executor's choice.
+//!
+//! ```text
+//! {"queryType": "timeseries", ...}  ─┐
+//! {"queryType": "groupBy", ...}     ─┼─ lower ─> QueryPlan ─ execute ─> rows ─ front-end shapes the answer
+//! ES _search (later)                ─┘
+//! ```
+
+use strata_storage::granularity::Granularity;
+use strata_storage::time::{Interval, Millis};
+
+/// One query over one datasource.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueryPlan {
+    pub datasource: String,
+    /// The rows whose `__time` lies in any of these; never empty.
+    pub intervals: Vec<Interval>,
+    /// Rows the query reads; `None` reads every row in the intervals.
+    pub filter: Option<Filter>,
+    pub aggregate: AggregatePlan,
+}
+
+/// Grouping and aggregation: timeseries, topN and groupBy all lower into it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AggregatePlan {
+    /// How `__time` is bucketed; [`Granularity::All`] makes one bucket.
+    pub granularity: Granularity,
+    /// The dimensions rows are grouped by, besides the time bucket.
+    pub group_by: Vec<GroupKey>,
+    pub aggregations: Vec<Aggregation>,
+    pub post_aggregations: Vec<PostAggregation>,
+    /// Whether every time bucket of the intervals appears, empty ones with
+    /// their aggregators' empty values (Druid's timeseries without
+    /// `skipEmptyBuckets`); only when there is no `group_by`.
+    pub zero_fill: bool,
+}
+
+/// A dimension to group by, and the name its values take in the result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupKey {
+    pub column: String,
+    pub output_name: String,
+}
+
+/// One named aggregation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Aggregation {
+    pub name: String,
+    pub function: AggregateFunction,
+}
+
+/// The number type an aggregation computes in and returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NumberType {
+    Long,
+    Double,
+    /// Druid's `float*` aggregators: computed and returned as 32-bit floats.
+    Float,
+}
+
+/// What an aggregation computes. A metric column of a rollup table holds
+/// per-row partial results, so `Count` over a rollup table is the sum of its
+/// stored count, as in Druid — that is the executor's business.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AggregateFunction {
+    /// Druid's `count`: the number of events (rows of the events table).
+    Count,
+    Sum {
+        column: String,
+        number: NumberType,
+    },
+    Min {
+        column: String,
+        number: NumberType,
+    },
+    Max {
+        column: String,
+        number: NumberType,
+    },
+}
+
+/// A value computed from the aggregations of one result row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PostAggregation {
+    pub name: String,
+    pub expression: PostExpression,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum PostExpression {
+    /// The value of an aggregation or an earlier post-aggregation.
+    Field(String),
+    Constant(f64),
+    /// `+ - * / quotient pow` over two or more operands, left to right;
+    /// Druid's `/` gives 0 on division by zero, `quotient` does not.
+    Arithmetic {
+        operator: ArithmeticOperator,
+        operands: Vec<PostExpression>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArithmeticOperator {
+    Add,
+    Subtract,
+    Multiply,
+    Divide,
+    Quotient,
+    Power,
+}
+
+/// A condition on a row. Columns are logical: a dimension, `__time`, or a
+/// metric's input.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Filter {
+    /// The column equals `value` (`None`: the column is null). On a
+    /// multi-value row, any of its values.
+    Equals {
+        column: String,
+        value: Option<String>,
+    },
+    /// The column equals one of `values` (`None` among them matches null).
+    In {
+        column: String,
+        values: Vec<Option<String>>,
+    },
+    /// The column lies between the bounds.
+    Range {
+        column: String,
+        lower: Option<RangeBound>,
+        upper: Option<RangeBound>,
+        ordering: RangeOrdering,
+    },
+    /// SQL `LIKE`: `%` any run of characters, `_` one character, `\` escapes.
+    Like {
+        column: String,
+        pattern: String,
+    },
+    /// A regular expression that must match somewhere in the value.
+    Regex {
+        column: String,
+        pattern: String,
+    },
+    /// The value contains `text` (`case_sensitive` or not).
+    Contains {
+        column: String,
+        text: String,
+        case_sensitive: bool,
+    },
+    /// `__time` (or a long column) in any of these intervals.
+    Intervals {
+        column: String,
+        intervals: Vec<Interval>,
+    },
+    And(Vec<Filter>),
+    Or(Vec<Filter>),
+    Not(Box<Filter>),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RangeBound {
+    pub value: String,
+    pub strict: bool,
+}
+
+/// How a range compares values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RangeOrdering {
+    /// By UTF-8 bytes, as strings.
+    Lexicographic,
+    /// As numbers; values that are not numbers never match.
+    Numeric,
+}
+
+/// One result row of an aggregate plan, before the front-end shapes it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResultRow {
+    /// The start of the row's time bucket.
+    pub timestamp: Millis,
+    /// One value per group key, in plan order. A multi-value row counts in
+    /// the group of each of its values, as in Druid.
+    pub keys: Vec<KeyValue>,
+    /// One value per aggregation, then one per post-aggregation, in plan order.
+    pub values: Vec<ResultValue>,
+}
+
+/// A group key's value: a string dimension's value, or a number of a long
+/// or double dimension.
+#[derive(Debug, Clone, PartialEq)]
+pub enum KeyValue {
+    Null,
+    Long(i64),
+    Double(f64),
+    String(String),
+}
+
+/// An aggregated or computed value.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ResultValue {
+    Null,
+    Long(i64),
+    Double(f64),
+}

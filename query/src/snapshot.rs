@@ -1,0 +1,95 @@
+//! A datasource as one query sees it: its published segments and the tables
+//! of its real-time chunks, taken at one moment.
+//!
+//! The ingest service hands a snapshot out (`IngestService::read_view`) with
+//! both parts read together, so that a persist moving a chunk into a segment
+//! never makes an event appear twice or not at all. Executing a plan on it
+//! opens the segments whose interval meets the plan's intervals and reads
+//! each segment and each chunk as one [`TableSet`].
+
+use std::sync::Arc;
+
+use strata_storage::catalog::{Catalog, DataSourceState};
+use strata_storage::segment::{Segment, SegmentError, TableKind};
+
+use crate::execute::{ExecuteError, TableSet, execute};
+use crate::mem_table::MemTable;
+use crate::plan::{QueryPlan, ResultRow};
+use crate::segment_table::SegmentTable;
+use crate::table::TableSource;
+
+/// See the [module docs](self).
+#[derive(Debug, Clone)]
+pub struct DataSourceSnapshot {
+    /// The spec, the visible segments and the offsets.
+    pub state: Arc<DataSourceState>,
+    /// The tables of each chunk still in the real-time index.
+    pub realtime: Vec<ChunkTables>,
+}
+
+/// The tables of one real-time chunk: those its segment will hold.
+#[derive(Debug, Clone, Default)]
+pub struct ChunkTables {
+    pub events: Option<MemTable>,
+    pub rollup: Option<MemTable>,
+}
+
+/// Why a query of a snapshot failed.
+#[derive(Debug, thiserror::Error)]
+pub enum QueryError {
+    #[error("opening segment {}: {source}", dir.display())]
+    Segment {
+        dir: std::path::PathBuf,
+        #[source]
+        source: SegmentError,
+    },
+    #[error(transparent)]
+    Execute(#[from] ExecuteError),
+}
+
+impl DataSourceSnapshot {
+    /// Runs `plan` over the segments whose interval meets the plan's
+    /// intervals, and over every real-time chunk.
+    pub fn execute(
+        &self,
+        plan: &QueryPlan,
+        catalog: &dyn Catalog,
+    ) -> Result<Vec<ResultRow>, QueryError> {
+        let segments = self
+            .state
+            .segments
+            .iter()
+            .filter(|segment| {
+                let interval = segment.id.interval();
+                plan.intervals
+                    .iter()
+                    .any(|wanted| wanted.overlaps(&interval))
+            })
+            .map(|segment| {
+                let dir = catalog.segment_dir(&segment.id);
+                Segment::open(&dir).map_err(|source| QueryError::Segment { dir, source })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let segment_tables: Vec<(Option<SegmentTable<'_>>, Option<SegmentTable<'_>>)> = segments
+            .iter()
+            .map(|segment| {
+                (
+                    segment.table(TableKind::Events).map(SegmentTable::new),
+                    segment.table(TableKind::Rollup).map(SegmentTable::new),
+                )
+            })
+            .collect();
+        let sets: Vec<TableSet<'_>> = segment_tables
+            .iter()
+            .map(|(events, rollup)| TableSet {
+                events: events.as_ref().map(|t| t as &dyn TableSource),
+                rollup: rollup.as_ref().map(|t| t as &dyn TableSource),
+            })
+            .chain(self.realtime.iter().map(|chunk| TableSet {
+                events: chunk.events.as_ref().map(|t| t as &dyn TableSource),
+                rollup: chunk.rollup.as_ref().map(|t| t as &dyn TableSource),
+            }))
+            .collect();
+        Ok(execute(plan, &self.state.spec, &sets)?)
+    }
+}

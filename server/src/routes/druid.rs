@@ -1,0 +1,52 @@
+//! Druid's query API: `POST /druid/v2` (a native JSON query) and
+//! `GET /druid/v2/datasources`, so that Druid's clients work unchanged.
+//!
+//! The body is read into a Druid query (`strata_query::druid`), run on a
+//! snapshot of the datasource (its segments and real-time chunks, read
+//! together by the ingest service) and answered in Druid's response shape.
+//! A query that does not parse is a 400 naming the field; an unknown
+//! datasource a 404.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use serde_json::Value;
+use strata_ingest::service::IngestService;
+use strata_query::druid;
+use warp::http::StatusCode;
+use warp::reply::{Reply, Response};
+
+use super::datasources::{blocking, ingest_error};
+use crate::api_error::ApiError;
+
+/// `POST /druid/v2`.
+pub async fn query(service: Arc<IngestService>, body: Bytes) -> Result<Response, ApiError> {
+    let value: Value = serde_json::from_slice(&body).map_err(|error| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_query",
+            format!("the body is not JSON: {error}"),
+        )
+    })?;
+    let query = druid::parse(&value).map_err(|error| {
+        ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", error.to_string())
+    })?;
+    let answer = blocking(move || {
+        let snapshot = service
+            .read_view(&query.plan.datasource)
+            .map_err(ingest_error)?;
+        let rows = snapshot
+            .execute(&query.plan, service.catalog().as_ref())
+            .map_err(|error| {
+                ApiError::new(StatusCode::BAD_REQUEST, "query_failed", error.to_string())
+            })?;
+        Ok(druid::response::render(&query, rows))
+    })
+    .await?;
+    Ok(warp::reply::json(&answer).into_response())
+}
+
+/// `GET /druid/v2/datasources`: the datasource names, sorted.
+pub fn datasources(service: &IngestService) -> Response {
+    warp::reply::json(&service.datasource_names()).into_response()
+}

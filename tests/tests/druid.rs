@@ -1,0 +1,201 @@
+//! Druid's native query API over HTTP: what was acknowledged is what a
+//! query reads back — counts, sums, min/max and groups computed here from
+//! the events sent (the oracle) — for rollup on and off, while the events
+//! are in the real-time index and after they are persisted into segments.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use strata_tests::StrataServer;
+
+/// One event the test sends, as the oracle keeps it.
+struct Event {
+    day: u32,
+    service: &'static str,
+    status: i64,
+    bytes: i64,
+    duration: f64,
+}
+
+fn events(count: usize) -> Vec<Event> {
+    let mut state: u64 = 42;
+    let mut next = move || {
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        state >> 33
+    };
+    (0..count)
+        .map(|_| Event {
+            day: 1 + (next() % 3) as u32,
+            service: ["api", "web", "db"][(next() % 3) as usize],
+            status: [200, 404, 500][(next() % 3) as usize],
+            bytes: (next() % 10_000) as i64,
+            duration: (next() % 1000) as f64 / 8.0,
+        })
+        .collect()
+}
+
+fn body(events: &[Event]) -> Vec<u8> {
+    let mut body = Vec::new();
+    for (i, event) in events.iter().enumerate() {
+        let line = json!({
+            "timestamp": format!("2024-01-0{}T{:02}:{:02}:00Z", event.day, i % 24, i % 60),
+            "service": event.service, "status": event.status, "user": format!("u{}", i % 7),
+            "bytes": event.bytes, "duration_ms": event.duration,
+        });
+        body.extend_from_slice(line.to_string().as_bytes());
+        body.push(b'\n');
+    }
+    body
+}
+
+fn spec(name: &str, rollup: bool) -> String {
+    json!({
+        "dataSource": name,
+        "timestampSpec": {"column": "timestamp", "format": "iso"},
+        "dimensionsSpec": {"dimensions": ["service", {"type": "long", "name": "status"},
+            {"type": "string", "name": "user", "rollup": false}]},
+        "metricsSpec": [
+            {"type": "count", "name": "count"},
+            {"type": "longSum", "name": "bytes", "fieldName": "bytes"},
+            {"type": "doubleMax", "name": "slowest", "fieldName": "duration_ms"}
+        ],
+        "granularitySpec": {"segmentGranularity": "day", "queryGranularity": "hour", "rollup": rollup}
+    })
+    .to_string()
+}
+
+fn druid(server: &StrataServer, query: Value) -> Value {
+    let (status, answer) = server.post_json("/druid/v2", &query.to_string());
+    assert_eq!(status, 200, "{query}: {answer}");
+    answer
+}
+
+/// Timeseries by day and groupBy by service against the oracle.
+fn check_answers(server: &StrataServer, name: &str, sent: &[Event]) {
+    let aggregations = json!([
+        {"type": "count", "name": "events"},
+        {"type": "longSum", "name": "bytes", "fieldName": "bytes"},
+        {"type": "doubleMax", "name": "slowest", "fieldName": "slowest"}
+    ]);
+    let series = druid(
+        server,
+        json!({"queryType": "timeseries", "dataSource": name,
+               "intervals": ["2024-01-01/2024-01-05"], "granularity": "day",
+               "aggregations": aggregations}),
+    );
+    let days = series.as_array().unwrap();
+    assert_eq!(days.len(), 4, "zero-filled: {series}");
+    for (day, answer) in (1..=4u32).zip(days) {
+        let of_day: Vec<&Event> = sent.iter().filter(|e| e.day == day).collect();
+        assert_eq!(
+            answer["timestamp"],
+            format!("2024-01-0{day}T00:00:00.000Z"),
+            "{series}"
+        );
+        assert_eq!(answer["result"]["events"], of_day.len(), "{name} day {day}");
+        if of_day.is_empty() {
+            assert_eq!(answer["result"]["bytes"], Value::Null);
+            continue;
+        }
+        assert_eq!(
+            answer["result"]["bytes"],
+            of_day.iter().map(|e| e.bytes).sum::<i64>(),
+            "{name} day {day}"
+        );
+        let slowest = of_day.iter().map(|e| e.duration).fold(f64::MIN, f64::max);
+        assert_eq!(answer["result"]["slowest"], slowest, "{name} day {day}");
+    }
+
+    let groups = druid(
+        server,
+        json!({"queryType": "groupBy", "dataSource": name,
+               "intervals": ["2024-01-01/2024-01-05"], "granularity": "all",
+               "dimensions": ["service"],
+               "filter": {"type": "not", "field": {"type": "selector", "dimension": "status", "value": "404"}},
+               "aggregations": aggregations,
+               "limitSpec": {"type": "default", "columns": [{"dimension": "events", "direction": "descending"}]}}),
+    );
+    let mut expected: BTreeMap<&str, (u64, i64)> = BTreeMap::new();
+    for event in sent.iter().filter(|e| e.status != 404) {
+        let entry = expected.entry(event.service).or_default();
+        entry.0 += 1;
+        entry.1 += event.bytes;
+    }
+    let answered: BTreeMap<&str, (u64, i64)> = groups
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| {
+            let event = &row["event"];
+            (
+                event["service"].as_str().unwrap(),
+                (
+                    event["events"].as_u64().unwrap(),
+                    event["bytes"].as_i64().unwrap(),
+                ),
+            )
+        })
+        .collect();
+    assert_eq!(answered, expected, "{name}: {groups}");
+    let counts: Vec<u64> = groups
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| row["event"]["events"].as_u64().unwrap())
+        .collect();
+    assert!(
+        counts.windows(2).all(|w| w[0] >= w[1]),
+        "ordered by events: {counts:?}"
+    );
+}
+
+#[test]
+fn queries_read_back_what_was_acknowledged_before_and_after_persist() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data");
+    let sent = events(600);
+    {
+        let server = StrataServer::start_in(&data_dir);
+        for (name, rollup) in [("rolled", true), ("raw", false)] {
+            server.create_datasource(&spec(name, rollup));
+            let (status, report) = server.ingest(name, body(&sent), None);
+            assert_eq!(
+                (status, report["accepted"].as_u64()),
+                (200, Some(600)),
+                "{report}"
+            );
+            check_answers(&server, name, &sent);
+        }
+        assert_eq!(
+            server.get_json("/druid/v2/datasources"),
+            json!(["raw", "rolled"])
+        );
+        let (status, error) = server.post_json(
+            "/druid/v2",
+            &json!({"queryType": "timeseries", "dataSource": "nope", "intervals": ["2024-01-01/2024-01-02"]})
+                .to_string(),
+        );
+        assert_eq!(status, 404, "{error}");
+        let (status, error) = server.post_json("/druid/v2", r#"{"queryType": "timeseries"}"#);
+        assert_eq!(status, 400);
+        assert_eq!(error["message"], "dataSource: is missing");
+        assert!(server.terminate().success());
+    }
+    // Persisted into segments: the same answers.
+    let server = StrataServer::start_with(&data_dir, &["--persist-period", "100ms"]);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    for name in ["rolled", "raw"] {
+        loop {
+            let described = server.get_json(&format!("/v1/datasources/{name}"));
+            if described["realtime"]["events"] == 0 {
+                break;
+            }
+            assert!(Instant::now() < deadline, "not persisted: {described}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        check_answers(&server, name, &sent);
+    }
+}
