@@ -204,13 +204,14 @@ impl TableSource for MemTable {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use strata_storage::segment::{ColumnSchema, SegmentWriter, TableKind};
 
     use super::*;
     use crate::segment_table::SegmentTable;
 
-    fn schema() -> TableSchema {
+    /// A table of every column kind, for tests of readers of tables.
+    pub(crate) fn schema() -> TableSchema {
         TableSchema::new(vec![
             ColumnSchema::new("host", ColumnKind::String { multi_value: false }),
             ColumnSchema::new("tags", ColumnKind::String { multi_value: true }),

@@ -701,7 +701,7 @@ fn evaluate_dictionary(
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
-    use strata_storage::segment::{CellValue, ColumnSchema, Segment, SegmentWriter, TableKind};
+    use strata_storage::segment::{CellValue, Segment, SegmentWriter, TableKind};
     use strata_storage::time::MILLIS_PER_MINUTE;
 
     use super::*;
@@ -757,22 +757,7 @@ mod tests {
         }
     }
 
-    fn schema() -> TableSchema {
-        TableSchema::new(vec![
-            ColumnSchema::new("host", ColumnKind::String { multi_value: false }),
-            ColumnSchema::new("tags", ColumnKind::String { multi_value: true }),
-            ColumnSchema::new("status", ColumnKind::Long),
-            ColumnSchema::new("latency", ColumnKind::Double),
-            ColumnSchema::new("message", ColumnKind::Text),
-            ColumnSchema::new(
-                "users",
-                ColumnKind::Complex {
-                    type_name: "HLLSketch".into(),
-                },
-            ),
-        ])
-        .unwrap()
-    }
+    use crate::mem_table::tests::schema;
 
     fn mem_table(rows: &[Row]) -> MemTable {
         let mut builder = MemTableBuilder::new(TableKind::Events, schema());

@@ -3,6 +3,7 @@
 
 use serde_json::Value;
 use strata_storage::granularity::Granularity;
+use strata_storage::spec::json_kind_of;
 
 /// A problem at one place of a query.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -81,7 +82,10 @@ impl<'v> Field<'v> {
 
     pub fn elements(&self) -> Result<Vec<Field<'v>>, JsonError> {
         let items = self.value.as_array().ok_or_else(|| {
-            self.invalid(format!("expected an array, found {}", kind(self.value)))
+            self.invalid(format!(
+                "expected an array, found {}",
+                json_kind_of(self.value)
+            ))
         })?;
         Ok(items
             .iter()
@@ -94,10 +98,12 @@ impl<'v> Field<'v> {
     }
 
     pub fn string(&self) -> Result<String, JsonError> {
-        self.value
-            .as_str()
-            .map(str::to_owned)
-            .ok_or_else(|| self.invalid(format!("expected a string, found {}", kind(self.value))))
+        self.value.as_str().map(str::to_owned).ok_or_else(|| {
+            self.invalid(format!(
+                "expected a string, found {}",
+                json_kind_of(self.value)
+            ))
+        })
     }
 
     /// A string, or a number or boolean as its JSON text (Druid accepts
@@ -110,7 +116,7 @@ impl<'v> Field<'v> {
             Value::Bool(flag) => Ok(Some(flag.to_string())),
             other => Err(self.invalid(format!(
                 "expected a string, a number or null, found {}",
-                kind(other)
+                json_kind_of(other)
             ))),
         }
     }
@@ -120,7 +126,10 @@ impl<'v> Field<'v> {
             Value::Bool(flag) => Ok(*flag),
             // Druid reads context flags given as strings too.
             Value::String(text) if text == "true" || text == "false" => Ok(text == "true"),
-            other => Err(self.invalid(format!("expected true or false, found {}", kind(other)))),
+            other => Err(self.invalid(format!(
+                "expected true or false, found {}",
+                json_kind_of(other)
+            ))),
         }
     }
 
@@ -132,7 +141,7 @@ impl<'v> Field<'v> {
             Value::String(text) => text
                 .parse()
                 .map_err(|_| self.invalid(format!("`{text}` is not a number"))),
-            other => Err(self.invalid(format!("expected a number, found {}", kind(other)))),
+            other => Err(self.invalid(format!("expected a number, found {}", json_kind_of(other)))),
         }
     }
 
@@ -148,16 +157,5 @@ impl<'v> Field<'v> {
 
     pub fn granularity(&self) -> Result<Granularity, JsonError> {
         Granularity::from_json(self.value).map_err(|error| self.invalid(error.to_string()))
-    }
-}
-
-fn kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
     }
 }

@@ -54,8 +54,8 @@ impl fmt::Display for JsonPath {
     }
 }
 
-/// How a JSON value's kind is named in messages.
-pub(super) fn kind_of(value: &Value) -> &'static str {
+/// How a JSON value's kind is named in messages: `null`, `a number`, ...
+pub fn kind_of(value: &Value) -> &'static str {
     match value {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",

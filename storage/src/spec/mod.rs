@@ -77,6 +77,7 @@ pub const ACCESS_SPEC_JSON: &str = include_str!("access.json");
 
 pub use dimension::{Dimension, DimensionKind, MultiValueHandling, TextAnalyzer};
 pub use error::{SpecError, SpecProblem};
+pub use json::kind_of as json_kind_of;
 pub use metric::{Aggregator, HllLgK, HllTargetType, Metric, NumericType, QuantilesK};
 pub use name::{DataSourceName, InvalidDataSourceName};
 pub use timestamp::{TimestampFormat, TimestampSpec};
