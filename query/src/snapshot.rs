@@ -17,6 +17,7 @@ use crate::mem_table::MemTable;
 use crate::plan::{QueryPlan, ResultRow};
 use crate::segment_table::SegmentTable;
 use crate::table::TableSource;
+use strata_storage::time::Millis;
 
 /// See the [module docs](self).
 #[derive(Debug, Clone)]
@@ -48,6 +49,39 @@ pub enum QueryError {
 }
 
 impl DataSourceSnapshot {
+    /// The earliest and latest event times of the datasource, from the
+    /// tables' recorded ranges (no column is read); `None` with no events.
+    /// A table set with an events table answers from it, one with only a
+    /// rollup table from its truncated times, as Druid's would.
+    pub fn time_bounds(
+        &self,
+        catalog: &dyn Catalog,
+    ) -> Result<Option<(Millis, Millis)>, QueryError> {
+        let mut bounds: Option<(Millis, Millis)> = None;
+        let mut widen = |range: Option<(Millis, Millis)>| {
+            if let Some((min, max)) = range {
+                bounds = Some(match bounds {
+                    Some((low, high)) => (low.min(min), high.max(max)),
+                    None => (min, max),
+                });
+            }
+        };
+        for segment in &self.state.segments {
+            let dir = catalog.segment_dir(&segment.id);
+            let opened =
+                Segment::open(&dir).map_err(|source| QueryError::Segment { dir, source })?;
+            let table = opened
+                .table(TableKind::Events)
+                .or_else(|| opened.table(TableKind::Rollup));
+            widen(table.and_then(|table| table.time_range()));
+        }
+        for chunk in &self.realtime {
+            let table = chunk.events.as_ref().or(chunk.rollup.as_ref());
+            widen(table.and_then(|table| table.time_range()));
+        }
+        Ok(bounds)
+    }
+
     /// Runs `plan` over the segments whose interval meets the plan's
     /// intervals, and over every real-time chunk.
     pub fn execute(

@@ -73,8 +73,46 @@ fn druid(server: &StrataServer, query: Value) -> Value {
     answer
 }
 
-/// Timeseries by day and groupBy by service against the oracle.
+/// Timeseries by day and groupBy by service against the oracle, and the
+/// time boundary against the times sent.
 fn check_answers(server: &StrataServer, name: &str, sent: &[Event]) {
+    let first_day = sent.iter().map(|e| e.day).min().unwrap();
+    let last = sent
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| e.day == sent.iter().map(|e| e.day).max().unwrap())
+        .map(|(i, e)| (e.day, i % 24, i % 60))
+        .max()
+        .unwrap();
+    let first = sent
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| e.day == first_day)
+        .map(|(i, e)| (e.day, i % 24, i % 60))
+        .min()
+        .unwrap();
+    let iso = |(day, hour, minute): (u32, usize, usize)| {
+        format!("2024-01-0{day}T{hour:02}:{minute:02}:00.000Z")
+    };
+    let boundary = druid(
+        server,
+        json!({"queryType": "timeBoundary", "dataSource": name}),
+    );
+    assert_eq!(
+        boundary,
+        json!([{"timestamp": iso(first), "result": {"minTime": iso(first), "maxTime": iso(last)}}]),
+        "{name}"
+    );
+    let metadata = druid(
+        server,
+        json!({"queryType": "dataSourceMetadata", "dataSource": name}),
+    );
+    assert_eq!(
+        metadata[0]["result"]["maxIngestedEventTime"],
+        iso(last),
+        "{name}"
+    );
+
     let aggregations = json!([
         {"type": "count", "name": "events"},
         {"type": "longSum", "name": "bytes", "fieldName": "bytes"},

@@ -9,8 +9,9 @@
 //!
 //! Supported so far: `timeseries`, `topN` and `groupBy` over one table
 //! datasource, with the filters of [`filter`] and the aggregators and
-//! post-aggregators of [`aggregation`]. Anything else is refused with a
-//! message that names the field and what is supported.
+//! post-aggregators of [`aggregation`]; and the metadata queries
+//! `timeBoundary` and `dataSourceMetadata` ([`DruidRequest`]). Anything else
+//! is refused with a message that names the field and what is supported.
 
 pub mod aggregation;
 pub mod filter;
@@ -23,6 +24,76 @@ use strata_storage::time::{Interval, parse_iso_interval};
 
 use crate::plan::{AggregatePlan, GroupKey, QueryPlan};
 use json::{Field, JsonError};
+
+/// Any query `POST /druid/v2` takes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DruidRequest {
+    /// `timeseries`, `topN`, `groupBy`: a plan to execute.
+    Aggregate(Box<DruidQuery>),
+    /// `timeBoundary`: the earliest and latest event times.
+    TimeBoundary {
+        datasource: String,
+        bound: TimeBound,
+    },
+    /// `dataSourceMetadata`: the latest event time ingested.
+    DataSourceMetadata { datasource: String },
+}
+
+/// Which ends `timeBoundary` answers with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeBound {
+    Both,
+    MinTime,
+    MaxTime,
+}
+
+impl DruidRequest {
+    pub fn datasource(&self) -> &str {
+        match self {
+            DruidRequest::Aggregate(query) => &query.plan.datasource,
+            DruidRequest::TimeBoundary { datasource, .. }
+            | DruidRequest::DataSourceMetadata { datasource } => datasource,
+        }
+    }
+}
+
+/// Reads any Druid query `POST /druid/v2` takes.
+pub fn parse_request(value: &Value) -> Result<DruidRequest, DruidError> {
+    let root = Field::root(value);
+    let query_type = root.required("queryType")?.string()?;
+    match query_type.as_str() {
+        "timeBoundary" => {
+            if root.optional("filter").is_some_and(|f| !f.is_null()) {
+                return Err(root
+                    .required("filter")?
+                    .invalid("a filter in timeBoundary is not supported yet; remove it")
+                    .into());
+            }
+            let bound = match root.optional("bound") {
+                Some(bound) if !bound.is_null() => match bound.string()?.as_str() {
+                    "minTime" => TimeBound::MinTime,
+                    "maxTime" => TimeBound::MaxTime,
+                    other => {
+                        return Err(bound
+                            .invalid(format!(
+                                "bound `{other}` is neither \"minTime\" nor \"maxTime\""
+                            ))
+                            .into());
+                    }
+                },
+                _ => TimeBound::Both,
+            };
+            Ok(DruidRequest::TimeBoundary {
+                datasource: datasource(&root.required("dataSource")?)?,
+                bound,
+            })
+        }
+        "dataSourceMetadata" => Ok(DruidRequest::DataSourceMetadata {
+            datasource: datasource(&root.required("dataSource")?)?,
+        }),
+        _ => Ok(DruidRequest::Aggregate(Box::new(parse(value)?))),
+    }
+}
 
 /// A Druid query, read. See the [module docs](self).
 #[derive(Debug, Clone, PartialEq)]
@@ -158,7 +229,7 @@ pub fn parse(value: &Value) -> Result<DruidQuery, DruidError> {
             return Err(root
                 .required("queryType")?
                 .invalid(format!(
-                    "query type `{other}` is not supported yet; use timeseries, topN or groupBy"
+                    "query type `{other}` is not supported yet; use timeseries, topN, groupBy, timeBoundary or dataSourceMetadata"
                 ))
                 .into());
         }

@@ -14,7 +14,7 @@ use std::cmp::Ordering;
 use serde_json::{Map, Value, json};
 use strata_storage::time::format_millis;
 
-use super::{DruidQuery, OrderBy, QueryKind, TopNMetric};
+use super::{DruidQuery, OrderBy, QueryKind, TimeBound, TopNMetric};
 use crate::plan::{KeyValue, ResultRow, ResultValue};
 
 /// Druid's answer to `query` from the executor's `rows`.
@@ -104,6 +104,34 @@ pub fn render(query: &DruidQuery, mut rows: Vec<ResultRow>) -> Value {
                     .collect(),
             )
         }
+    }
+}
+
+/// Druid's `timeBoundary` answer from the earliest and latest event times
+/// (`None`: no events); an empty list when there are none.
+pub fn render_time_boundary(bound: TimeBound, times: Option<(i64, i64)>) -> Value {
+    let Some((min, max)) = times else {
+        return json!([]);
+    };
+    let (timestamp, result) = match bound {
+        TimeBound::Both => (
+            min,
+            json!({"minTime": format_millis(min), "maxTime": format_millis(max)}),
+        ),
+        TimeBound::MinTime => (min, json!({"minTime": format_millis(min)})),
+        TimeBound::MaxTime => (max, json!({"maxTime": format_millis(max)})),
+    };
+    json!([{"timestamp": format_millis(timestamp), "result": result}])
+}
+
+/// Druid's `dataSourceMetadata` answer from the latest event time.
+pub fn render_datasource_metadata(max_time: Option<i64>) -> Value {
+    match max_time {
+        Some(max) => json!([{
+            "timestamp": format_millis(max),
+            "result": {"maxIngestedEventTime": format_millis(max)}
+        }]),
+        None => json!([]),
     }
 }
 

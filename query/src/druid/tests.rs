@@ -282,3 +282,47 @@ fn responses_take_druids_shapes() {
         json!([{"version": "v1", "timestamp": "2024-01-01T00:00:00.000Z", "event": {"host": "c", "hits": 3, "half": 1.5}}])
     );
 }
+
+#[test]
+fn metadata_queries_are_read_and_rendered() {
+    assert_eq!(
+        parse_request(&json!({"queryType": "timeBoundary", "dataSource": "a", "bound": "maxTime"}))
+            .unwrap(),
+        DruidRequest::TimeBoundary {
+            datasource: "a".into(),
+            bound: TimeBound::MaxTime
+        }
+    );
+    assert_eq!(
+        parse_request(&json!({"queryType": "dataSourceMetadata", "dataSource": {"type": "table", "name": "a"}}))
+            .unwrap()
+            .datasource(),
+        "a"
+    );
+    let bad =
+        parse_request(&json!({"queryType": "timeBoundary", "dataSource": "a", "bound": "middle"}));
+    assert_eq!(
+        bad.unwrap_err().to_string(),
+        "bound: bound `middle` is neither \"minTime\" nor \"maxTime\""
+    );
+    assert!(matches!(
+        parse_request(
+            &json!({"queryType": "topN", "dataSource": "a", "intervals": ["2024-01-01/2024-01-02"],
+            "dimension": "d", "threshold": 1, "metric": "m"})
+        ),
+        Ok(DruidRequest::Aggregate(_))
+    ));
+    let range = Some((JAN_1, JAN_1 + DAY));
+    assert_eq!(
+        response::render_time_boundary(TimeBound::MaxTime, range),
+        json!([{"timestamp": "2024-01-02T00:00:00.000Z", "result": {"maxTime": "2024-01-02T00:00:00.000Z"}}])
+    );
+    assert_eq!(
+        response::render_time_boundary(TimeBound::Both, None),
+        json!([])
+    );
+    assert_eq!(
+        response::render_datasource_metadata(Some(JAN_1)),
+        json!([{"timestamp": "2024-01-01T00:00:00.000Z", "result": {"maxIngestedEventTime": "2024-01-01T00:00:00.000Z"}}])
+    );
+}

@@ -12,7 +12,8 @@ use std::sync::Arc;
 use bytes::Bytes;
 use serde_json::Value;
 use strata_ingest::service::IngestService;
-use strata_query::druid;
+use strata_query::druid::{self, DruidRequest};
+use strata_query::snapshot::QueryError;
 use warp::http::StatusCode;
 use warp::reply::{Reply, Response};
 
@@ -28,19 +29,31 @@ pub async fn query(service: Arc<IngestService>, body: Bytes) -> Result<Response,
             format!("the body is not JSON: {error}"),
         )
     })?;
-    let query = druid::parse(&value).map_err(|error| {
+    let request = druid::parse_request(&value).map_err(|error| {
         ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", error.to_string())
     })?;
     let answer = blocking(move || {
         let snapshot = service
-            .read_view(&query.plan.datasource)
+            .read_view(request.datasource())
             .map_err(ingest_error)?;
-        let rows = snapshot
-            .execute(&query.plan, service.catalog().as_ref())
-            .map_err(|error| {
-                ApiError::new(StatusCode::BAD_REQUEST, "query_failed", error.to_string())
-            })?;
-        Ok(druid::response::render(&query, rows))
+        let failed = |error: QueryError| {
+            ApiError::new(StatusCode::BAD_REQUEST, "query_failed", error.to_string())
+        };
+        let catalog = service.catalog().as_ref();
+        Ok(match &request {
+            DruidRequest::Aggregate(query) => {
+                let rows = snapshot.execute(&query.plan, catalog).map_err(failed)?;
+                druid::response::render(query, rows)
+            }
+            DruidRequest::TimeBoundary { bound, .. } => {
+                let bounds = snapshot.time_bounds(catalog).map_err(failed)?;
+                druid::response::render_time_boundary(*bound, bounds)
+            }
+            DruidRequest::DataSourceMetadata { .. } => {
+                let bounds = snapshot.time_bounds(catalog).map_err(failed)?;
+                druid::response::render_datasource_metadata(bounds.map(|(_, max)| max))
+            }
+        })
     })
     .await?;
     Ok(warp::reply::json(&answer).into_response())
