@@ -2,9 +2,13 @@
 # Runs Strata's whole test suite: formatting, lints, docs, then every unit,
 # property and end-to-end test of the workspace. CI runs exactly this.
 #
-# Needs only a Rust toolchain (cargo). Build artifacts go to
-# $CARGO_TARGET_DIR, by default ~/.cache/strata-target, so that later runs
-# from a fresh clone reuse them.
+# Needs a Rust toolchain (cargo) and python3 with venv: the end-to-end tests
+# also drive the server with Druid's Python client, installed here from
+# tests/python/requirements.txt into a virtualenv outside the clone,
+# $STRATA_PYTHON_VENV (by default ~/.cache/strata-venv), and reinstalled only
+# when that file changes. Build artifacts go to $CARGO_TARGET_DIR, by default
+# ~/.cache/strata-target. Both are kept so that later runs from a fresh clone
+# reuse them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/strata-target}"
@@ -15,5 +19,31 @@ echo "== cargo clippy (warnings are errors)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== cargo doc (broken links are errors)"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
+echo "== python virtualenv for the client tests"
+venv="${STRATA_PYTHON_VENV:-$HOME/.cache/strata-venv}"
+requirements=tests/python/requirements.txt
+if ! command -v python3 >/dev/null; then
+    echo "python3 is missing: the client tests need it (Debian: apt-get install python3 python3-venv)" >&2
+    exit 1
+fi
+# Debian splits venv's pip bootstrap (ensurepip) into python3-venv.
+if ! python3 -c "import venv, ensurepip" 2>/dev/null; then
+    echo "python3 cannot make virtualenvs: install venv (Debian: apt-get install python3-venv)" >&2
+    exit 1
+fi
+# A virtualenv whose interpreter no longer runs (its base python was
+# upgraded or removed) is made anew; anything else at that path is left alone.
+if ! "$venv/bin/python" -c "" 2>/dev/null; then
+    if [ -n "$(ls -A "$venv" 2>/dev/null)" ] && [ ! -f "$venv/pyvenv.cfg" ]; then
+        echo "$venv is not a virtualenv: remove it or set STRATA_PYTHON_VENV to another path" >&2
+        exit 1
+    fi
+    python3 -m venv --clear "$venv"
+fi
+if ! cmp -s "$requirements" "$venv/strata-requirements.txt"; then
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$requirements"
+    cp "$requirements" "$venv/strata-requirements.txt"
+fi
+export STRATA_TEST_PYTHON="$venv/bin/python"
 echo "== cargo test"
 cargo test --workspace --locked

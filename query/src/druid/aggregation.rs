@@ -30,6 +30,16 @@ pub fn parse_post_aggregations(field: &Field<'_>) -> Result<Vec<PostAggregation>
 
 fn aggregation(field: &Field<'_>) -> Result<Aggregation, JsonError> {
     let kind = field.required("type")?.string()?;
+    // The type first: an unsupported aggregator may spell its name another
+    // way (`filtered` takes its inner aggregator's), and is refused anyway.
+    let supported = kind == "count"
+        || ["long", "double", "float"].iter().any(|prefix| {
+            kind.strip_prefix(prefix)
+                .is_some_and(|operation| ["Sum", "Min", "Max"].contains(&operation))
+        });
+    if !supported {
+        return Err(unsupported(field, &kind));
+    }
     let name = field.required("name")?.string()?;
     let column = || field.required("fieldName")?.string();
     let number = |prefix: &str| match prefix {

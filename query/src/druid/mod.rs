@@ -148,10 +148,29 @@ pub enum DruidError {
     Json(#[from] JsonError),
 }
 
+/// Fields of Druid queries that change the answer and are not supported
+/// yet: refused, never ignored, since ignoring them would answer another
+/// question.
+const UNSUPPORTED_FIELDS: &[&str] = &[
+    "having",
+    "virtualColumns",
+    "subtotalsSpec",
+    "postAggregationsSpec",
+    "dimensionsSpec",
+];
+
 /// Reads a Druid native query.
 pub fn parse(value: &Value) -> Result<DruidQuery, DruidError> {
     let root = Field::root(value);
     let query_type = root.required("queryType")?.string()?;
+    if let Some(field) = UNSUPPORTED_FIELDS
+        .iter()
+        .find_map(|name| root.optional(name).filter(|field| !is_empty(field.value())))
+    {
+        return Err(field
+            .invalid("is not supported yet; remove it (the answer would ignore it otherwise)")
+            .into());
+    }
     let datasource = datasource(&root.required("dataSource")?)?;
     let intervals = intervals(&root.required("intervals")?)?;
     let granularity = match root.optional("granularity") {
@@ -249,6 +268,16 @@ pub fn parse(value: &Value) -> Result<DruidQuery, DruidError> {
         },
         kind,
     })
+}
+
+/// Whether an optional field says nothing: null, or an empty list or object.
+fn is_empty(value: &Value) -> bool {
+    match value {
+        Value::Null => true,
+        Value::Array(items) => items.is_empty(),
+        Value::Object(fields) => fields.is_empty(),
+        _ => false,
+    }
 }
 
 /// `"dataSource": "name"` or `{"type": "table", "name": "name"}`.

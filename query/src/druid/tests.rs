@@ -208,6 +208,31 @@ fn errors_name_the_field_and_what_to_do() {
         filter.starts_with("filter.fields[0].type: filter type `spatial` is not supported"),
         "{filter}"
     );
+    let having = with(
+        "having",
+        json!({"type": "greaterThan", "aggregation": "n", "value": 10}),
+    );
+    assert!(
+        having.starts_with("having: is not supported yet"),
+        "{having}"
+    );
+    assert!(
+        parse(&{
+            let mut query = base.clone();
+            query["virtualColumns"] = json!([]);
+            query
+        })
+        .is_ok()
+    );
+    let filtered = with(
+        "aggregations",
+        json!([{"type": "filtered", "filter": {"type": "selector", "dimension": "a", "value": "b"},
+        "aggregator": {"type": "count", "name": "n"}}]),
+    );
+    assert!(
+        filtered.starts_with("aggregations[0].type: aggregator `filtered` is not supported yet"),
+        "{filtered}"
+    );
     let granularity = with("granularity", json!("fortnight"));
     assert!(granularity.starts_with("granularity: "), "{granularity}");
 }

@@ -1,0 +1,264 @@
+//! Group keys: a table's group key column read once as small codes, so
+//! that grouping a row hashes a few integers, not its strings.
+//!
+//! A string column's codes are its dictionary ids, with one more code for
+//! null; a numeric column is coded by its distinct values; a column the
+//! table lacks is null in every row. A row of a multi-value dimension counts
+//! in the group of each of its values (twice for a value it holds twice), as
+//! in Druid, and an empty one in the null group; rows grouped by several
+//! multi-value dimensions count in every combination.
+
+use std::collections::HashMap;
+
+use super::{ExecuteError, check_length, column_kind_name, table_name};
+use crate::plan::KeyValue;
+use crate::table::{ColumnValues, TableSource};
+
+/// Calls `visit` with `prefix` followed by every combination of one code
+/// from each of `choices`.
+pub(super) fn for_each_combination(
+    choices: &[&[u32]],
+    prefix: &mut Vec<u64>,
+    visit: &mut impl FnMut(&[u64]),
+) {
+    match choices.split_first() {
+        None => visit(prefix),
+        Some((first, rest)) => {
+            for &code in *first {
+                prefix.push(u64::from(code));
+                for_each_combination(rest, prefix, visit);
+                prefix.pop();
+            }
+        }
+    }
+}
+
+/// A group key column of one table, as codes into its distinct values.
+pub(super) struct KeyColumn {
+    /// The distinct values, indexed by code.
+    values: Vec<KeyValue>,
+    /// The code of [`KeyValue::Null`].
+    null: u32,
+    rows: KeyRows,
+}
+
+enum KeyRows {
+    /// The table lacks the column: every row is null.
+    Absent,
+    Single(Vec<u32>),
+    /// Each row's codes; an empty row is null.
+    Multi(Vec<Vec<u32>>),
+}
+
+impl KeyColumn {
+    pub(super) fn read(
+        table: &dyn TableSource,
+        column: &str,
+        rows: usize,
+    ) -> Result<Self, ExecuteError> {
+        let table_name = table_name(table.kind());
+        let Some(values) = table.read_column(column)? else {
+            return Ok(KeyColumn {
+                values: vec![KeyValue::Null],
+                null: 0,
+                rows: KeyRows::Absent,
+            });
+        };
+        check_length(&values, rows, column, table_name)?;
+        match values {
+            ColumnValues::String { dictionary, rows } => {
+                let damaged = |problem: String| ExecuteError::DamagedColumn {
+                    column: column.to_owned(),
+                    table: table_name,
+                    problem,
+                };
+                let null = u32::try_from(dictionary.len()).map_err(|_| {
+                    damaged(format!("its dictionary has {} values", dictionary.len()))
+                })?;
+                if let Some(id) = rows.iter().flatten().find(|&&id| id >= null) {
+                    return Err(damaged(format!(
+                        "a row holds value id {id}, past its dictionary of {null} values"
+                    )));
+                }
+                let values = dictionary
+                    .into_iter()
+                    .map(KeyValue::String)
+                    .chain([KeyValue::Null])
+                    .collect();
+                Ok(KeyColumn {
+                    values,
+                    null,
+                    rows: KeyRows::Multi(rows),
+                })
+            }
+            ColumnValues::Long(cells) => Ok(KeyColumn::from_cells(cells, KeyValue::Long)),
+            ColumnValues::Double(cells) => Ok(KeyColumn::from_cells(cells, KeyValue::Double)),
+            other @ (ColumnValues::Text(_) | ColumnValues::Complex(_)) => {
+                Err(ExecuteError::CannotGroup {
+                    column: column.to_owned(),
+                    table: table_name,
+                    kind: column_kind_name(&other),
+                })
+            }
+        }
+    }
+
+    /// Codes a numeric column by its distinct values (doubles by their bits,
+    /// so every value, `-0.0` and NaN included, is one group).
+    fn from_cells<T: Copy + Bits>(cells: Vec<Option<T>>, key: fn(T) -> KeyValue) -> Self {
+        let mut values = vec![KeyValue::Null];
+        let mut codes: HashMap<u64, u32> = HashMap::new();
+        let rows = cells
+            .into_iter()
+            .map(|cell| match cell {
+                None => 0,
+                Some(value) => *codes.entry(value.bits()).or_insert_with(|| {
+                    values.push(key(value));
+                    // At most one code per row, and rows are counted in u32.
+                    (values.len() - 1) as u32
+                }),
+            })
+            .collect();
+        KeyColumn {
+            values,
+            null: 0,
+            rows: KeyRows::Single(rows),
+        }
+    }
+
+    /// The codes of a row's values: one, or several for a multi-value row.
+    pub(super) fn codes(&self, row: usize) -> &[u32] {
+        let null = std::slice::from_ref(&self.null);
+        match &self.rows {
+            KeyRows::Absent => null,
+            KeyRows::Single(codes) => codes.get(row).map_or(null, std::slice::from_ref),
+            KeyRows::Multi(rows) => match rows.get(row) {
+                Some(codes) if !codes.is_empty() => codes,
+                _ => null,
+            },
+        }
+    }
+
+    pub(super) fn value(&self, code: u64) -> KeyValue {
+        usize::try_from(code)
+            .ok()
+            .and_then(|code| self.values.get(code))
+            .cloned()
+            .unwrap_or(KeyValue::Null)
+    }
+}
+
+/// A number's identity as a hash key.
+trait Bits {
+    fn bits(self) -> u64;
+}
+
+impl Bits for i64 {
+    fn bits(self) -> u64 {
+        self as u64
+    }
+}
+
+impl Bits for f64 {
+    fn bits(self) -> u64 {
+        self.to_bits()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use strata_storage::granularity::Granularity;
+    use strata_storage::segment::{ColumnSchema, TableKind, TableSchema};
+    use strata_storage::time::Millis;
+
+    use crate::execute::test_support::*;
+    use crate::execute::{TableSet, execute};
+    use crate::plan::{AggregateFunction, KeyValue, ResultValue};
+    use crate::table::{ColumnValues, TableError, TableSource};
+
+    #[test]
+    fn a_multi_value_row_counts_in_each_of_its_groups_and_null_sorts_first() {
+        let events = vec![
+            event(T0, Some("a"), &["x", "y"], None),
+            event(T0, Some("a"), &["y"], None),
+            event(T0, None, &[], None),
+            event(T0, Some("a"), &["y", "y"], None),
+        ];
+        let table = events_table(&events);
+        let plan = plan(
+            Granularity::All,
+            hours(0, 1),
+            &["tags", "host"],
+            vec![AggregateFunction::Count],
+        );
+        let rows = execute(&plan, &spec(), &events_only(&table)).unwrap();
+        let keys: Vec<(Vec<KeyValue>, ResultValue)> = rows
+            .into_iter()
+            .map(|row| (row.keys, row.values[0]))
+            .collect();
+        let string = |value: &str| KeyValue::String(value.into());
+        assert_eq!(
+            keys,
+            vec![
+                (vec![KeyValue::Null, KeyValue::Null], ResultValue::Long(1)),
+                (vec![string("x"), string("a")], ResultValue::Long(1)),
+                (vec![string("y"), string("a")], ResultValue::Long(4)),
+            ]
+        );
+    }
+
+    /// A table whose string column names a value its dictionary lacks.
+    struct Damaged(TableSchema);
+
+    impl TableSource for Damaged {
+        fn kind(&self) -> TableKind {
+            TableKind::Events
+        }
+
+        fn schema(&self) -> &TableSchema {
+            &self.0
+        }
+
+        fn rows(&self) -> usize {
+            1
+        }
+
+        fn time_range(&self) -> Option<(Millis, Millis)> {
+            Some((T0, T0))
+        }
+
+        fn read_time(&self) -> Result<Vec<Millis>, TableError> {
+            Ok(vec![T0])
+        }
+
+        fn read_column(&self, _: &str) -> Result<Option<ColumnValues>, TableError> {
+            Ok(Some(ColumnValues::String {
+                dictionary: vec!["a".into()],
+                rows: vec![vec![3]],
+            }))
+        }
+    }
+
+    #[test]
+    fn a_damaged_column_is_an_error_not_a_panic() {
+        let table =
+            Damaged(TableSchema::new(vec![ColumnSchema::new("host", string(false))]).unwrap());
+        let sets = [TableSet {
+            events: Some(&table),
+            rollup: None,
+        }];
+        let plan = plan(
+            Granularity::All,
+            hours(0, 1),
+            &["host"],
+            vec![AggregateFunction::Count],
+        );
+        let error = execute(&plan, &spec(), &sets).unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("`host` of the events table is damaged: a row holds value id 3"),
+            "{error}"
+        );
+    }
+}

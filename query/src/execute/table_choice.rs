@@ -1,0 +1,467 @@
+//! Which table answers: a set's rollup table when that is exact, its events
+//! table otherwise.
+//!
+//! The rollup table is smaller, so a set answers from it whenever that gives
+//! the answer the events would give — the answer is *exact*:
+//!
+//! - every group key and every filter column is a rollup dimension (a filter
+//!   on `__time` needs event times, which rollup truncated);
+//! - the plan's granularity is `all` or the spec's `queryGranularity` nests in
+//!   it, and no interval bound cuts through a rollup bucket that holds rows;
+//! - `Count` has a `count` metric to sum;
+//! - each sum, min or max has a partial result in the rollup table it can be
+//!   folded from: a sum of a count or sum metric (a long sum only of a long
+//!   one: truncating partial sums of doubles is not truncating each event's
+//!   value), a min of a min metric, a max of a max metric, or a min or max of
+//!   a rollup dimension. A *sum* of a dimension is not exact: a rollup row
+//!   stands for several events but holds the dimension once.
+//!
+//! Otherwise the set answers from its events table; a set with no events
+//! table answers from its rollup table anyway, as Druid does (its rows carry
+//! truncated times, a dimension outside rollup reads as null, and a column is
+//! folded as stored).
+//!
+//! All but the interval bounds is decided once per plan; the bounds are
+//! checked against each rollup table's time range, as only a bucket that
+//! holds rows can be cut.
+
+use strata_storage::granularity::Granularity;
+use strata_storage::spec::{Aggregator, DataSourceSpec, NumericType};
+use strata_storage::time::Millis;
+
+use super::TableSet;
+use super::input::count_metric;
+use crate::plan::{AggregateFunction, Filter, NumberType, QueryPlan};
+use crate::table::TableSource;
+
+/// Decides, per set, whether the rollup table answers (see the
+/// [module docs](self)).
+pub(super) struct TableChoice {
+    /// Whether the rollup table is exact for every part of the plan but the
+    /// interval bounds, which depend on the rows a table holds.
+    exact_but_bounds: bool,
+    query_granularity: Granularity,
+    bounds: Vec<Millis>,
+}
+
+impl TableChoice {
+    pub(super) fn new(plan: &QueryPlan, spec: &DataSourceSpec) -> Self {
+        let aggregate = &plan.aggregate;
+        let is_rollup_dimension =
+            |column: &str| spec.rollup_dimensions().any(|dim| dim.name() == column);
+        let mut filter_columns = Vec::new();
+        if let Some(filter) = &plan.filter {
+            collect_filter_columns(filter, &mut filter_columns);
+        }
+        let exact_but_bounds = aggregate
+            .group_by
+            .iter()
+            .all(|key| is_rollup_dimension(&key.column))
+            && filter_columns
+                .iter()
+                .all(|column| is_rollup_dimension(column))
+            && spec.query_granularity().nests_in(&aggregate.granularity)
+            && aggregate
+                .aggregations
+                .iter()
+                .all(|aggregation| folds_exactly_from_rollup(&aggregation.function, spec));
+        TableChoice {
+            exact_but_bounds,
+            query_granularity: *spec.query_granularity(),
+            bounds: plan
+                .intervals
+                .iter()
+                .flat_map(|interval| [interval.start(), interval.end()])
+                .collect(),
+        }
+    }
+
+    pub(super) fn table_of<'a>(&self, set: &TableSet<'a>) -> Option<&'a dyn TableSource> {
+        match (set.events, set.rollup) {
+            (None, rollup) => rollup,
+            (Some(_), Some(rollup)) if self.is_exact_on(rollup) => Some(rollup),
+            (Some(events), _) => Some(events),
+        }
+    }
+
+    /// Whether no interval bound cuts through a bucket of `rollup` that may
+    /// hold rows: such a bucket's events are partly in and partly out.
+    fn is_exact_on(&self, rollup: &dyn TableSource) -> bool {
+        let range = rollup.time_range();
+        self.exact_but_bounds
+            && self.bounds.iter().all(|&bound| {
+                let bucket = self.query_granularity.truncate(bound);
+                bucket == bound || range.is_none_or(|(first, last)| bucket < first || bucket > last)
+            })
+    }
+}
+
+fn collect_filter_columns<'f>(filter: &'f Filter, columns: &mut Vec<&'f str>) {
+    match filter {
+        Filter::Equals { column, .. }
+        | Filter::In { column, .. }
+        | Filter::Range { column, .. }
+        | Filter::Like { column, .. }
+        | Filter::Regex { column, .. }
+        | Filter::Contains { column, .. }
+        | Filter::Intervals { column, .. } => columns.push(column),
+        Filter::And(filters) | Filter::Or(filters) => {
+            for filter in filters {
+                collect_filter_columns(filter, columns);
+            }
+        }
+        Filter::Not(filter) => collect_filter_columns(filter, columns),
+    }
+}
+
+/// Whether folding the rollup table's partial results gives what folding
+/// each event's value would.
+fn folds_exactly_from_rollup(function: &AggregateFunction, spec: &DataSourceSpec) -> bool {
+    let (column, is_max) = match function {
+        AggregateFunction::Count => return count_metric(spec).is_some(),
+        AggregateFunction::Sum { column, number } => {
+            return match spec.metric(column).map(|metric| metric.aggregator()) {
+                Some(Aggregator::Count) => true,
+                Some(Aggregator::Sum { value_type, .. }) => {
+                    *value_type == NumericType::Long || *number != NumberType::Long
+                }
+                _ => false,
+            };
+        }
+        AggregateFunction::Min { column, .. } => (column, false),
+        AggregateFunction::Max { column, .. } => (column, true),
+    };
+    // Truncation toward zero and narrowing to f32 keep order, so a min or
+    // max of partial minima or maxima is exact in every number type.
+    match spec.metric(column).map(|metric| metric.aggregator()) {
+        Some(Aggregator::Min { .. }) => !is_max,
+        Some(Aggregator::Max { .. }) => is_max,
+        Some(_) => false,
+        None => spec.rollup_dimensions().any(|dim| dim.name() == column),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use strata_storage::granularity::Granularity;
+    use strata_storage::spec::DataSourceSpec;
+    use strata_storage::time::{MILLIS_PER_HOUR, MILLIS_PER_MINUTE};
+
+    use crate::execute::test_support::*;
+    use crate::execute::{TableSet, execute};
+    use crate::plan::{
+        AggregateFunction, Filter, KeyValue, NumberType, QueryPlan, ResultRow, ResultValue,
+    };
+
+    /// Two rollup rows of two events each in the first hour, one in the
+    /// second.
+    fn fixture() -> Vec<Event> {
+        let at = |seconds: i64| T0 + seconds * 1_000;
+        vec![
+            Event {
+                bytes: Some(10),
+                latency: Some(1.5),
+                ..event(at(1), Some("a"), &["x"], Some("u1"))
+            },
+            Event {
+                bytes: Some(30),
+                latency: Some(2.75),
+                ..event(at(20), Some("a"), &["x"], Some("u2"))
+            },
+            Event {
+                status: Some(404),
+                bytes: Some(5),
+                latency: Some(0.5),
+                ..event(at(61), Some("b"), &["x", "y"], Some("u1"))
+            },
+            Event {
+                status: Some(404),
+                bytes: None,
+                latency: None,
+                ..event(at(62), Some("b"), &["x", "y"], None)
+            },
+            Event {
+                bytes: Some(7),
+                latency: Some(-1.25),
+                ..event(at(3_605), Some("a"), &[], Some("u1"))
+            },
+            Event {
+                bytes: Some(8),
+                latency: Some(3.25),
+                ..event(at(3_650), Some("a"), &[], Some("u2"))
+            },
+        ]
+    }
+
+    /// Other events, so that a table of them gives other answers to every
+    /// plan below.
+    fn wrong(events: &[Event]) -> Vec<Event> {
+        let mut wrong: Vec<Event> = events
+            .iter()
+            .map(|event| Event {
+                user: Some("u3".into()),
+                status: event.status.map(|status| status + 1),
+                bytes: event.bytes.map(|bytes| bytes * 2 + 1),
+                latency: event.latency.map(|latency| latency * 2.0 + 1.0),
+                ..event.clone()
+            })
+            .collect();
+        wrong.extend(events.first().cloned());
+        wrong
+    }
+
+    #[derive(Debug, Clone, Copy, PartialEq)]
+    enum Answers {
+        Rollup,
+        Events,
+    }
+
+    #[test]
+    fn each_set_answers_from_its_rollup_table_exactly_when_that_is_exact() {
+        use Answers::{Events, Rollup};
+        use NumberType::{Double, Long};
+        let right = fixture();
+        let wrong = wrong(&right);
+        let (right_events, right_rollup) = (events_table(&right), rollup_table(&right));
+        let (wrong_events, wrong_rollup) = (events_table(&wrong), rollup_table(&wrong));
+        let right_in_rollup = [TableSet {
+            events: Some(&wrong_events),
+            rollup: Some(&right_rollup),
+        }];
+        let right_in_events = [TableSet {
+            events: Some(&right_events),
+            rollup: Some(&wrong_rollup),
+        }];
+        let no_count =
+            DataSourceSpec::from_json(&SPEC.replace(r#"{"type": "count", "name": "count"},"#, ""))
+                .unwrap();
+
+        let base = || {
+            plan(
+                Granularity::HOUR,
+                hours(0, 2),
+                &["host"],
+                vec![
+                    AggregateFunction::Count,
+                    sum("bytes", Long),
+                    max("latency_max", Double),
+                ],
+            )
+        };
+        let with = |change: &dyn Fn(&mut QueryPlan)| {
+            let mut plan = base();
+            change(&mut plan);
+            plan
+        };
+        let aggregating = |function: AggregateFunction| {
+            with(&|plan| plan.aggregate.aggregations[1].function = function.clone())
+        };
+        let grouping = |columns: &[&str]| {
+            let mut plan = base();
+            plan.aggregate.group_by = plan_keys(columns);
+            plan
+        };
+        let with_count = spec();
+        let cases: Vec<(&str, QueryPlan, &DataSourceSpec, Answers)> = vec![
+            (
+                "rollup dimension, foldable metrics",
+                base(),
+                &with_count,
+                Rollup,
+            ),
+            (
+                "multi-value rollup dimension",
+                grouping(&["tags", "status"]),
+                &with_count,
+                Rollup,
+            ),
+            (
+                "dimension outside rollup",
+                grouping(&["user"]),
+                &with_count,
+                Events,
+            ),
+            ("no group key", grouping(&[]), &with_count, Rollup),
+            (
+                "all",
+                with(&|plan| plan.aggregate.granularity = Granularity::All),
+                &with_count,
+                Rollup,
+            ),
+            (
+                "five minutes",
+                with(&|plan| plan.aggregate.granularity = Granularity::FIVE_MINUTE),
+                &with_count,
+                Rollup,
+            ),
+            (
+                "finer than the query granularity",
+                with(&|plan| plan.aggregate.granularity = Granularity::SECOND),
+                &with_count,
+                Events,
+            ),
+            (
+                "sum of a count metric",
+                aggregating(sum("count", Long)),
+                &with_count,
+                Rollup,
+            ),
+            (
+                "max of a count metric",
+                aggregating(max("count", Long)),
+                &with_count,
+                Events,
+            ),
+            (
+                "double sum of a double sum",
+                aggregating(sum("latency_sum", Double)),
+                &with_count,
+                Rollup,
+            ),
+            (
+                "long sum of a double sum",
+                aggregating(sum("latency_sum", Long)),
+                &with_count,
+                Events,
+            ),
+            (
+                "double sum of a long sum",
+                aggregating(sum("bytes", Double)),
+                &with_count,
+                Rollup,
+            ),
+            (
+                "min of a sum",
+                aggregating(min("bytes", Long)),
+                &with_count,
+                Events,
+            ),
+            (
+                "long min of a min",
+                aggregating(min("bytes_min", Long)),
+                &with_count,
+                Rollup,
+            ),
+            (
+                "max of a min",
+                aggregating(max("bytes_min", Long)),
+                &with_count,
+                Events,
+            ),
+            (
+                "long max of a double max",
+                aggregating(max("latency_max", Long)),
+                &with_count,
+                Rollup,
+            ),
+            (
+                "sum of a max",
+                aggregating(sum("latency_max", Double)),
+                &with_count,
+                Events,
+            ),
+            (
+                "max of a rollup dimension",
+                aggregating(max("status", Long)),
+                &with_count,
+                Rollup,
+            ),
+            (
+                "sum of a rollup dimension",
+                aggregating(sum("status", Long)),
+                &with_count,
+                Events,
+            ),
+            (
+                "a raw input field",
+                aggregating(max("latency", Double)),
+                &with_count,
+                Events,
+            ),
+            ("count without a count metric", base(), &no_count, Events),
+            (
+                "a filter on a rollup dimension",
+                with(&|plan| {
+                    plan.filter = Some(Filter::Not(Box::new(Filter::Equals {
+                        column: "tags".into(),
+                        value: Some("y".into()),
+                    })))
+                }),
+                &with_count,
+                Rollup,
+            ),
+            (
+                "a filter on a dimension outside rollup",
+                with(&|plan| {
+                    plan.filter = Some(Filter::Equals {
+                        column: "user".into(),
+                        value: Some("u1".into()),
+                    })
+                }),
+                &with_count,
+                Events,
+            ),
+            (
+                "a filter on __time",
+                with(&|plan| {
+                    plan.filter = Some(Filter::Intervals {
+                        column: "__time".into(),
+                        intervals: vec![interval(T0 + 30_000, T0 + 2 * MILLIS_PER_HOUR)],
+                    })
+                }),
+                &with_count,
+                Events,
+            ),
+            (
+                "a bound inside a minute that holds rows",
+                with(&|plan| plan.intervals = vec![interval(T0 + 30_000, T0 + MILLIS_PER_HOUR)]),
+                &with_count,
+                Events,
+            ),
+            (
+                "unaligned bounds outside the rows",
+                with(&|plan| {
+                    plan.intervals = vec![interval(T0 - 30_000, T0 + 3 * MILLIS_PER_HOUR + 1)]
+                }),
+                &with_count,
+                Rollup,
+            ),
+        ];
+        for (case, plan, spec, answers) in cases {
+            let expected = oracle(&plan, &right);
+            let from_rollup = execute(&plan, spec, &right_in_rollup).unwrap();
+            let from_events = execute(&plan, spec, &right_in_events).unwrap();
+            let (right_one, wrong_one) = match answers {
+                Rollup => (&from_rollup, &from_events),
+                Events => (&from_events, &from_rollup),
+            };
+            assert_eq!(rows_match(right_one, &expected), Ok(()), "{case}");
+            assert!(
+                rows_match(wrong_one, &expected).is_err(),
+                "{case}: {wrong_one:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_set_without_events_answers_from_its_rollup_rows_as_druid_does() {
+        let rollup = rollup_table(&fixture());
+        let sets = [TableSet {
+            events: None,
+            rollup: Some(&rollup),
+        }];
+        let plan = plan(
+            Granularity::None,
+            hours(0, 2),
+            &["user"],
+            vec![AggregateFunction::Count, sum("bytes", NumberType::Long)],
+        );
+        let rows = execute(&plan, &spec(), &sets).unwrap();
+        let row = |minute: i64, count: i64, bytes: i64| ResultRow {
+            timestamp: T0 + minute * MILLIS_PER_MINUTE,
+            keys: vec![KeyValue::Null],
+            values: vec![ResultValue::Long(count), ResultValue::Long(bytes)],
+        };
+        assert_eq!(rows, vec![row(0, 2, 40), row(1, 2, 5), row(60, 2, 15)]);
+    }
+}

@@ -1,0 +1,572 @@
+//! Fixtures the executor's tests share: a datasource spec with every kind
+//! of dimension the executor treats apart, its events and rollup tables
+//! built from a list of events, and an *oracle* — the plan computed
+//! straight from the events, with none of the executor's machinery — to
+//! compare answers against.
+
+use std::collections::BTreeMap;
+
+use strata_storage::granularity::Granularity;
+use strata_storage::segment::{CellValue, ColumnKind, ColumnSchema, TableKind, TableSchema};
+use strata_storage::spec::DataSourceSpec;
+use strata_storage::time::{Interval, MILLIS_PER_HOUR, MILLIS_PER_MINUTE, Millis};
+
+use super::TableSet;
+use super::fold::{Fold, Number};
+use crate::mem_table::{MemTable, MemTableBuilder};
+use crate::plan::{
+    AggregateFunction, AggregatePlan, Aggregation, ArithmeticOperator, Filter, GroupKey, KeyValue,
+    NumberType, PostExpression, QueryPlan, ResultRow, ResultValue,
+};
+
+/// Every kind of dimension the executor treats apart: a string one, a
+/// multi-value one, one outside rollup, a long one.
+pub(super) const SPEC: &str = r#"{
+    "dataSource": "web",
+    "dimensionsSpec": {"dimensions": [
+        "host",
+        "tags",
+        {"type": "string", "name": "user", "rollup": false},
+        {"type": "long", "name": "status"}
+    ]},
+    "metricsSpec": [
+        {"type": "count", "name": "count"},
+        {"type": "longSum", "name": "bytes", "fieldName": "bytes"},
+        {"type": "doubleSum", "name": "latency_sum", "fieldName": "latency"},
+        {"type": "longMin", "name": "bytes_min", "fieldName": "bytes"},
+        {"type": "doubleMax", "name": "latency_max", "fieldName": "latency"}
+    ],
+    "granularitySpec": {"segmentGranularity": "day", "queryGranularity": "minute", "rollup": true}
+}"#;
+
+/// 2024-01-01T00:00:00Z.
+pub(super) const T0: Millis = 1_704_067_200_000;
+
+pub(super) fn spec() -> DataSourceSpec {
+    DataSourceSpec::from_json(SPEC).unwrap()
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct Event {
+    pub(super) time: Millis,
+    pub(super) host: Option<String>,
+    /// Sorted, duplicates kept: the spec's default `SORTED_ARRAY`.
+    pub(super) tags: Vec<String>,
+    pub(super) user: Option<String>,
+    pub(super) status: Option<i64>,
+    pub(super) bytes: Option<i64>,
+    pub(super) latency: Option<f64>,
+}
+
+pub(super) fn event(time: Millis, host: Option<&str>, tags: &[&str], user: Option<&str>) -> Event {
+    Event {
+        time,
+        host: host.map(str::to_owned),
+        tags: tags.iter().map(|tag| (*tag).to_owned()).collect(),
+        user: user.map(str::to_owned),
+        status: Some(200),
+        bytes: Some(10),
+        latency: Some(1.5),
+    }
+}
+
+pub(super) fn string(kind_multi_value: bool) -> ColumnKind {
+    ColumnKind::String {
+        multi_value: kind_multi_value,
+    }
+}
+
+/// `ingest::table_layout`'s events table for [`SPEC`]: every dimension,
+/// then one raw input column per metric input field.
+pub(super) fn events_table(events: &[Event]) -> MemTable {
+    let schema = TableSchema::new(vec![
+        ColumnSchema::new("host", string(false)),
+        ColumnSchema::new("tags", string(true)),
+        ColumnSchema::new("user", string(false)),
+        ColumnSchema::new("status", ColumnKind::Long),
+        ColumnSchema::new("bytes", ColumnKind::Long),
+        ColumnSchema::new("latency", ColumnKind::Double),
+    ])
+    .unwrap();
+    let mut builder = MemTableBuilder::new(TableKind::Events, schema);
+    for event in events {
+        let tags: Vec<&str> = event.tags.iter().map(String::as_str).collect();
+        builder
+            .append_row(
+                event.time,
+                &[
+                    str_cell(&event.host),
+                    CellValue::Strs(&tags),
+                    str_cell(&event.user),
+                    long_cell(event.status),
+                    long_cell(event.bytes),
+                    double_cell(event.latency),
+                ],
+            )
+            .unwrap();
+    }
+    builder.finish()
+}
+
+/// One rollup row's metrics.
+#[derive(Default)]
+struct RolledUp {
+    count: i64,
+    bytes: Option<i64>,
+    latency_sum: Option<f64>,
+    bytes_min: Option<i64>,
+    latency_max: Option<f64>,
+}
+
+/// `ingest::table_layout`'s rollup table for [`SPEC`]: the events
+/// grouped by (minute, host, tags, status), one column per metric.
+pub(super) fn rollup_table(events: &[Event]) -> MemTable {
+    type Key = (Millis, Option<String>, Vec<String>, Option<i64>);
+    let mut rows: BTreeMap<Key, RolledUp> = BTreeMap::new();
+    for event in events {
+        let minute = event.time - event.time.rem_euclid(MILLIS_PER_MINUTE);
+        let key = (minute, event.host.clone(), event.tags.clone(), event.status);
+        let row = rows.entry(key).or_default();
+        row.count += 1;
+        if let Some(bytes) = event.bytes {
+            row.bytes = Some(row.bytes.unwrap_or(0).wrapping_add(bytes));
+            row.bytes_min = Some(row.bytes_min.map_or(bytes, |min| min.min(bytes)));
+        }
+        if let Some(latency) = event.latency {
+            row.latency_sum = Some(row.latency_sum.unwrap_or(0.0) + latency);
+            row.latency_max = Some(row.latency_max.map_or(latency, |max| max.max(latency)));
+        }
+    }
+    let schema = TableSchema::new(vec![
+        ColumnSchema::new("host", string(false)),
+        ColumnSchema::new("tags", string(true)),
+        ColumnSchema::new("status", ColumnKind::Long),
+        ColumnSchema::new("count", ColumnKind::Long),
+        ColumnSchema::new("bytes", ColumnKind::Long),
+        ColumnSchema::new("latency_sum", ColumnKind::Double),
+        ColumnSchema::new("bytes_min", ColumnKind::Long),
+        ColumnSchema::new("latency_max", ColumnKind::Double),
+    ])
+    .unwrap();
+    let mut builder = MemTableBuilder::new(TableKind::Rollup, schema);
+    for ((time, host, tags, status), row) in &rows {
+        let tags: Vec<&str> = tags.iter().map(String::as_str).collect();
+        builder
+            .append_row(
+                *time,
+                &[
+                    str_cell(host),
+                    CellValue::Strs(&tags),
+                    long_cell(*status),
+                    CellValue::Long(row.count),
+                    long_cell(row.bytes),
+                    double_cell(row.latency_sum),
+                    long_cell(row.bytes_min),
+                    double_cell(row.latency_max),
+                ],
+            )
+            .unwrap();
+    }
+    builder.finish()
+}
+
+fn str_cell(value: &Option<String>) -> CellValue<'_> {
+    value.as_deref().map_or(CellValue::Null, CellValue::Str)
+}
+
+fn long_cell(value: Option<i64>) -> CellValue<'static> {
+    value.map_or(CellValue::Null, CellValue::Long)
+}
+
+fn double_cell(value: Option<f64>) -> CellValue<'static> {
+    value.map_or(CellValue::Null, CellValue::Double)
+}
+
+// ---- The oracle: the plan computed straight from the events. ----
+
+/// A group key value, ordered as the result is: null, numbers, strings.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum OracleKey {
+    Null,
+    Long(i64),
+    String(String),
+}
+
+fn dimension_values(event: &Event, column: &str) -> Vec<OracleKey> {
+    let one = |value: Option<OracleKey>| vec![value.unwrap_or(OracleKey::Null)];
+    match column {
+        "host" => one(event.host.clone().map(OracleKey::String)),
+        "user" => one(event.user.clone().map(OracleKey::String)),
+        "status" => one(event.status.map(OracleKey::Long)),
+        "tags" if event.tags.is_empty() => vec![OracleKey::Null],
+        "tags" => event.tags.iter().cloned().map(OracleKey::String).collect(),
+        _ => vec![OracleKey::Null],
+    }
+}
+
+/// What one event contributes to a sum, min or max of `column`.
+fn event_value(event: &Event, column: &str) -> Option<Number> {
+    match column {
+        "count" => Some(Number::Long(1)),
+        "bytes" | "bytes_min" => event.bytes.map(Number::Long),
+        "latency" | "latency_sum" | "latency_max" => event.latency.map(Number::Double),
+        "status" => event.status.map(Number::Long),
+        _ => None,
+    }
+}
+
+fn oracle_aggregate(function: &AggregateFunction, events: &[&Event]) -> ResultValue {
+    let (fold, column, number) = match function {
+        AggregateFunction::Count => return ResultValue::Long(events.len() as i64),
+        AggregateFunction::Sum { column, number } => (Fold::Sum, column, number),
+        AggregateFunction::Min { column, number } => (Fold::Min, column, number),
+        AggregateFunction::Max { column, number } => (Fold::Max, column, number),
+    };
+    let values: Vec<Number> = events
+        .iter()
+        .filter_map(|event| event_value(event, column))
+        .collect();
+    if values.is_empty() {
+        return ResultValue::Null;
+    }
+    match number {
+        NumberType::Long => {
+            let longs = values.iter().map(|value| match *value {
+                Number::Long(long) => long,
+                Number::Double(double) => double.trunc() as i64,
+            });
+            ResultValue::Long(match fold {
+                Fold::Sum => longs.fold(0, i64::wrapping_add),
+                Fold::Min => longs.min().unwrap(),
+                Fold::Max => longs.max().unwrap(),
+            })
+        }
+        NumberType::Double => {
+            let doubles = values.iter().map(|value| match *value {
+                Number::Long(long) => long as f64,
+                Number::Double(double) => double,
+            });
+            ResultValue::Double(match fold {
+                Fold::Sum => doubles.sum(),
+                Fold::Min => doubles.fold(f64::INFINITY, f64::min),
+                Fold::Max => doubles.fold(f64::NEG_INFINITY, f64::max),
+            })
+        }
+        NumberType::Float => {
+            let floats = values.iter().map(|value| match *value {
+                Number::Long(long) => long as f32,
+                Number::Double(double) => double as f32,
+            });
+            ResultValue::Double(f64::from(match fold {
+                Fold::Sum => floats.sum::<f32>(),
+                Fold::Min => floats.fold(f32::INFINITY, f32::min),
+                Fold::Max => floats.fold(f32::NEG_INFINITY, f32::max),
+            }))
+        }
+    }
+}
+
+fn oracle_post(expression: &PostExpression, named: &BTreeMap<String, ResultValue>) -> ResultValue {
+    match expression {
+        PostExpression::Field(name) => named[name],
+        PostExpression::Constant(value) => ResultValue::Double(*value),
+        PostExpression::Arithmetic { operator, operands } => {
+            let mut numbers = Vec::new();
+            for operand in operands {
+                match oracle_post(operand, named) {
+                    ResultValue::Null => return ResultValue::Null,
+                    ResultValue::Long(value) => numbers.push(value as f64),
+                    ResultValue::Double(value) => numbers.push(value),
+                }
+            }
+            let result = numbers[1..]
+                .iter()
+                .fold(numbers[0], |left, &right| match operator {
+                    ArithmeticOperator::Add => left + right,
+                    ArithmeticOperator::Subtract => left - right,
+                    ArithmeticOperator::Multiply => left * right,
+                    ArithmeticOperator::Divide => {
+                        if right == 0.0 {
+                            0.0
+                        } else {
+                            left / right
+                        }
+                    }
+                    ArithmeticOperator::Quotient => left / right,
+                    ArithmeticOperator::Power => left.powf(right),
+                });
+            ResultValue::Double(result)
+        }
+    }
+}
+
+/// Every granularity the properties use but `all`, as the length of
+/// its buckets on a grid anchored at the epoch.
+pub(super) fn granularities() -> [(Granularity, i64); 4] {
+    let ninety_seconds =
+        Granularity::from_json(&serde_json::json!({"type": "duration", "duration": 90_000}))
+            .unwrap();
+    [
+        (Granularity::SECOND, 1_000),
+        (Granularity::MINUTE, MILLIS_PER_MINUTE),
+        (ninety_seconds, 90_000),
+        (Granularity::HOUR, MILLIS_PER_HOUR),
+    ]
+}
+
+fn bucket_length(granularity: &Granularity) -> i64 {
+    granularities()
+        .into_iter()
+        .chain([
+            (Granularity::FIVE_MINUTE, 5 * MILLIS_PER_MINUTE),
+            (Granularity::None, 1),
+        ])
+        .find(|(known, _)| known == granularity)
+        .map(|(_, length)| length)
+        .unwrap()
+}
+
+fn oracle_truncate(granularity: &Granularity, time: Millis) -> Millis {
+    time - time.rem_euclid(bucket_length(granularity))
+}
+
+fn oracle_buckets(granularity: &Granularity, interval: Interval) -> Vec<Millis> {
+    let step = bucket_length(granularity);
+    let mut start = oracle_truncate(granularity, interval.start());
+    let mut buckets = Vec::new();
+    while start < interval.end() {
+        buckets.push(start);
+        start += step;
+    }
+    buckets
+}
+
+/// The filters the tests use, in SQL's three-valued logic: `None` is
+/// UNKNOWN, which a condition on a null value is.
+fn oracle_filter(filter: &Filter, event: &Event) -> Option<bool> {
+    match filter {
+        Filter::Equals { column, value } => {
+            let values: Vec<String> = dimension_values(event, column)
+                .into_iter()
+                .filter_map(|value| match value {
+                    OracleKey::Null => None,
+                    OracleKey::Long(long) => Some(long.to_string()),
+                    OracleKey::String(string) => Some(string),
+                })
+                .collect();
+            match value {
+                None => Some(values.is_empty()),
+                Some(_) if values.is_empty() => None,
+                Some(wanted) => Some(values.contains(wanted)),
+            }
+        }
+        Filter::Not(filter) => oracle_filter(filter, event).map(|passes| !passes),
+        Filter::Intervals { column, intervals } if column == "__time" => Some(
+            intervals
+                .iter()
+                .any(|interval| interval.contains(event.time)),
+        ),
+        other => unreachable!("the tests use no {other:?}"),
+    }
+}
+
+pub(super) fn oracle(plan: &QueryPlan, events: &[Event]) -> Vec<ResultRow> {
+    let aggregate = &plan.aggregate;
+    let all_start = plan.intervals.iter().map(Interval::start).min().unwrap();
+    let mut groups: BTreeMap<(Millis, Vec<OracleKey>), Vec<&Event>> = BTreeMap::new();
+    if aggregate.zero_fill && aggregate.group_by.is_empty() {
+        if aggregate.granularity == Granularity::All {
+            groups.insert((all_start, Vec::new()), Vec::new());
+        }
+        for interval in &plan.intervals {
+            if aggregate.granularity != Granularity::All {
+                for bucket in oracle_buckets(&aggregate.granularity, *interval) {
+                    groups.entry((bucket, Vec::new())).or_default();
+                }
+            }
+        }
+    }
+    for event in events {
+        let passes = plan
+            .filter
+            .as_ref()
+            .is_none_or(|filter| oracle_filter(filter, event) == Some(true));
+        if !passes
+            || !plan
+                .intervals
+                .iter()
+                .any(|interval| interval.contains(event.time))
+        {
+            continue;
+        }
+        let bucket = if aggregate.granularity == Granularity::All {
+            all_start
+        } else {
+            oracle_truncate(&aggregate.granularity, event.time)
+        };
+        let mut combinations: Vec<Vec<OracleKey>> = vec![Vec::new()];
+        for key in &aggregate.group_by {
+            combinations = combinations
+                .into_iter()
+                .flat_map(|prefix| {
+                    dimension_values(event, &key.column)
+                        .into_iter()
+                        .map(move |value| {
+                            let mut keys = prefix.clone();
+                            keys.push(value);
+                            keys
+                        })
+                })
+                .collect();
+        }
+        for keys in combinations {
+            groups.entry((bucket, keys)).or_default().push(event);
+        }
+    }
+    groups
+        .into_iter()
+        .map(|((timestamp, keys), events)| {
+            let mut named = BTreeMap::new();
+            let mut values = Vec::new();
+            for aggregation in &aggregate.aggregations {
+                let value = oracle_aggregate(&aggregation.function, &events);
+                named.insert(aggregation.name.clone(), value);
+                values.push(value);
+            }
+            for post in &aggregate.post_aggregations {
+                let value = oracle_post(&post.expression, &named);
+                named.insert(post.name.clone(), value);
+                values.push(value);
+            }
+            ResultRow {
+                timestamp,
+                keys: keys
+                    .into_iter()
+                    .map(|key| match key {
+                        OracleKey::Null => KeyValue::Null,
+                        OracleKey::Long(value) => KeyValue::Long(value),
+                        OracleKey::String(value) => KeyValue::String(value),
+                    })
+                    .collect(),
+                values,
+            }
+        })
+        .collect()
+}
+
+fn close(actual: f64, expected: f64) -> bool {
+    actual == expected
+        || (actual.is_nan() && expected.is_nan())
+        || (actual - expected).abs() <= 1e-9 * actual.abs().max(expected.abs()).max(1.0)
+}
+
+pub(super) fn rows_match(actual: &[ResultRow], expected: &[ResultRow]) -> Result<(), String> {
+    if actual.len() != expected.len() {
+        return Err(format!(
+            "{} rows, expected {}:\n{actual:#?}\nexpected:\n{expected:#?}",
+            actual.len(),
+            expected.len()
+        ));
+    }
+    for (actual, expected) in actual.iter().zip(expected) {
+        let values_match = actual.values.len() == expected.values.len()
+            && actual
+                .values
+                .iter()
+                .zip(&expected.values)
+                .all(|pair| match pair {
+                    (ResultValue::Double(a), ResultValue::Double(b)) => close(*a, *b),
+                    (a, b) => a == b,
+                });
+        if actual.timestamp != expected.timestamp || actual.keys != expected.keys || !values_match {
+            return Err(format!("row {actual:?}, expected {expected:?}"));
+        }
+    }
+    Ok(())
+}
+
+pub(super) fn plan(
+    granularity: Granularity,
+    intervals: Vec<Interval>,
+    group_by: &[&str],
+    aggregations: Vec<AggregateFunction>,
+) -> QueryPlan {
+    QueryPlan {
+        datasource: "web".into(),
+        intervals,
+        filter: None,
+        aggregate: AggregatePlan {
+            granularity,
+            group_by: group_by
+                .iter()
+                .map(|column| GroupKey {
+                    column: (*column).to_owned(),
+                    output_name: (*column).to_owned(),
+                })
+                .collect(),
+            aggregations: aggregations
+                .into_iter()
+                .enumerate()
+                .map(|(i, function)| Aggregation {
+                    name: format!("a{i}"),
+                    function,
+                })
+                .collect(),
+            post_aggregations: Vec::new(),
+            zero_fill: false,
+        },
+    }
+}
+
+pub(super) fn sum(column: &str, number: NumberType) -> AggregateFunction {
+    AggregateFunction::Sum {
+        column: column.into(),
+        number,
+    }
+}
+
+pub(super) fn min(column: &str, number: NumberType) -> AggregateFunction {
+    AggregateFunction::Min {
+        column: column.into(),
+        number,
+    }
+}
+
+pub(super) fn max(column: &str, number: NumberType) -> AggregateFunction {
+    AggregateFunction::Max {
+        column: column.into(),
+        number,
+    }
+}
+
+pub(super) fn interval(start: Millis, end: Millis) -> Interval {
+    Interval::new(start, end).unwrap()
+}
+
+pub(super) fn hours(from: i64, to: i64) -> Vec<Interval> {
+    vec![interval(
+        T0 + from * MILLIS_PER_HOUR,
+        T0 + to * MILLIS_PER_HOUR,
+    )]
+}
+
+pub(super) fn plan_keys(columns: &[&str]) -> Vec<GroupKey> {
+    columns
+        .iter()
+        .map(|column| GroupKey {
+            column: (*column).to_owned(),
+            output_name: (*column).to_owned(),
+        })
+        .collect()
+}
+
+pub(super) fn events_only(table: &MemTable) -> [TableSet<'_>; 1] {
+    [TableSet {
+        events: Some(table),
+        rollup: None,
+    }]
+}
+
+pub(super) fn values_of(rows: &[ResultRow]) -> Vec<Vec<ResultValue>> {
+    rows.iter().map(|row| row.values.clone()).collect()
+}

@@ -1,0 +1,390 @@
+//! Tests of the whole execution: a property comparing every answer with
+//! the oracle's, whatever table each set answers from, and errors that no
+//! single part owns.
+
+use proptest::prelude::*;
+use strata_storage::granularity::Granularity;
+use strata_storage::segment::{CellValue, ColumnKind, ColumnSchema, TableKind, TableSchema};
+use strata_storage::time::{Interval, MILLIS_PER_HOUR, MILLIS_PER_MINUTE};
+
+use super::fold::Fold;
+use super::test_support::*;
+use super::{TableSet, execute};
+use crate::mem_table::{MemTable, MemTableBuilder};
+use crate::plan::{
+    AggregateFunction, ArithmeticOperator, Filter, NumberType, PostAggregation, PostExpression,
+    QueryPlan,
+};
+use crate::table::TableSource;
+
+// ---- Properties ----
+
+fn any_event() -> impl Strategy<Value = Event> {
+    // Most events crowd into a few minutes and a few dimension values,
+    // so rollup rows hold several events and partial results differ
+    // from single events.
+    let hosts = prop_oneof![6 => Just(Some("a")), 1 => Just(Some("b")), 1 => Just(None)];
+    let tags = prop_oneof![
+        4 => Just(vec![]),
+        4 => Just(vec!["x"]),
+        1 => Just(vec!["x", "y"]),
+        1 => Just(vec!["y", "y"]),
+    ];
+    let times = prop_oneof![
+        1 => 0..3 * MILLIS_PER_HOUR,
+        3 => (prop::sample::select(vec![0_i64, 1, 59, 60, 61, 150]), 0..MILLIS_PER_MINUTE)
+            .prop_map(|(minute, millis)| minute * MILLIS_PER_MINUTE + millis),
+    ];
+    let users = prop::sample::select(vec!["u1", "u2"]);
+    let statuses = prop_oneof![6 => Just(Some(200_i64)), 1 => Just(Some(404)), 1 => Just(None)];
+    (
+        times,
+        hosts,
+        tags,
+        prop::option::weighted(0.85, users),
+        statuses,
+        prop::option::weighted(0.85, -1_000_i64..100_000),
+        // Quarters: every sum below is exact in f32 and f64, so only the
+        // fold order could differ, and it does not matter.
+        prop::option::weighted(0.85, -400_i32..4_000),
+    )
+        .prop_map(
+            |(offset, host, tags, user, status, bytes, quarters)| Event {
+                time: T0 + offset,
+                host: host.map(str::to_owned),
+                tags: tags.into_iter().map(str::to_owned).collect(),
+                user: user.map(str::to_owned),
+                status,
+                bytes,
+                latency: quarters.map(|quarters| f64::from(quarters) / 4.0),
+            },
+        )
+}
+
+/// Intervals aligned to minutes (which the rollup table answers) or not,
+/// in proportion `aligned : 1`.
+fn any_interval(aligned_weight: u32) -> impl Strategy<Value = Interval> {
+    let aligned = (-10_i64..200, 1_i64..120).prop_map(|(start, length)| {
+        let start = T0 + start * MILLIS_PER_MINUTE;
+        interval(start, start + length * MILLIS_PER_MINUTE)
+    });
+    let unaligned = (
+        -MILLIS_PER_HOUR..4 * MILLIS_PER_HOUR,
+        1..2 * MILLIS_PER_HOUR,
+    )
+        .prop_map(|(start, length)| interval(T0 + start, T0 + start + length));
+    prop_oneof![aligned_weight => aligned, 1 => unaligned]
+}
+
+fn any_function() -> impl Strategy<Value = AggregateFunction> {
+    let columns = prop::sample::select(vec![
+        "count",
+        "bytes",
+        "latency_sum",
+        "bytes_min",
+        "latency_max",
+        "latency",
+        "status",
+        "nope",
+    ]);
+    let numbers = prop::sample::select(vec![
+        NumberType::Long,
+        NumberType::Double,
+        NumberType::Float,
+    ]);
+    prop_oneof![
+        1 => Just(AggregateFunction::Count),
+        6 => (0..3_u8, columns, numbers).prop_map(|(fold, column, number)| match fold {
+            0 => sum(column, number),
+            1 => min(column, number),
+            _ => max(column, number),
+        }),
+    ]
+}
+
+/// An equality (or its negation) on a dimension, in or out of rollup.
+fn any_filter() -> impl Strategy<Value = Filter> {
+    let columns = prop::sample::select(vec!["host", "tags", "user", "status"]);
+    let values = prop::sample::select(vec![
+        Some("a"),
+        Some("x"),
+        Some("y"),
+        Some("u1"),
+        Some("200"),
+        None,
+    ]);
+    (columns, values, any::<bool>()).prop_map(|(column, value, negated)| {
+        let equals = Filter::Equals {
+            column: column.into(),
+            value: value.map(str::to_owned),
+        };
+        if negated {
+            Filter::Not(Box::new(equals))
+        } else {
+            equals
+        }
+    })
+}
+
+/// The functions the rollup table answers exactly.
+fn foldable_function() -> impl Strategy<Value = AggregateFunction> {
+    let numbers = prop::sample::select(vec![
+        NumberType::Long,
+        NumberType::Double,
+        NumberType::Float,
+    ]);
+    prop_oneof![
+        Just(AggregateFunction::Count),
+        (
+            prop::sample::select(vec!["count", "bytes"]),
+            numbers.clone()
+        )
+            .prop_map(|(column, number)| sum(column, number)),
+        prop::sample::select(vec![NumberType::Double, NumberType::Float])
+            .prop_map(|number| sum("latency_sum", number)),
+        (
+            prop::sample::select(vec!["bytes_min", "status"]),
+            numbers.clone()
+        )
+            .prop_map(|(column, number)| min(column, number)),
+        (prop::sample::select(vec!["latency_max", "status"]), numbers)
+            .prop_map(|(column, number)| max(column, number)),
+    ]
+}
+
+/// Functions the rollup table cannot answer exactly, each next to one
+/// it can.
+fn near_miss_function() -> impl Strategy<Value = AggregateFunction> {
+    let numbers = prop::sample::select(vec![
+        NumberType::Long,
+        NumberType::Double,
+        NumberType::Float,
+    ]);
+    let near_misses = prop::sample::select(vec![
+        (Fold::Sum, "status"),
+        (Fold::Sum, "bytes_min"),
+        (Fold::Max, "bytes_min"),
+        (Fold::Sum, "latency_max"),
+        (Fold::Min, "latency_max"),
+        (Fold::Min, "bytes"),
+        (Fold::Max, "latency_sum"),
+        (Fold::Min, "count"),
+        (Fold::Max, "count"),
+        (Fold::Max, "latency"),
+    ]);
+    prop_oneof![
+        5 => (near_misses, numbers).prop_map(|((fold, column), number)| match fold {
+            Fold::Sum => sum(column, number),
+            Fold::Min => min(column, number),
+            Fold::Max => max(column, number),
+        }),
+        // Truncating a partial sum is not truncating each event's value.
+        1 => Just(sum("latency_sum", NumberType::Long)),
+    ]
+}
+
+/// An operand: an aggregation by index (taken modulo their number) or a
+/// constant, zero included to reach division by zero.
+fn any_operand() -> impl Strategy<Value = Result<usize, f64>> {
+    prop_oneof![
+        3 => (0..5_usize).prop_map(Ok),
+        1 => prop::sample::select(vec![0.0, 2.0, -0.5]).prop_map(Err),
+    ]
+}
+
+/// Any plan, or with `rollup_friendly` one that mostly folds exactly from
+/// the rollup table — so that a near miss, one part the rollup table
+/// cannot answer, is common.
+fn any_plan(rollup_friendly: bool) -> impl Strategy<Value = QueryPlan> {
+    let all_granularities: Vec<Granularity> = granularities()
+        .into_iter()
+        .map(|(granularity, _)| granularity)
+        .chain([Granularity::All])
+        .collect();
+    let (functions, aligned_weight, granularities, group_columns) = if rollup_friendly {
+        (
+            prop_oneof![
+                4 => foldable_function(),
+                3 => near_miss_function(),
+                1 => any_function(),
+            ]
+            .boxed(),
+            3,
+            vec![
+                Granularity::MINUTE,
+                Granularity::HOUR,
+                Granularity::All,
+                Granularity::MINUTE,
+                Granularity::HOUR,
+                Granularity::All,
+                Granularity::SECOND,
+            ],
+            // Repeated names may both be drawn: grouping twice by one
+            // dimension is a plan too.
+            vec!["host", "tags", "status", "host", "tags", "status", "user"],
+        )
+    } else {
+        (
+            any_function().boxed(),
+            1,
+            all_granularities,
+            vec!["host", "tags", "user", "status"],
+        )
+    };
+    let granularities = prop::sample::select(granularities);
+    let group_by = prop::sample::subsequence(group_columns, 0..=2).prop_shuffle();
+    let operators = prop::sample::select(vec![
+        ArithmeticOperator::Add,
+        ArithmeticOperator::Subtract,
+        ArithmeticOperator::Multiply,
+        ArithmeticOperator::Divide,
+        ArithmeticOperator::Quotient,
+        ArithmeticOperator::Power,
+    ]);
+    let post = prop::option::of((
+        operators,
+        prop::collection::vec(any_operand(), 2..=3),
+        any::<bool>(),
+    ));
+    (
+        granularities,
+        prop::collection::vec(any_interval(aligned_weight), 1..=2),
+        group_by,
+        prop::collection::vec(functions, 1..=5),
+        post,
+        any::<bool>(),
+        prop::option::weighted(0.3, any_filter()),
+    )
+        .prop_map(
+            |(granularity, intervals, group_by, functions, post, zero_fill, filter)| {
+                let count = functions.len();
+                let mut plan = plan(granularity, intervals, &group_by, functions);
+                plan.aggregate.zero_fill = zero_fill;
+                plan.filter = filter;
+                if let Some((operator, operands, chained)) = post {
+                    let operands = operands
+                        .into_iter()
+                        .map(|operand| match operand {
+                            Ok(index) => PostExpression::Field(format!("a{}", index % count)),
+                            Err(constant) => PostExpression::Constant(constant),
+                        })
+                        .collect();
+                    plan.aggregate.post_aggregations.push(PostAggregation {
+                        name: "p0".into(),
+                        expression: PostExpression::Arithmetic { operator, operands },
+                    });
+                    if chained {
+                        plan.aggregate.post_aggregations.push(PostAggregation {
+                            name: "p1".into(),
+                            expression: PostExpression::Arithmetic {
+                                operator: ArithmeticOperator::Divide,
+                                operands: vec![
+                                    PostExpression::Field("p0".into()),
+                                    PostExpression::Field("a0".into()),
+                                ],
+                            },
+                        });
+                    }
+                }
+                plan
+            },
+        )
+}
+
+/// Deals the events out to `with_rollup.len()` sets by `owners`; each
+/// set has an events table, and a rollup table where `with_rollup` says.
+fn split(
+    events: &[Event],
+    owners: &[usize],
+    with_rollup: &[bool],
+) -> Vec<(MemTable, Option<MemTable>)> {
+    with_rollup
+        .iter()
+        .enumerate()
+        .map(|(set, &with_rollup_table)| {
+            let mine: Vec<Event> = events
+                .iter()
+                .zip(owners)
+                .filter(|(_, owner)| **owner % with_rollup.len() == set)
+                .map(|(event, _)| event.clone())
+                .collect();
+            let rollup = with_rollup_table.then(|| rollup_table(&mine));
+            (events_table(&mine), rollup)
+        })
+        .collect()
+}
+
+fn table_sets(tables: &[(MemTable, Option<MemTable>)]) -> Vec<TableSet<'_>> {
+    tables
+        .iter()
+        .map(|(events, rollup)| TableSet {
+            events: Some(events as &dyn TableSource),
+            rollup: rollup.as_ref().map(|rollup| rollup as &dyn TableSource),
+        })
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(1024))]
+
+    /// Whatever table each set answers from, the rows are the ones the
+    /// events themselves give.
+    #[test]
+    fn execution_agrees_with_the_events(
+        events in prop::collection::vec(any_event(), 0..60),
+        owners in prop::collection::vec(0..4_usize, 60),
+        with_rollup in prop::collection::vec(any::<bool>(), 1..=4),
+        plan in prop_oneof![any_plan(false), any_plan(true)],
+    ) {
+        let tables = split(&events, &owners, &with_rollup);
+        let actual = execute(&plan, &spec(), &table_sets(&tables)).unwrap();
+        let expected = oracle(&plan, &events);
+        if let Err(mismatch) = rows_match(&actual, &expected) {
+            return Err(TestCaseError::fail(format!("{plan:#?}\n{mismatch}")));
+        }
+    }
+}
+
+// ---- Errors ----
+
+#[test]
+fn text_columns_cannot_be_grouped_and_strings_cannot_be_summed() {
+    let schema = TableSchema::new(vec![
+        ColumnSchema::new("host", string(false)),
+        ColumnSchema::new("message", ColumnKind::Text),
+    ])
+    .unwrap();
+    let mut builder = MemTableBuilder::new(TableKind::Events, schema);
+    builder
+        .append_row(T0, &[CellValue::Str("a"), CellValue::Str("GET /")])
+        .unwrap();
+    let table = builder.finish();
+
+    let grouped = plan(
+        Granularity::All,
+        hours(0, 1),
+        &["message"],
+        vec![AggregateFunction::Count],
+    );
+    let error = execute(&grouped, &spec(), &events_only(&table)).unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("cannot group by `message`, a text column"),
+        "{error}"
+    );
+
+    let summed = plan(
+        Granularity::All,
+        hours(0, 1),
+        &[],
+        vec![sum("host", NumberType::Long)],
+    );
+    let error = execute(&summed, &spec(), &events_only(&table)).unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("aggregation `a0` reads `host`, a string column in the events table"),
+        "{error}"
+    );
+}
