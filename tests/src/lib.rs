@@ -13,6 +13,8 @@
 //! The binary is the one `cargo test --workspace` builds next to the test
 //! executables; set `STRATA_BIN` to test another build.
 
+pub mod web_events;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};

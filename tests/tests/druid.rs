@@ -8,64 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use strata_tests::StrataServer;
-
-/// One event the test sends, as the oracle keeps it.
-struct Event {
-    day: u32,
-    service: &'static str,
-    status: i64,
-    bytes: i64,
-    duration: f64,
-}
-
-fn events(count: usize) -> Vec<Event> {
-    let mut state: u64 = 42;
-    let mut next = move || {
-        state = state
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        state >> 33
-    };
-    (0..count)
-        .map(|_| Event {
-            day: 1 + (next() % 3) as u32,
-            service: ["api", "web", "db"][(next() % 3) as usize],
-            status: [200, 404, 500][(next() % 3) as usize],
-            bytes: (next() % 10_000) as i64,
-            duration: (next() % 1000) as f64 / 8.0,
-        })
-        .collect()
-}
-
-fn body(events: &[Event]) -> Vec<u8> {
-    let mut body = Vec::new();
-    for (i, event) in events.iter().enumerate() {
-        let line = json!({
-            "timestamp": format!("2024-01-0{}T{:02}:{:02}:00Z", event.day, i % 24, i % 60),
-            "service": event.service, "status": event.status, "user": format!("u{}", i % 7),
-            "bytes": event.bytes, "duration_ms": event.duration,
-        });
-        body.extend_from_slice(line.to_string().as_bytes());
-        body.push(b'\n');
-    }
-    body
-}
-
-fn spec(name: &str, rollup: bool) -> String {
-    json!({
-        "dataSource": name,
-        "timestampSpec": {"column": "timestamp", "format": "iso"},
-        "dimensionsSpec": {"dimensions": ["service", {"type": "long", "name": "status"},
-            {"type": "string", "name": "user", "rollup": false}]},
-        "metricsSpec": [
-            {"type": "count", "name": "count"},
-            {"type": "longSum", "name": "bytes", "fieldName": "bytes"},
-            {"type": "doubleMax", "name": "slowest", "fieldName": "duration_ms"}
-        ],
-        "granularitySpec": {"segmentGranularity": "day", "queryGranularity": "hour", "rollup": rollup}
-    })
-    .to_string()
-}
+use strata_tests::web_events::{WebEvent as Event, web_body, web_events, web_spec};
 
 fn druid(server: &StrataServer, query: Value) -> Value {
     let (status, answer) = server.post_json("/druid/v2", &query.to_string());
@@ -76,22 +19,17 @@ fn druid(server: &StrataServer, query: Value) -> Value {
 /// Timeseries by day and groupBy by service against the oracle, and the
 /// time boundary against the times sent.
 fn check_answers(server: &StrataServer, name: &str, sent: &[Event]) {
-    let first_day = sent.iter().map(|e| e.day).min().unwrap();
-    let last = sent
-        .iter()
-        .enumerate()
-        .filter(|(_, e)| e.day == sent.iter().map(|e| e.day).max().unwrap())
-        .map(|(i, e)| (e.day, i % 24, i % 60))
-        .max()
-        .unwrap();
     let first = sent
         .iter()
-        .enumerate()
-        .filter(|(_, e)| e.day == first_day)
-        .map(|(i, e)| (e.day, i % 24, i % 60))
+        .map(|e| (e.day, e.hour, e.minute))
         .min()
         .unwrap();
-    let iso = |(day, hour, minute): (u32, usize, usize)| {
+    let last = sent
+        .iter()
+        .map(|e| (e.day, e.hour, e.minute))
+        .max()
+        .unwrap();
+    let iso = |(day, hour, minute): (u32, u32, u32)| {
         format!("2024-01-0{day}T{hour:02}:{minute:02}:00.000Z")
     };
     let boundary = druid(
@@ -194,12 +132,12 @@ fn check_answers(server: &StrataServer, name: &str, sent: &[Event]) {
 fn queries_read_back_what_was_acknowledged_before_and_after_persist() {
     let dir = tempfile::tempdir().unwrap();
     let data_dir = dir.path().join("data");
-    let sent = events(600);
+    let sent = web_events(42, 600);
     {
         let server = StrataServer::start_in(&data_dir);
         for (name, rollup) in [("rolled", true), ("raw", false)] {
-            server.create_datasource(&spec(name, rollup));
-            let (status, report) = server.ingest(name, body(&sent), None);
+            server.create_datasource(&web_spec(name, rollup));
+            let (status, report) = server.ingest(name, web_body(&sent), None);
             assert_eq!(
                 (status, report["accepted"].as_u64()),
                 (200, Some(600)),

@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use strata_tests::StrataServer;
+use strata_tests::web_events::{WebEvent as Event, web_body, web_events, web_spec};
 
 const DATASOURCE: &str = "pydruid_web";
 /// The script's topN: the users of these services, by bytes, this many.
@@ -28,73 +29,8 @@ const TOPN_THRESHOLD: usize = 4;
 const GROUPBY_EXCLUDED_STATUS: i64 = 404;
 const GROUPBY_EXCLUDED_USER: &str = "u3";
 
-/// One event the test sends, as the oracle keeps it.
-struct Event {
-    day: u32,
-    hour: u32,
-    service: &'static str,
-    status: i64,
-    user: String,
-    bytes: i64,
-    /// A multiple of 1/8, so that sums of a few hundred are exact in `f64`
-    /// whatever their order, and the server's sums can be compared exactly.
-    duration: f64,
-}
-
-fn events(count: usize) -> Vec<Event> {
-    let mut state: u64 = 7;
-    let mut next = move || {
-        state = state
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        state >> 33
-    };
-    (0..count)
-        .map(|_| Event {
-            day: 1 + (next() % 3) as u32,
-            hour: (next() % 24) as u32,
-            service: ["api", "web", "db"][(next() % 3) as usize],
-            status: [200, 404, 500][(next() % 3) as usize],
-            user: format!("u{}", next() % 11),
-            bytes: (next() % 10_000) as i64,
-            duration: (next() % 1000) as f64 / 8.0,
-        })
-        .collect()
-}
-
-fn body(events: &[Event]) -> Vec<u8> {
-    let mut body = Vec::new();
-    for (i, event) in events.iter().enumerate() {
-        let line = json!({
-            "timestamp": format!("2024-01-0{}T{:02}:{:02}:00Z", event.day, event.hour, i % 60),
-            "service": event.service, "status": event.status, "user": event.user,
-            "bytes": event.bytes, "duration_ms": event.duration,
-        });
-        body.extend_from_slice(line.to_string().as_bytes());
-        body.push(b'\n');
-    }
-    body
-}
-
-fn spec() -> String {
-    json!({
-        "dataSource": DATASOURCE,
-        "timestampSpec": {"column": "timestamp", "format": "iso"},
-        "dimensionsSpec": {"dimensions": ["service", {"type": "long", "name": "status"},
-            {"type": "string", "name": "user", "rollup": false}]},
-        "metricsSpec": [
-            {"type": "count", "name": "count"},
-            {"type": "longSum", "name": "bytes", "fieldName": "bytes"},
-            {"type": "doubleSum", "name": "duration", "fieldName": "duration_ms"},
-            {"type": "doubleMax", "name": "slowest", "fieldName": "duration_ms"}
-        ],
-        "granularitySpec": {"segmentGranularity": "day", "queryGranularity": "hour", "rollup": true}
-    })
-    .to_string()
-}
-
 fn ingest(server: &StrataServer, events: &[Event]) {
-    let (status, report) = server.ingest(DATASOURCE, body(events), None);
+    let (status, report) = server.ingest(DATASOURCE, web_body(events), None);
     assert_eq!(
         (status, report["accepted"].as_u64()),
         (200, Some(events.len() as u64)),
@@ -330,11 +266,11 @@ fn check_groupby(answer: &Value, sent: &[Event]) {
 fn pydruid_reads_back_what_was_sent_from_segments_and_the_realtime_index() {
     let dir = tempfile::tempdir().unwrap();
     let data_dir = dir.path().join("data");
-    let sent = events(400);
+    let sent = web_events(7, 400);
     let (persisted, realtime) = sent.split_at(200);
     {
         let server = StrataServer::start_with(&data_dir, &["--persist-period", "100ms"]);
-        server.create_datasource(&spec());
+        server.create_datasource(&web_spec(DATASOURCE, true));
         ingest(&server, persisted);
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
