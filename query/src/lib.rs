@@ -19,12 +19,15 @@
 //! - [`select`] — the rows of a table a plan reads: its intervals and its
 //!   filter, evaluated once per dictionary value into row bitmaps;
 //! - [`execute`] — an aggregate plan run over the tables of segments and
-//!   real-time chunks, each answered from its rollup table when that is exact.
+//!   real-time chunks, each answered from its rollup table when that is exact;
+//! - [`scan_query`] — a scan plan: the selected events themselves, ordered by
+//!   time or not, cut by an offset and a limit.
 
 pub mod druid;
 pub mod execute;
 pub mod mem_table;
 pub mod plan;
+pub mod scan_query;
 pub mod segment_table;
 pub mod select;
 pub mod snapshot;

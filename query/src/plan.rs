@@ -40,6 +40,9 @@ pub struct AggregatePlan {
     /// their aggregators' empty values (Druid's timeseries without
     /// `skipEmptyBuckets`); only when there is no `group_by`.
     pub zero_fill: bool,
+    /// Which result rows are kept, judged on their keys, aggregations and
+    /// post-aggregations once all are computed; `None` keeps every row.
+    pub having: Option<Having>,
 }
 
 /// A dimension to group by, and the name its values take in the result.
@@ -84,6 +87,59 @@ pub enum AggregateFunction {
         column: String,
         number: NumberType,
     },
+    /// `inner` over only the rows `filter` is TRUE for, among the rows the
+    /// query reads (Druid's `filtered` aggregator).
+    Filtered {
+        filter: Filter,
+        inner: Box<AggregateFunction>,
+    },
+}
+
+impl AggregateFunction {
+    /// The filters of every `Filtered` around the function, outermost
+    /// first: a row counts when each of them is TRUE for it.
+    pub fn filters(&self) -> Vec<&Filter> {
+        let mut function = self;
+        let mut filters = Vec::new();
+        while let AggregateFunction::Filtered { filter, inner } = function {
+            filters.push(filter);
+            function = inner;
+        }
+        filters
+    }
+}
+
+/// A condition on one result row (Druid's `having`): which groups the
+/// answer keeps. Conditions are true or false, never unknown: a comparison
+/// with a null value is false, and `Not` of it true, as in Druid.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Having {
+    /// An aggregation's or post-aggregation's value compared with `value`.
+    Compare {
+        field: String,
+        comparison: HavingComparison,
+        value: f64,
+    },
+    /// A group key, by its output name, whose text equals `value` (`None`:
+    /// the key is null).
+    DimensionEquals {
+        dimension: String,
+        value: Option<String>,
+    },
+    /// A row filter over the result row, whose columns are its keys (by
+    /// output name), its values (by name) and `__time`, the bucket start.
+    Filter(Filter),
+    And(Vec<Having>),
+    Or(Vec<Having>),
+    Not(Box<Having>),
+}
+
+/// How [`Having::Compare`] compares a row's value with its constant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HavingComparison {
+    GreaterThan,
+    LessThan,
+    EqualTo,
 }
 
 /// A value computed from the aggregations of one result row.
@@ -207,4 +263,37 @@ pub enum ResultValue {
     Null,
     Long(i64),
     Double(f64),
+}
+
+/// A scan: the selected rows themselves, not aggregated — Druid's `scan`
+/// query. A sibling of [`QueryPlan`]: it shares the datasource, intervals
+/// and filter, and replaces the aggregation by the columns to return and how
+/// the rows are ordered and cut.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScanPlan {
+    pub datasource: String,
+    /// The rows whose `__time` lies in any of these; never empty.
+    pub intervals: Vec<Interval>,
+    /// Rows the scan reads; `None` reads every row in the intervals.
+    pub filter: Option<Filter>,
+    /// The columns of each returned row, in this order (`__time` among them
+    /// when wanted); `None` returns `__time` and every column of the tables
+    /// read. A column no table has is null.
+    pub columns: Option<Vec<String>>,
+    pub order: ScanOrder,
+    /// At most this many rows, after `offset`; `None`: every row.
+    pub limit: Option<usize>,
+    /// Rows skipped, in the scan's order, before any is returned.
+    pub offset: usize,
+}
+
+/// How a scan orders its rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScanOrder {
+    /// In storage order: table by table, each table's rows in its order.
+    None,
+    /// By `__time`, oldest first; rows of equal time in storage order.
+    Ascending,
+    /// By `__time`, newest first; rows of equal time in storage order.
+    Descending,
 }

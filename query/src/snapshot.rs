@@ -3,9 +3,10 @@
 //!
 //! The ingest service hands a snapshot out (`IngestService::read_view`) with
 //! both parts read together, so that a persist moving a chunk into a segment
-//! never makes an event appear twice or not at all. Executing a plan on it
-//! opens the segments whose interval meets the plan's intervals and reads
-//! each segment and each chunk as one [`TableSet`].
+//! never makes an event appear twice or not at all. Executing a plan (or
+//! scanning, with a scan plan) on it opens the segments whose interval meets
+//! the plan's intervals and reads each segment and each chunk as one
+//! [`TableSet`].
 
 use std::sync::Arc;
 
@@ -14,10 +15,11 @@ use strata_storage::segment::{Segment, SegmentError, TableKind};
 
 use crate::execute::{ExecuteError, TableSet, execute};
 use crate::mem_table::MemTable;
-use crate::plan::{QueryPlan, ResultRow};
+use crate::plan::{QueryPlan, ResultRow, ScanPlan};
+use crate::scan_query::{ScanError, ScanResult, scan};
 use crate::segment_table::SegmentTable;
 use crate::table::TableSource;
-use strata_storage::time::Millis;
+use strata_storage::time::{Interval, Millis};
 
 /// See the [module docs](self).
 #[derive(Debug, Clone)]
@@ -46,6 +48,8 @@ pub enum QueryError {
     },
     #[error(transparent)]
     Execute(#[from] ExecuteError),
+    #[error(transparent)]
+    Scan(#[from] ScanError),
 }
 
 impl DataSourceSnapshot {
@@ -89,15 +93,36 @@ impl DataSourceSnapshot {
         plan: &QueryPlan,
         catalog: &dyn Catalog,
     ) -> Result<Vec<ResultRow>, QueryError> {
+        Ok(self.with_table_sets(&plan.intervals, catalog, |sets| {
+            execute(plan, &self.state.spec, sets)
+        })??)
+    }
+
+    /// Scans `plan` over the segments whose interval meets the plan's
+    /// intervals, and over every real-time chunk.
+    pub fn scan(&self, plan: &ScanPlan, catalog: &dyn Catalog) -> Result<ScanResult, QueryError> {
+        Ok(self.with_table_sets(&plan.intervals, catalog, |sets| {
+            scan(plan, &self.state.spec, sets)
+        })??)
+    }
+
+    /// Calls `read` with one table set per segment whose interval meets
+    /// `intervals` (segments first, in the state's order), then one per
+    /// real-time chunk. The sets borrow the opened segments, which live only
+    /// as long as this call.
+    fn with_table_sets<R>(
+        &self,
+        intervals: &[Interval],
+        catalog: &dyn Catalog,
+        read: impl FnOnce(&[TableSet<'_>]) -> R,
+    ) -> Result<R, QueryError> {
         let segments = self
             .state
             .segments
             .iter()
             .filter(|segment| {
                 let interval = segment.id.interval();
-                plan.intervals
-                    .iter()
-                    .any(|wanted| wanted.overlaps(&interval))
+                intervals.iter().any(|wanted| wanted.overlaps(&interval))
             })
             .map(|segment| {
                 let dir = catalog.segment_dir(&segment.id);
@@ -124,6 +149,6 @@ impl DataSourceSnapshot {
                 rollup: chunk.rollup.as_ref().map(|t| t as &dyn TableSource),
             }))
             .collect();
-        Ok(execute(plan, &self.state.spec, &sets)?)
+        Ok(read(&sets))
     }
 }

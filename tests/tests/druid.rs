@@ -126,6 +126,72 @@ fn check_answers(server: &StrataServer, name: &str, sent: &[Event]) {
         counts.windows(2).all(|w| w[0] >= w[1]),
         "ordered by events: {counts:?}"
     );
+
+    // Filtered aggregators (one on a dimension outside rollup) and a having
+    // on one of them, applied before the limit spec orders the rows.
+    let errors = druid(
+        server,
+        json!({"queryType": "groupBy", "dataSource": name,
+               "intervals": ["2024-01-01/2024-01-05"], "granularity": "day",
+               "dimensions": ["service"],
+               "aggregations": [
+                   {"type": "count", "name": "events"},
+                   {"type": "filtered", "filter": {"type": "selector", "dimension": "status", "value": "500"},
+                    "aggregator": {"type": "count", "name": "errors"}},
+                   {"type": "filtered", "name": "u1_bytes",
+                    "filter": {"type": "selector", "dimension": "user", "value": "u1"},
+                    "aggregator": {"type": "longSum", "name": "bytes", "fieldName": "bytes"}}
+               ],
+               "having": {"type": "greaterThan", "aggregation": "errors", "value": 22},
+               "limitSpec": {"type": "default", "columns": [{"dimension": "errors", "direction": "descending"}]}}),
+    );
+    type Group = (u64, u64, Option<i64>);
+    let mut expected: BTreeMap<(String, &str), Group> = BTreeMap::new();
+    for event in sent {
+        let entry = expected
+            .entry((
+                format!("2024-01-0{}T00:00:00.000Z", event.day),
+                event.service,
+            ))
+            .or_default();
+        entry.0 += 1;
+        entry.1 += u64::from(event.status == 500);
+        if event.user == "u1" {
+            entry.2 = Some(entry.2.unwrap_or(0) + event.bytes);
+        }
+    }
+    expected.retain(|_, (_, errors, _)| *errors > 22);
+    assert!(!expected.is_empty(), "some groups pass the having");
+    let answered: BTreeMap<(String, &str), Group> = errors
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| {
+            let event = &row["event"];
+            (
+                (
+                    row["timestamp"].as_str().unwrap().to_owned(),
+                    event["service"].as_str().unwrap(),
+                ),
+                (
+                    event["events"].as_u64().unwrap(),
+                    event["errors"].as_u64().unwrap(),
+                    event["u1_bytes"].as_i64(),
+                ),
+            )
+        })
+        .collect();
+    assert_eq!(answered, expected, "{name}: {errors}");
+    let counts: Vec<u64> = errors
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| row["event"]["errors"].as_u64().unwrap())
+        .collect();
+    assert!(
+        counts.windows(2).all(|w| w[0] >= w[1]),
+        "ordered by errors: {counts:?}"
+    );
 }
 
 #[test]

@@ -2,10 +2,14 @@
 //!
 //! Aggregators: `count`; `longSum`, `doubleSum`, `floatSum`; `longMin`,
 //! `longMax`, `doubleMin`, `doubleMax`, `floatMin`, `floatMax` — each over
-//! `fieldName`, a dimension or a metric of the datasource. Post-aggregators:
+//! `fieldName`, a dimension or a metric of the datasource; and `filtered`
+//! (`filter`, `aggregator`), its inner aggregator over only the rows its
+//! [filter] selects, named by its own `name` or else by the
+//! inner aggregator's. Post-aggregators:
 //! `arithmetic` (`+ - * / quotient pow`), `fieldAccess`,
 //! `finalizingFieldAccess` and `constant`.
 
+use super::filter;
 use super::json::{Field, JsonError};
 use crate::plan::{
     AggregateFunction, Aggregation, ArithmeticOperator, NumberType, PostAggregation, PostExpression,
@@ -32,6 +36,9 @@ fn aggregation(field: &Field<'_>) -> Result<Aggregation, JsonError> {
     let kind = field.required("type")?.string()?;
     // The type first: an unsupported aggregator may spell its name another
     // way (`filtered` takes its inner aggregator's), and is refused anyway.
+    if kind == "filtered" {
+        return filtered(field);
+    }
     let supported = kind == "count"
         || ["long", "double", "float"].iter().any(|prefix| {
             kind.strip_prefix(prefix)
@@ -75,10 +82,27 @@ fn aggregation(field: &Field<'_>) -> Result<Aggregation, JsonError> {
     Ok(Aggregation { name, function })
 }
 
+/// `{"type": "filtered", "filter": ..., "aggregator": ..., "name"?: ...}`.
+fn filtered(field: &Field<'_>) -> Result<Aggregation, JsonError> {
+    let filter = filter::parse(&field.required("filter")?)?;
+    let inner = aggregation(&field.required("aggregator")?)?;
+    let name = match field.optional("name").filter(|name| !name.is_null()) {
+        Some(name) => name.string()?,
+        None => inner.name,
+    };
+    Ok(Aggregation {
+        name,
+        function: AggregateFunction::Filtered {
+            filter,
+            inner: Box::new(inner.function),
+        },
+    })
+}
+
 fn unsupported(field: &Field<'_>, kind: &str) -> JsonError {
     match field.required("type") {
         Ok(type_field) => type_field.invalid(format!(
-            "aggregator `{kind}` is not supported yet; use count, longSum, doubleSum, floatSum, or the Min/Max of long, double or float"
+            "aggregator `{kind}` is not supported yet; use count, longSum, doubleSum, floatSum, the Min/Max of long, double or float, or filtered"
         )),
         Err(error) => error,
     }

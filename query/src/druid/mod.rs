@@ -9,14 +9,17 @@
 //!
 //! Supported so far: `timeseries`, `topN` and `groupBy` over one table
 //! datasource, with the filters of [`filter`] and the aggregators and
-//! post-aggregators of [`aggregation`]; and the metadata queries
+//! post-aggregators of [`aggregation`], groupBy's having specs of
+//! [`having`]; `scan` ([`scan`]); and the metadata queries
 //! `timeBoundary` and `dataSourceMetadata` ([`DruidRequest`]). Anything else
 //! is refused with a message that names the field and what is supported.
 
 pub mod aggregation;
 pub mod filter;
+pub mod having;
 pub mod json;
 pub mod response;
+pub mod scan;
 
 use serde_json::Value;
 use strata_storage::granularity::Granularity;
@@ -24,6 +27,7 @@ use strata_storage::time::{Interval, parse_iso_interval};
 
 use crate::plan::{AggregatePlan, GroupKey, QueryPlan};
 use json::{Field, JsonError};
+pub use scan::{ScanQuery, ScanResultFormat};
 
 /// Any query `POST /druid/v2` takes.
 #[derive(Debug, Clone, PartialEq)]
@@ -37,6 +41,8 @@ pub enum DruidRequest {
     },
     /// `dataSourceMetadata`: the latest event time ingested.
     DataSourceMetadata { datasource: String },
+    /// `scan`: the selected rows themselves.
+    Scan(Box<ScanQuery>),
 }
 
 /// Which ends `timeBoundary` answers with.
@@ -51,6 +57,7 @@ impl DruidRequest {
     pub fn datasource(&self) -> &str {
         match self {
             DruidRequest::Aggregate(query) => &query.plan.datasource,
+            DruidRequest::Scan(query) => &query.plan.datasource,
             DruidRequest::TimeBoundary { datasource, .. }
             | DruidRequest::DataSourceMetadata { datasource } => datasource,
         }
@@ -91,6 +98,7 @@ pub fn parse_request(value: &Value) -> Result<DruidRequest, DruidError> {
         "dataSourceMetadata" => Ok(DruidRequest::DataSourceMetadata {
             datasource: datasource(&root.required("dataSource")?)?,
         }),
+        "scan" => Ok(DruidRequest::Scan(Box::new(scan::parse_scan(value)?))),
         _ => Ok(DruidRequest::Aggregate(Box::new(parse(value)?))),
     }
 }
@@ -152,7 +160,6 @@ pub enum DruidError {
 /// yet: refused, never ignored, since ignoring them would answer another
 /// question.
 const UNSUPPORTED_FIELDS: &[&str] = &[
-    "having",
     "virtualColumns",
     "subtotalsSpec",
     "postAggregationsSpec",
@@ -192,6 +199,18 @@ pub fn parse(value: &Value) -> Result<DruidQuery, DruidError> {
         .map(|field| aggregation::parse_post_aggregations(&field))
         .transpose()?
         .unwrap_or_default();
+    // Only groupBy filters its rows; elsewhere a having would be ignored.
+    let having = match root.optional("having").filter(|field| !field.is_null()) {
+        Some(field) if query_type != "groupBy" => {
+            return Err(field
+                .invalid(format!(
+                    "having is only supported in groupBy queries, not in {query_type}; remove it or use a groupBy"
+                ))
+                .into());
+        }
+        Some(field) => Some(having::parse(&field)?),
+        None => None,
+    };
     let context = root.optional("context");
     let context_flag = |name: &str| -> Result<bool, JsonError> {
         match context.as_ref().and_then(|c| c.optional(name)) {
@@ -248,7 +267,7 @@ pub fn parse(value: &Value) -> Result<DruidQuery, DruidError> {
             return Err(root
                 .required("queryType")?
                 .invalid(format!(
-                    "query type `{other}` is not supported yet; use timeseries, topN, groupBy, timeBoundary or dataSourceMetadata"
+                    "query type `{other}` is not supported yet; use timeseries, topN, groupBy, scan, timeBoundary or dataSourceMetadata"
                 ))
                 .into());
         }
@@ -264,6 +283,7 @@ pub fn parse(value: &Value) -> Result<DruidQuery, DruidError> {
                 aggregations,
                 post_aggregations,
                 zero_fill,
+                having,
             },
         },
         kind,

@@ -5,7 +5,10 @@
 //! - `topN`: `[{"timestamp": ..., "result": [{dimension: value, name: value, ...}]}]`,
 //!   one per time bucket, each ranked by the topN metric and cut at `threshold`;
 //! - `groupBy`: `[{"version": "v1", "timestamp": ..., "event": {...}}]`, ordered by
-//!   `limitSpec.columns` (then by time and keys) and cut by its offset and limit.
+//!   `limitSpec.columns` (then by time and keys) and cut by its offset and limit
+//!   (the rows `having` rejects were dropped by the executor, before this).
+//! - `scan`: `[{"segmentId": ..., "columns": [...], "events": [...]}]`, one batch
+//!   holding every returned row ([`render_scan`]).
 //!
 //! Timestamps are ISO-8601 UTC with milliseconds, as Druid writes them.
 
@@ -229,5 +232,147 @@ fn groupby_order(
         ascending.reverse()
     } else {
         ascending
+    }
+}
+
+/// Druid's `scan` answer: one batch `{"segmentId", "columns", "events"}`
+/// holding every returned row, its `segmentId` the datasource name (Druid
+/// answers one batch per segment; clients concatenate the batches' events,
+/// so one batch reads the same). No rows: an empty list, as Druid answers.
+/// `list` writes each row as an object, `compactedList` as an array in
+/// `columns` order; a complex value (a sketch) is its bytes in base64, as
+/// Druid writes a serialized sketch.
+pub fn render_scan(query: &super::ScanQuery, result: &crate::scan_query::ScanResult) -> Value {
+    if result.rows.is_empty() {
+        return json!([]);
+    }
+    let events: Vec<Value> = result
+        .rows
+        .iter()
+        .map(|row| {
+            let values = row.values.iter().map(scan_value_json);
+            match query.format {
+                super::ScanResultFormat::List => {
+                    Value::Object(result.columns.iter().cloned().zip(values).collect())
+                }
+                super::ScanResultFormat::CompactedList => Value::Array(values.collect()),
+            }
+        })
+        .collect();
+    json!([{
+        "segmentId": query.plan.datasource,
+        "columns": result.columns,
+        "events": events,
+    }])
+}
+
+fn scan_value_json(value: &crate::scan_query::ScanValue) -> Value {
+    use crate::scan_query::ScanValue;
+    match value {
+        ScanValue::Null => Value::Null,
+        ScanValue::Long(value) => json!(value),
+        ScanValue::Double(value) => number_json(*value),
+        ScanValue::String(value) => json!(value),
+        ScanValue::Strings(values) => json!(values),
+        ScanValue::Bytes(bytes) => Value::String(base64(bytes)),
+    }
+}
+
+/// Standard base64 with padding (RFC 4648), as Druid writes complex values.
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let symbol = |index: u32| char::from(ALPHABET[(index & 63) as usize]);
+    let mut text = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let byte = |i: usize| u32::from(chunk.get(i).copied().unwrap_or(0));
+        let triple = (byte(0) << 16) | (byte(1) << 8) | byte(2);
+        text.push(symbol(triple >> 18));
+        text.push(symbol(triple >> 12));
+        text.push(if chunk.len() > 1 {
+            symbol(triple >> 6)
+        } else {
+            '='
+        });
+        text.push(if chunk.len() > 2 { symbol(triple) } else { '=' });
+    }
+    text
+}
+
+#[cfg(test)]
+mod scan_tests {
+    use serde_json::json;
+
+    use super::{base64, render_scan};
+    use crate::druid::{ScanQuery, ScanResultFormat};
+    use crate::plan::{ScanOrder, ScanPlan};
+    use crate::scan_query::{ScanResult, ScanRow, ScanValue};
+
+    fn query(format: ScanResultFormat) -> ScanQuery {
+        ScanQuery {
+            plan: ScanPlan {
+                datasource: "web".into(),
+                intervals: Vec::new(),
+                filter: None,
+                columns: None,
+                order: ScanOrder::None,
+                limit: None,
+                offset: 0,
+            },
+            format,
+        }
+    }
+
+    #[test]
+    fn scan_rows_render_as_one_batch_of_objects_or_arrays() {
+        let result = ScanResult {
+            columns: vec![
+                "__time".into(),
+                "tags".into(),
+                "bytes".into(),
+                "sketch".into(),
+            ],
+            rows: vec![ScanRow {
+                time: 7,
+                values: vec![
+                    ScanValue::Long(7),
+                    ScanValue::Strings(vec!["a".into(), "b".into()]),
+                    ScanValue::Double(f64::NAN),
+                    ScanValue::Bytes(b"hi!?".to_vec()),
+                ],
+            }],
+        };
+        assert_eq!(
+            render_scan(&query(ScanResultFormat::List), &result),
+            json!([{"segmentId": "web", "columns": ["__time", "tags", "bytes", "sketch"],
+                    "events": [{"__time": 7, "tags": ["a", "b"], "bytes": null, "sketch": "aGkhPw=="}]}])
+        );
+        assert_eq!(
+            render_scan(&query(ScanResultFormat::CompactedList), &result),
+            json!([{"segmentId": "web", "columns": ["__time", "tags", "bytes", "sketch"],
+                    "events": [[7, ["a", "b"], null, "aGkhPw=="]]}])
+        );
+        let empty = ScanResult {
+            columns: vec!["__time".into()],
+            rows: Vec::new(),
+        };
+        assert_eq!(
+            render_scan(&query(ScanResultFormat::List), &empty),
+            json!([])
+        );
+    }
+
+    #[test]
+    fn base64_pads_like_rfc_4648() {
+        for (bytes, text) in [
+            (&b""[..], ""),
+            (b"f", "Zg=="),
+            (b"fo", "Zm8="),
+            (b"foo", "Zm9v"),
+            (b"foob", "Zm9vYg=="),
+            (b"fooba", "Zm9vYmE="),
+            (b"foobar", "Zm9vYmFy"),
+        ] {
+            assert_eq!(base64(bytes), text);
+        }
     }
 }

@@ -4,8 +4,8 @@ use strata_storage::time::Interval;
 
 use super::*;
 use crate::plan::{
-    AggregateFunction, Aggregation, ArithmeticOperator, Filter, KeyValue, NumberType,
-    PostAggregation, PostExpression, RangeBound, RangeOrdering, ResultRow, ResultValue,
+    AggregateFunction, Aggregation, ArithmeticOperator, Filter, Having, HavingComparison, KeyValue,
+    NumberType, PostAggregation, PostExpression, RangeBound, RangeOrdering, ResultRow, ResultValue,
 };
 
 const JAN_1: i64 = 1_704_067_200_000;
@@ -177,10 +177,10 @@ fn errors_name_the_field_and_what_to_do() {
         error_of(json!({"dataSource": "a"})),
         "queryType: is missing"
     );
-    let scan = with("queryType", json!("scan"));
+    let search = with("queryType", json!("search"));
     assert!(
-        scan.starts_with("queryType: query type `scan` is not supported yet"),
-        "{scan}"
+        search.starts_with("queryType: query type `search` is not supported yet"),
+        "{search}"
     );
     let interval = with("intervals", json!(["2024-01-02/2024-01-01"]));
     assert_eq!(
@@ -213,7 +213,8 @@ fn errors_name_the_field_and_what_to_do() {
         json!({"type": "greaterThan", "aggregation": "n", "value": 10}),
     );
     assert!(
-        having.starts_with("having: is not supported yet"),
+        having
+            .starts_with("having: having is only supported in groupBy queries, not in timeseries"),
         "{having}"
     );
     assert!(
@@ -227,12 +228,23 @@ fn errors_name_the_field_and_what_to_do() {
     let filtered = with(
         "aggregations",
         json!([{"type": "filtered", "filter": {"type": "selector", "dimension": "a", "value": "b"},
+        "aggregator": {"type": "longSum", "name": "n"}}]),
+    );
+    assert_eq!(filtered, "aggregations[0].aggregator.fieldName: is missing");
+    let filtered = with(
+        "aggregations",
+        json!([{"type": "filtered", "filter": {"type": "spatial"},
         "aggregator": {"type": "count", "name": "n"}}]),
     );
     assert!(
-        filtered.starts_with("aggregations[0].type: aggregator `filtered` is not supported yet"),
+        filtered.starts_with("aggregations[0].filter.type: filter type `spatial` is not supported"),
         "{filtered}"
     );
+    let filtered = with(
+        "aggregations",
+        json!([{"type": "filtered", "aggregator": {"type": "count", "name": "n"}}]),
+    );
+    assert_eq!(filtered, "aggregations[0].filter: is missing");
     let granularity = with("granularity", json!("fortnight"));
     assert!(granularity.starts_with("granularity: "), "{granularity}");
 }
@@ -349,5 +361,154 @@ fn metadata_queries_are_read_and_rendered() {
     assert_eq!(
         response::render_datasource_metadata(Some(JAN_1)),
         json!([{"timestamp": "2024-01-01T00:00:00.000Z", "result": {"maxIngestedEventTime": "2024-01-01T00:00:00.000Z"}}])
+    );
+}
+
+#[test]
+fn a_filtered_aggregator_wraps_its_inner_one_and_takes_its_name() {
+    let query = parse(&json!({
+        "queryType": "timeseries",
+        "dataSource": "web",
+        "intervals": ["2024-01-01/2024-01-02"],
+        "aggregations": [
+            {"type": "filtered", "filter": {"type": "selector", "dimension": "host", "value": "a"},
+             "aggregator": {"type": "count", "name": "a_rows"}},
+            {"type": "filtered", "name": "big_bytes",
+             "filter": {"type": "not", "field": {"type": "selector", "dimension": "status", "value": "200"}},
+             "aggregator": {"type": "filtered", "filter": {"type": "in", "dimension": "host", "values": ["b"]},
+                            "aggregator": {"type": "longSum", "name": "inner", "fieldName": "bytes"}}}
+        ]
+    }))
+    .unwrap();
+    let host_a = Filter::Equals {
+        column: "host".into(),
+        value: Some("a".into()),
+    };
+    assert_eq!(
+        query.plan.aggregate.aggregations,
+        [
+            Aggregation {
+                name: "a_rows".into(),
+                function: AggregateFunction::Filtered {
+                    filter: host_a,
+                    inner: Box::new(AggregateFunction::Count),
+                },
+            },
+            Aggregation {
+                name: "big_bytes".into(),
+                function: AggregateFunction::Filtered {
+                    filter: Filter::Not(Box::new(Filter::Equals {
+                        column: "status".into(),
+                        value: Some("200".into()),
+                    })),
+                    inner: Box::new(AggregateFunction::Filtered {
+                        filter: Filter::In {
+                            column: "host".into(),
+                            values: vec![Some("b".into())],
+                        },
+                        inner: Box::new(AggregateFunction::Sum {
+                            column: "bytes".into(),
+                            number: NumberType::Long,
+                        }),
+                    }),
+                },
+            },
+        ]
+    );
+}
+
+#[test]
+fn a_groupby_having_lowers_every_spec() {
+    let query = parse(&json!({
+        "queryType": "groupBy",
+        "dataSource": "web",
+        "intervals": ["2024-01-01/2024-01-02"],
+        "dimensions": ["host"],
+        "aggregations": [{"type": "count", "name": "rows"}],
+        "having": {"type": "and", "havingSpecs": [
+            {"type": "greaterThan", "aggregation": "rows", "value": 10},
+            {"type": "or", "havingSpecs": [
+                {"type": "lessThan", "aggregation": "rows", "value": 100.5},
+                {"type": "equalTo", "aggregation": "rows", "value": 1000}
+            ]},
+            {"type": "not", "havingSpec": {"type": "dimSelector", "dimension": "host", "value": "a"}},
+            {"type": "dimSelector", "dimension": "host", "value": null},
+            {"type": "filter", "filter": {"type": "bound", "dimension": "rows", "lower": "3", "ordering": "numeric"}}
+        ]}
+    }))
+    .unwrap();
+    let compare = |comparison: HavingComparison, value: f64| Having::Compare {
+        field: "rows".into(),
+        comparison,
+        value,
+    };
+    assert_eq!(
+        query.plan.aggregate.having,
+        Some(Having::And(vec![
+            compare(HavingComparison::GreaterThan, 10.0),
+            Having::Or(vec![
+                compare(HavingComparison::LessThan, 100.5),
+                compare(HavingComparison::EqualTo, 1000.0),
+            ]),
+            Having::Not(Box::new(Having::DimensionEquals {
+                dimension: "host".into(),
+                value: Some("a".into()),
+            })),
+            Having::DimensionEquals {
+                dimension: "host".into(),
+                value: None,
+            },
+            Having::Filter(Filter::Range {
+                column: "rows".into(),
+                lower: Some(RangeBound {
+                    value: "3".into(),
+                    strict: false,
+                }),
+                upper: None,
+                ordering: RangeOrdering::Numeric,
+            }),
+        ]))
+    );
+}
+
+#[test]
+fn having_errors_name_the_json_path() {
+    let with_having = |having: serde_json::Value| {
+        error_of(json!({
+            "queryType": "groupBy",
+            "dataSource": "web",
+            "intervals": ["2024-01-01/2024-01-02"],
+            "dimensions": ["host"],
+            "having": having
+        }))
+    };
+    assert_eq!(
+        with_having(json!({"type": "greaterThan", "aggregation": "rows"})),
+        "having.value: is missing"
+    );
+    let unknown = with_having(json!({"type": "and", "havingSpecs": [{"type": "always"}]}));
+    assert!(
+        unknown.starts_with("having.havingSpecs[0].type: having spec `always` is not supported"),
+        "{unknown}"
+    );
+    let extraction = with_having(json!({"type": "not", "havingSpec":
+        {"type": "dimSelector", "dimension": "host", "value": "a", "extractionFn": {"type": "upper"}}}));
+    assert!(
+        extraction.starts_with("having.havingSpec.extractionFn: extraction functions in having"),
+        "{extraction}"
+    );
+    let filter = with_having(json!({"type": "filter", "filter": {"type": "spatial"}}));
+    assert!(
+        filter.starts_with("having.filter.type: filter type `spatial` is not supported"),
+        "{filter}"
+    );
+    let top_n = error_of(json!({
+        "queryType": "topN", "dataSource": "web", "intervals": ["2024-01-01/2024-01-02"],
+        "dimension": "host", "threshold": 3, "metric": "rows",
+        "having": {"type": "greaterThan", "aggregation": "rows", "value": 1}
+    }));
+    assert!(
+        top_n.starts_with("having: having is only supported in groupBy queries, not in topN"),
+        "{top_n}"
     );
 }

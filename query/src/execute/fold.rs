@@ -66,6 +66,8 @@ impl Accumulator {
     pub(super) fn empty(function: &AggregateFunction) -> Self {
         let (fold, number) = match function {
             AggregateFunction::Count => return Accumulator::Count(0),
+            // Filtering picks rows; what is folded is the inner function's.
+            AggregateFunction::Filtered { inner, .. } => return Accumulator::empty(inner),
             AggregateFunction::Sum { number, .. } => (Fold::Sum, number),
             AggregateFunction::Min { number, .. } => (Fold::Min, number),
             AggregateFunction::Max { number, .. } => (Fold::Max, number),

@@ -81,7 +81,7 @@ fn compare_keys(a: &KeyValue, b: &KeyValue) -> Ordering {
 
 /// Compares exactly, where `long as f64` would round: NaN sorts as
 /// `total_cmp` puts it, at the end its sign picks.
-fn compare_long_to_double(long: i64, double: f64) -> Ordering {
+pub(super) fn compare_long_to_double(long: i64, double: f64) -> Ordering {
     // 2^63: the first double past every long.
     const TWO_TO_63: f64 = 9_223_372_036_854_775_808.0;
     if double.is_nan() {

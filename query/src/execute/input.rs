@@ -52,6 +52,7 @@ fn aggregated_column(function: &AggregateFunction) -> Option<&str> {
         AggregateFunction::Sum { column, .. }
         | AggregateFunction::Min { column, .. }
         | AggregateFunction::Max { column, .. } => Some(column),
+        AggregateFunction::Filtered { inner, .. } => aggregated_column(inner),
     }
 }
 
@@ -82,8 +83,24 @@ impl Input {
         aggregation: &Aggregation,
         rows: usize,
     ) -> Result<Self, ExecuteError> {
+        Self::read_function(table, spec, &aggregation.name, &aggregation.function, rows)
+    }
+
+    /// What `function`, of the aggregation named `name`, reads; a filtered
+    /// function reads what its inner one does, the filter being applied to
+    /// rows, not to values.
+    fn read_function(
+        table: &dyn TableSource,
+        spec: &DataSourceSpec,
+        name: &str,
+        function: &AggregateFunction,
+        rows: usize,
+    ) -> Result<Self, ExecuteError> {
         let kind = table.kind();
-        let column = match (&aggregation.function, kind) {
+        let column = match (function, kind) {
+            (AggregateFunction::Filtered { inner, .. }, _) => {
+                return Self::read_function(table, spec, name, inner, rows);
+            }
             (AggregateFunction::Count, TableKind::Events) => return Ok(Input::Ones),
             (AggregateFunction::Count, TableKind::Rollup) => match count_metric(spec) {
                 Some(metric) => metric,
@@ -115,7 +132,7 @@ impl Input {
             ColumnValues::Long(values) => Ok(Input::Long(values)),
             ColumnValues::Double(values) => Ok(Input::Double(values)),
             other => Err(ExecuteError::NotNumeric {
-                aggregation: aggregation.name.clone(),
+                aggregation: name.to_owned(),
                 column: column.to_owned(),
                 table: table_name,
                 kind: column_kind_name(&other),

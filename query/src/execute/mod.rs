@@ -11,6 +11,7 @@
 //! set ─ choose a table ─ select rows ─ group by (bucket, keys) ─ fold ─┐
 //! set ─ choose a table ─ select rows ─ group by (bucket, keys) ─ fold ─┼─ merge ─ zero fill ─ post-aggregate ─ sort
 //! set ─ ...                                                           ─┘
+//!                                                                          ─ having
 //! ```
 //!
 //! Everything that can be checked without reading a row — metrics that
@@ -32,16 +33,20 @@
 //!   granularity, and the empty buckets zero filling adds (with no group keys
 //!   only, and at most [`MAX_ZERO_FILL_BUCKETS`]);
 //! - `input` — what an aggregation reads in each kind of table: partial
-//!   results in a rollup table, one event's value in an events table;
+//!   results in a rollup table, one event's value in an events table (a
+//!   filtered aggregation reads what its inner one does, from only the rows
+//!   its filter selects, see `scan`);
 //! - `fold` — sums, minima and maxima in the plan's number type, as Druid
 //!   computes them (a long sum truncates doubles and wraps on overflow;
 //!   nulls are skipped; an empty group is null, its count 0);
 //! - `groups` — the groups of every table merged, in result order: by time,
 //!   then by keys, null first;
 //! - `post_aggregation` — arithmetic over each row's aggregations, as Druid
-//!   computes it.
+//!   computes it;
+//! - `having` — which result rows are kept, judged on their keys and values.
 
 use strata_storage::segment::TableKind;
+use strata_storage::segment::schema::SchemaError;
 use strata_storage::spec::DataSourceSpec;
 
 use crate::plan::{ArithmeticOperator, QueryPlan, ResultRow};
@@ -52,6 +57,7 @@ mod bucketing;
 mod fold;
 mod group_keys;
 mod groups;
+mod having;
 mod input;
 mod post_aggregation;
 mod scan;
@@ -62,6 +68,7 @@ mod test_support;
 use bucketing::Bucketing;
 pub use bucketing::MAX_ZERO_FILL_BUCKETS;
 use groups::Groups;
+use having::{apply_having, check_having};
 use input::check_metrics_supported;
 use post_aggregation::compile_post_aggregations;
 use scan::fold_table;
@@ -126,6 +133,21 @@ pub enum ExecuteError {
         "zero filling `{granularity}` buckets over the query intervals would make more than {limit} rows; use a coarser granularity or narrower intervals, or skip empty buckets"
     )]
     TooManyBuckets { granularity: String, limit: usize },
+    #[error(
+        "having compares `{field}`, which is neither an aggregation nor a post-aggregation; the names it can compare are: {known}"
+    )]
+    UnknownHavingField { field: String, known: String },
+    #[error(
+        "having selects on dimension `{dimension}`, which the query does not group by; the dimensions (output names) it can select on are: {known}"
+    )]
+    UnknownHavingDimension { dimension: String, known: String },
+    #[error(
+        "the query has {rows} result rows, more than having can filter ({max}); narrow the query",
+        max = u32::MAX
+    )]
+    TooManyHavingRows { rows: usize },
+    #[error("the result rows cannot be read as a table for a having filter: {0}")]
+    HavingColumns(SchemaError),
     #[error("column `{column}` of the {table} table is damaged: {problem}")]
     DamagedColumn {
         column: String,
@@ -144,6 +166,7 @@ pub fn execute(
     let aggregate = &plan.aggregate;
     check_metrics_supported(aggregate, spec)?;
     let post_aggregations = compile_post_aggregations(aggregate)?;
+    check_having(aggregate)?;
     let choice = TableChoice::new(plan, spec);
     let bucketing = Bucketing::new(plan);
     let mut groups = Groups::new(aggregate);
@@ -155,7 +178,7 @@ pub fn execute(
             fold_table(table, plan, spec, &bucketing, &mut groups)?;
         }
     }
-    Ok(groups.into_rows(&post_aggregations))
+    apply_having(aggregate, groups.into_rows(&post_aggregations))
 }
 
 // How errors name a table and what a column holds, for the submodules that

@@ -7,9 +7,14 @@
 //! keys' small codes first, in a map of this table's own, and merged into
 //! the result's groups once the table is done, when each code is turned back
 //! into its value: codes mean nothing outside the table that assigned them.
+//!
+//! A filtered aggregation folds only the rows its filters select too: each
+//! filter is a row bitmap of the table, as the query's filter is, and a row
+//! is folded into that aggregation when it lies in all of them.
 
 use std::collections::HashMap;
 
+use roaring::RoaringBitmap;
 use strata_storage::spec::DataSourceSpec;
 use strata_storage::time::Millis;
 
@@ -19,7 +24,7 @@ use super::fold::Accumulator;
 use super::group_keys::{KeyColumn, for_each_combination};
 use super::groups::{GroupId, Groups};
 use super::input::Input;
-use crate::plan::QueryPlan;
+use crate::plan::{Filter, QueryPlan};
 use crate::select::select_rows;
 use crate::table::TableSource;
 
@@ -49,6 +54,12 @@ pub(super) fn fold_table(
         .iter()
         .map(|aggregation| Input::read(table, spec, aggregation, rows))
         .collect::<Result<Vec<_>, _>>()?;
+    let passing = plan
+        .aggregate
+        .aggregations
+        .iter()
+        .map(|aggregation| rows_passing_filters(table, plan, &aggregation.function.filters()))
+        .collect::<Result<Vec<_>, _>>()?;
 
     // Groups are found by small codes first — a dictionary id per key — so
     // a row costs a hash of a few integers, not of its strings.
@@ -70,7 +81,15 @@ pub(super) fn fold_table(
             let Some(accumulators) = local.get_mut(group) else {
                 return;
             };
-            for (accumulator, input) in accumulators.iter_mut().zip(&inputs) {
+            for ((accumulator, input), passing) in
+                accumulators.iter_mut().zip(&inputs).zip(&passing)
+            {
+                if !passing
+                    .as_ref()
+                    .is_none_or(|passing| passing.contains(row as u32))
+                {
+                    continue;
+                }
                 if let Some(value) = input.value(row) {
                     accumulator.add(value);
                 }
@@ -95,4 +114,106 @@ pub(super) fn fold_table(
         );
     }
     Ok(())
+}
+
+/// The selected rows every one of `filters` is TRUE for; `None` when there
+/// are no filters, and every selected row counts.
+fn rows_passing_filters(
+    table: &dyn TableSource,
+    plan: &QueryPlan,
+    filters: &[&Filter],
+) -> Result<Option<RoaringBitmap>, ExecuteError> {
+    let mut passing: Option<RoaringBitmap> = None;
+    for filter in filters {
+        let rows = select_rows(table, &plan.intervals, Some(filter))?;
+        passing = Some(match passing {
+            Some(passing) => passing & rows,
+            None => rows,
+        });
+    }
+    Ok(passing)
+}
+
+#[cfg(test)]
+mod tests {
+    use strata_storage::granularity::Granularity;
+
+    use crate::execute::execute;
+    use crate::execute::test_support::*;
+    use crate::plan::{AggregateFunction, Filter, NumberType, ResultValue};
+
+    fn filtered(filter: Filter, inner: AggregateFunction) -> AggregateFunction {
+        AggregateFunction::Filtered {
+            filter,
+            inner: Box::new(inner),
+        }
+    }
+
+    fn host_is(host: Option<&str>) -> Filter {
+        Filter::Equals {
+            column: "host".into(),
+            value: host.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn a_filtered_aggregation_folds_only_the_rows_its_filters_select() {
+        let events = vec![
+            Event {
+                bytes: Some(1),
+                ..event(T0, Some("a"), &["x"], Some("u1"))
+            },
+            Event {
+                bytes: Some(10),
+                ..event(T0 + 1, Some("b"), &["x"], Some("u2"))
+            },
+            Event {
+                bytes: Some(100),
+                ..event(T0 + 2, None, &[], Some("u1"))
+            },
+        ];
+        let table = events_table(&events);
+        let mut plan = plan(
+            Granularity::All,
+            hours(0, 1),
+            &[],
+            vec![
+                filtered(host_is(Some("a")), AggregateFunction::Count),
+                // Three-valued: the row without a host is not `not a`.
+                filtered(
+                    Filter::Not(Box::new(host_is(Some("a")))),
+                    sum("bytes", NumberType::Long),
+                ),
+                // Nested filters intersect.
+                filtered(
+                    Filter::Equals {
+                        column: "user".into(),
+                        value: Some("u1".into()),
+                    },
+                    filtered(
+                        Filter::Not(Box::new(host_is(None))),
+                        sum("bytes", NumberType::Long),
+                    ),
+                ),
+                filtered(host_is(Some("c")), max("bytes", NumberType::Long)),
+                filtered(host_is(Some("c")), AggregateFunction::Count),
+            ],
+        );
+        // Filters pick among the rows the query's filter selected.
+        plan.filter = Some(Filter::Equals {
+            column: "tags".into(),
+            value: Some("x".into()),
+        });
+        let rows = execute(&plan, &spec(), &events_only(&table)).unwrap();
+        assert_eq!(
+            values_of(&rows),
+            vec![vec![
+                ResultValue::Long(1),
+                ResultValue::Long(10),
+                ResultValue::Long(1),
+                ResultValue::Null,
+                ResultValue::Long(0),
+            ]]
+        );
+    }
 }

@@ -14,7 +14,10 @@
 //!   one: truncating partial sums of doubles is not truncating each event's
 //!   value), a min of a min metric, a max of a max metric, or a min or max of
 //!   a rollup dimension. A *sum* of a dimension is not exact: a rollup row
-//!   stands for several events but holds the dimension once.
+//!   stands for several events but holds the dimension once;
+//! - a filtered aggregation's inner function is exact and its filter's
+//!   columns are rollup dimensions, like the query's filter: a rollup row's
+//!   events then all pass the filter or all fail it.
 //!
 //! Otherwise the set answers from its events table; a set with no events
 //! table answers from its rollup table anyway, as Druid does (its rows carry
@@ -47,8 +50,7 @@ pub(super) struct TableChoice {
 impl TableChoice {
     pub(super) fn new(plan: &QueryPlan, spec: &DataSourceSpec) -> Self {
         let aggregate = &plan.aggregate;
-        let is_rollup_dimension =
-            |column: &str| spec.rollup_dimensions().any(|dim| dim.name() == column);
+        let is_rollup_dimension = |column: &str| is_rollup_dimension(spec, column);
         let mut filter_columns = Vec::new();
         if let Some(filter) = &plan.filter {
             collect_filter_columns(filter, &mut filter_columns);
@@ -130,6 +132,14 @@ fn folds_exactly_from_rollup(function: &AggregateFunction, spec: &DataSourceSpec
         }
         AggregateFunction::Min { column, .. } => (column, false),
         AggregateFunction::Max { column, .. } => (column, true),
+        AggregateFunction::Filtered { filter, inner } => {
+            let mut columns = Vec::new();
+            collect_filter_columns(filter, &mut columns);
+            return columns
+                .iter()
+                .all(|column| is_rollup_dimension(spec, column))
+                && folds_exactly_from_rollup(inner, spec);
+        }
     };
     // Truncation toward zero and narrowing to f32 keep order, so a min or
     // max of partial minima or maxima is exact in every number type.
@@ -137,8 +147,12 @@ fn folds_exactly_from_rollup(function: &AggregateFunction, spec: &DataSourceSpec
         Some(Aggregator::Min { .. }) => !is_max,
         Some(Aggregator::Max { .. }) => is_max,
         Some(_) => false,
-        None => spec.rollup_dimensions().any(|dim| dim.name() == column),
+        None => is_rollup_dimension(spec, column),
     }
+}
+
+fn is_rollup_dimension(spec: &DataSourceSpec, column: &str) -> bool {
+    spec.rollup_dimensions().any(|dim| dim.name() == column)
 }
 
 #[cfg(test)]
@@ -379,6 +393,42 @@ mod tests {
                 Events,
             ),
             ("count without a count metric", base(), &no_count, Events),
+            (
+                "a filtered sum, the filter on a rollup dimension",
+                aggregating(AggregateFunction::Filtered {
+                    filter: Filter::Not(Box::new(Filter::Equals {
+                        column: "tags".into(),
+                        value: Some("y".into()),
+                    })),
+                    inner: Box::new(sum("bytes", Long)),
+                }),
+                &with_count,
+                Rollup,
+            ),
+            (
+                "a filtered count, the filter on a dimension outside rollup",
+                aggregating(AggregateFunction::Filtered {
+                    filter: Filter::Equals {
+                        column: "user".into(),
+                        value: Some("u1".into()),
+                    },
+                    inner: Box::new(AggregateFunction::Count),
+                }),
+                &with_count,
+                Events,
+            ),
+            (
+                "a filtered sum of a rollup dimension",
+                aggregating(AggregateFunction::Filtered {
+                    filter: Filter::Equals {
+                        column: "host".into(),
+                        value: Some("a".into()),
+                    },
+                    inner: Box::new(sum("status", Long)),
+                }),
+                &with_count,
+                Events,
+            ),
             (
                 "a filter on a rollup dimension",
                 with(&|plan| {

@@ -15,8 +15,9 @@ use super::TableSet;
 use super::fold::{Fold, Number};
 use crate::mem_table::{MemTable, MemTableBuilder};
 use crate::plan::{
-    AggregateFunction, AggregatePlan, Aggregation, ArithmeticOperator, Filter, GroupKey, KeyValue,
-    NumberType, PostExpression, QueryPlan, ResultRow, ResultValue,
+    AggregateFunction, AggregatePlan, Aggregation, ArithmeticOperator, Filter, GroupKey, Having,
+    HavingComparison, KeyValue, NumberType, PostExpression, QueryPlan, RangeOrdering, ResultRow,
+    ResultValue,
 };
 
 /// Every kind of dimension the executor treats apart: a string one, a
@@ -218,6 +219,14 @@ fn event_value(event: &Event, column: &str) -> Option<Number> {
 fn oracle_aggregate(function: &AggregateFunction, events: &[&Event]) -> ResultValue {
     let (fold, column, number) = match function {
         AggregateFunction::Count => return ResultValue::Long(events.len() as i64),
+        AggregateFunction::Filtered { filter, inner } => {
+            let passing: Vec<&Event> = events
+                .iter()
+                .copied()
+                .filter(|event| oracle_filter(filter, event) == Some(true))
+                .collect();
+            return oracle_aggregate(inner, &passing);
+        }
         AggregateFunction::Sum { column, number } => (Fold::Sum, column, number),
         AggregateFunction::Min { column, number } => (Fold::Min, column, number),
         AggregateFunction::Max { column, number } => (Fold::Max, column, number),
@@ -423,7 +432,7 @@ pub(super) fn oracle(plan: &QueryPlan, events: &[Event]) -> Vec<ResultRow> {
             groups.entry((bucket, keys)).or_default().push(event);
         }
     }
-    groups
+    let rows = groups
         .into_iter()
         .map(|((timestamp, keys), events)| {
             let mut named = BTreeMap::new();
@@ -451,7 +460,126 @@ pub(super) fn oracle(plan: &QueryPlan, events: &[Event]) -> Vec<ResultRow> {
                 values,
             }
         })
-        .collect()
+        .collect::<Vec<_>>();
+    match &aggregate.having {
+        Some(having) => rows
+            .into_iter()
+            .filter(|row| oracle_having(having, aggregate, row))
+            .collect(),
+        None => rows,
+    }
+}
+
+/// A key's text, as having's dimension selector compares it.
+fn oracle_key_text(key: &KeyValue) -> Option<String> {
+    match key {
+        KeyValue::Null => None,
+        KeyValue::Long(value) => Some(value.to_string()),
+        KeyValue::Double(value) => Some(value.to_string()),
+        KeyValue::String(value) => Some(value.clone()),
+    }
+}
+
+fn oracle_value(aggregate: &AggregatePlan, row: &ResultRow, name: &str) -> ResultValue {
+    aggregate
+        .aggregations
+        .iter()
+        .map(|aggregation| &aggregation.name)
+        .chain(aggregate.post_aggregations.iter().map(|post| &post.name))
+        .position(|known| known == name)
+        .map_or(ResultValue::Null, |position| row.values[position])
+}
+
+fn oracle_key(aggregate: &AggregatePlan, row: &ResultRow, name: &str) -> Option<KeyValue> {
+    aggregate
+        .group_by
+        .iter()
+        .position(|key| key.output_name == name)
+        .map(|position| row.keys[position].clone())
+}
+
+fn oracle_number(value: ResultValue) -> Option<f64> {
+    match value {
+        ResultValue::Null => None,
+        ResultValue::Long(long) => Some(long as f64),
+        ResultValue::Double(double) => Some(double),
+    }
+}
+
+/// The having specs the tests use, two-valued as Druid's are.
+fn oracle_having(having: &Having, aggregate: &AggregatePlan, row: &ResultRow) -> bool {
+    match having {
+        Having::Compare {
+            field,
+            comparison,
+            value,
+        } => {
+            let Some(found) = oracle_number(oracle_value(aggregate, row, field)) else {
+                return false;
+            };
+            match comparison {
+                HavingComparison::GreaterThan => found > *value,
+                HavingComparison::LessThan => found < *value,
+                HavingComparison::EqualTo => found == *value,
+            }
+        }
+        Having::DimensionEquals { dimension, value } => {
+            oracle_key(aggregate, row, dimension).is_some_and(|key| oracle_key_text(&key) == *value)
+        }
+        Having::Filter(filter) => oracle_row_filter(filter, aggregate, row) == Some(true),
+        Having::And(havings) => havings
+            .iter()
+            .all(|having| oracle_having(having, aggregate, row)),
+        Having::Or(havings) => havings
+            .iter()
+            .any(|having| oracle_having(having, aggregate, row)),
+        Having::Not(having) => !oracle_having(having, aggregate, row),
+    }
+}
+
+/// The filters the tests run over result rows: equality on a key, a
+/// numeric range on a value, and their negation, three-valued.
+fn oracle_row_filter(filter: &Filter, aggregate: &AggregatePlan, row: &ResultRow) -> Option<bool> {
+    match filter {
+        Filter::Equals { column, value } => {
+            let text = oracle_key(aggregate, row, column)
+                .as_ref()
+                .and_then(oracle_key_text);
+            match (text, value) {
+                (None, None) => Some(true),
+                (None, Some(_)) => None,
+                (Some(_), None) => Some(false),
+                (Some(text), Some(wanted)) => Some(text == *wanted),
+            }
+        }
+        Filter::Range {
+            column,
+            lower,
+            upper,
+            ordering: RangeOrdering::Numeric,
+        } => {
+            let found = oracle_number(oracle_value(aggregate, row, column))?;
+            let above = lower.as_ref().is_none_or(|bound| {
+                let limit: f64 = bound.value.parse().unwrap();
+                if bound.strict {
+                    found > limit
+                } else {
+                    found >= limit
+                }
+            });
+            let below = upper.as_ref().is_none_or(|bound| {
+                let limit: f64 = bound.value.parse().unwrap();
+                if bound.strict {
+                    found < limit
+                } else {
+                    found <= limit
+                }
+            });
+            Some(above && below)
+        }
+        Filter::Not(filter) => oracle_row_filter(filter, aggregate, row).map(|passes| !passes),
+        other => unreachable!("the tests run no {other:?} over result rows"),
+    }
 }
 
 fn close(actual: f64, expected: f64) -> bool {
@@ -514,6 +642,7 @@ pub(super) fn plan(
                 .collect(),
             post_aggregations: Vec::new(),
             zero_fill: false,
+            having: None,
         },
     }
 }

@@ -12,8 +12,8 @@ use super::test_support::*;
 use super::{TableSet, execute};
 use crate::mem_table::{MemTable, MemTableBuilder};
 use crate::plan::{
-    AggregateFunction, ArithmeticOperator, Filter, NumberType, PostAggregation, PostExpression,
-    QueryPlan,
+    AggregateFunction, ArithmeticOperator, Filter, Having, HavingComparison, NumberType,
+    PostAggregation, PostExpression, QueryPlan, RangeBound, RangeOrdering,
 };
 use crate::table::TableSource;
 
@@ -76,7 +76,22 @@ fn any_interval(aligned_weight: u32) -> impl Strategy<Value = Interval> {
     prop_oneof![aligned_weight => aligned, 1 => unaligned]
 }
 
+/// Any function, filtered now and then.
 fn any_function() -> impl Strategy<Value = AggregateFunction> {
+    prop_oneof![
+        5 => unfiltered_function(),
+        1 => (any_filter(), unfiltered_function()).prop_map(|(filter, inner)| filtered(filter, inner)),
+    ]
+}
+
+fn filtered(filter: Filter, inner: AggregateFunction) -> AggregateFunction {
+    AggregateFunction::Filtered {
+        filter,
+        inner: Box::new(inner),
+    }
+}
+
+fn unfiltered_function() -> impl Strategy<Value = AggregateFunction> {
     let columns = prop::sample::select(vec![
         "count",
         "bytes",
@@ -104,7 +119,12 @@ fn any_function() -> impl Strategy<Value = AggregateFunction> {
 
 /// An equality (or its negation) on a dimension, in or out of rollup.
 fn any_filter() -> impl Strategy<Value = Filter> {
-    let columns = prop::sample::select(vec!["host", "tags", "user", "status"]);
+    any_filter_on(vec!["host", "tags", "user", "status"])
+}
+
+/// An equality (or its negation) on one of `columns`.
+fn any_filter_on(columns: Vec<&'static str>) -> impl Strategy<Value = Filter> {
+    let columns = prop::sample::select(columns);
     let values = prop::sample::select(vec![
         Some("a"),
         Some("x"),
@@ -126,8 +146,17 @@ fn any_filter() -> impl Strategy<Value = Filter> {
     })
 }
 
-/// The functions the rollup table answers exactly.
+/// The functions the rollup table answers exactly, filtered now and then
+/// on a rollup dimension.
 fn foldable_function() -> impl Strategy<Value = AggregateFunction> {
+    prop_oneof![
+        4 => unfiltered_foldable_function(),
+        1 => (any_filter_on(vec!["host", "tags", "status"]), unfiltered_foldable_function())
+            .prop_map(|(filter, inner)| filtered(filter, inner)),
+    ]
+}
+
+fn unfiltered_foldable_function() -> impl Strategy<Value = AggregateFunction> {
     let numbers = prop::sample::select(vec![
         NumberType::Long,
         NumberType::Double,
@@ -180,6 +209,9 @@ fn near_miss_function() -> impl Strategy<Value = AggregateFunction> {
         }),
         // Truncating a partial sum is not truncating each event's value.
         1 => Just(sum("latency_sum", NumberType::Long)),
+        // A rollup row's events may differ in a dimension outside rollup.
+        1 => (any_filter_on(vec!["user"]), unfiltered_foldable_function())
+            .prop_map(|(filter, inner)| filtered(filter, inner)),
     ]
 }
 
@@ -190,6 +222,94 @@ fn any_operand() -> impl Strategy<Value = Result<usize, f64>> {
         3 => (0..5_usize).prop_map(Ok),
         1 => prop::sample::select(vec![0.0, 2.0, -0.5]).prop_map(Err),
     ]
+}
+
+/// One condition of a having, naming an aggregation or a group key by
+/// index, resolved once the plan's are known.
+#[derive(Debug, Clone)]
+enum HavingLeaf {
+    Compare(usize, HavingComparison, f64),
+    Dimension(usize, Option<&'static str>),
+    KeyEquals(usize, Option<&'static str>),
+    ValueRange(usize, Option<(f64, bool)>, Option<(f64, bool)>),
+}
+
+fn any_having_leaf() -> impl Strategy<Value = HavingLeaf> {
+    let thresholds = || prop::sample::select(vec![-1.0, 0.0, 1.0, 2.0, 10.5, 500.0]);
+    let values = || prop::sample::select(vec![Some("a"), Some("x"), Some("200"), None]);
+    let comparisons = prop::sample::select(vec![
+        HavingComparison::GreaterThan,
+        HavingComparison::LessThan,
+        HavingComparison::EqualTo,
+    ]);
+    let bound = || prop::option::of((thresholds(), any::<bool>()));
+    prop_oneof![
+        3 => (0..5_usize, comparisons, thresholds())
+            .prop_map(|(index, comparison, value)| HavingLeaf::Compare(index, comparison, value)),
+        1 => (0..2_usize, values()).prop_map(|(index, value)| HavingLeaf::Dimension(index, value)),
+        1 => (0..2_usize, values()).prop_map(|(index, value)| HavingLeaf::KeyEquals(index, value)),
+        1 => (0..5_usize, bound(), bound())
+            .prop_map(|(index, lower, upper)| HavingLeaf::ValueRange(index, lower, upper)),
+    ]
+}
+
+/// A having of one to three leaves: one alone, all of them, any of them,
+/// or not the first.
+fn any_having() -> impl Strategy<Value = (Vec<HavingLeaf>, u8)> {
+    (prop::collection::vec(any_having_leaf(), 1..=3), 0..4_u8)
+}
+
+fn resolve_having(leaves: Vec<HavingLeaf>, shape: u8, plan: &QueryPlan) -> Having {
+    let aggregate = &plan.aggregate;
+    let value = |index: usize| format!("a{}", index % aggregate.aggregations.len());
+    let key = |index: usize| {
+        let keys = &aggregate.group_by;
+        keys.get(index % keys.len().max(1))
+            .map(|key| key.output_name.clone())
+    };
+    let range_bound = |bound: Option<(f64, bool)>| {
+        bound.map(|(value, strict)| RangeBound {
+            value: value.to_string(),
+            strict,
+        })
+    };
+    let mut havings: Vec<Having> = leaves
+        .into_iter()
+        .map(|leaf| match leaf {
+            HavingLeaf::Compare(index, comparison, threshold) => Having::Compare {
+                field: value(index),
+                comparison,
+                value: threshold,
+            },
+            HavingLeaf::Dimension(index, wanted) => match key(index) {
+                Some(dimension) => Having::DimensionEquals {
+                    dimension,
+                    value: wanted.map(str::to_owned),
+                },
+                None => Having::Compare {
+                    field: value(index),
+                    comparison: HavingComparison::GreaterThan,
+                    value: 1.0,
+                },
+            },
+            HavingLeaf::KeyEquals(index, wanted) => Having::Filter(Filter::Equals {
+                column: key(index).unwrap_or_else(|| "host".into()),
+                value: wanted.map(str::to_owned),
+            }),
+            HavingLeaf::ValueRange(index, lower, upper) => Having::Filter(Filter::Range {
+                column: value(index),
+                lower: range_bound(lower),
+                upper: range_bound(upper),
+                ordering: RangeOrdering::Numeric,
+            }),
+        })
+        .collect();
+    match shape {
+        0 => havings.swap_remove(0),
+        1 => Having::And(havings),
+        2 => Having::Or(havings),
+        _ => Having::Not(Box::new(havings.swap_remove(0))),
+    }
 }
 
 /// Any plan, or with `rollup_friendly` one that mostly folds exactly from
@@ -254,13 +374,17 @@ fn any_plan(rollup_friendly: bool) -> impl Strategy<Value = QueryPlan> {
         post,
         any::<bool>(),
         prop::option::weighted(0.3, any_filter()),
+        prop::option::weighted(0.3, any_having()),
     )
         .prop_map(
-            |(granularity, intervals, group_by, functions, post, zero_fill, filter)| {
+            |(granularity, intervals, group_by, functions, post, zero_fill, filter, having)| {
                 let count = functions.len();
                 let mut plan = plan(granularity, intervals, &group_by, functions);
                 plan.aggregate.zero_fill = zero_fill;
                 plan.filter = filter;
+                if let Some((leaves, shape)) = having {
+                    plan.aggregate.having = Some(resolve_having(leaves, shape, &plan));
+                }
                 if let Some((operator, operands, chained)) = post {
                     let operands = operands
                         .into_iter()

@@ -45,6 +45,10 @@ pub async fn query(service: Arc<IngestService>, body: Bytes) -> Result<Response,
                 let rows = snapshot.execute(&query.plan, catalog).map_err(failed)?;
                 druid::response::render(query, rows)
             }
+            DruidRequest::Scan(query) => {
+                let result = snapshot.scan(&query.plan, catalog).map_err(failed)?;
+                druid::response::render_scan(query, &result)
+            }
             DruidRequest::TimeBoundary { bound, .. } => {
                 let bounds = snapshot.time_bounds(catalog).map_err(failed)?;
                 druid::response::render_time_boundary(*bound, bounds)
