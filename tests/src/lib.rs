@@ -240,6 +240,31 @@ impl StrataServer {
         (status, answer)
     }
 
+    /// [`ingest`](Self::ingest) of a body of `lines` events that must all be
+    /// accepted.
+    pub fn ingest_all(&self, datasource: &str, body: Vec<u8>, lines: usize) {
+        let (status, report) = self.ingest(datasource, body, None);
+        assert_eq!(
+            (status, report["accepted"].as_u64()),
+            (200, Some(lines as u64)),
+            "ingest into {datasource}: {report}"
+        );
+    }
+
+    /// Polls until `datasource`'s real-time index is empty — every event
+    /// persisted into segments — for at most 30 s.
+    pub fn wait_until_persisted(&self, datasource: &str) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let described = self.get_json(&format!("/v1/datasources/{datasource}"));
+            if described["realtime"]["events"] == 0 {
+                return;
+            }
+            assert!(Instant::now() < deadline, "not persisted: {described}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// Log lines printed so far and not yet read.
     pub fn drain_log(&self) -> Vec<String> {
         self.log.try_iter().collect()

@@ -4,7 +4,6 @@
 //! are in the real-time index and after they are persisted into segments.
 
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use strata_tests::StrataServer;
@@ -203,12 +202,7 @@ fn queries_read_back_what_was_acknowledged_before_and_after_persist() {
         let server = StrataServer::start_in(&data_dir);
         for (name, rollup) in [("rolled", true), ("raw", false)] {
             server.create_datasource(&web_spec(name, rollup));
-            let (status, report) = server.ingest(name, web_body(&sent), None);
-            assert_eq!(
-                (status, report["accepted"].as_u64()),
-                (200, Some(600)),
-                "{report}"
-            );
+            server.ingest_all(name, web_body(&sent), sent.len());
             check_answers(&server, name, &sent);
         }
         assert_eq!(
@@ -228,16 +222,8 @@ fn queries_read_back_what_was_acknowledged_before_and_after_persist() {
     }
     // Persisted into segments: the same answers.
     let server = StrataServer::start_with(&data_dir, &["--persist-period", "100ms"]);
-    let deadline = Instant::now() + Duration::from_secs(30);
     for name in ["rolled", "raw"] {
-        loop {
-            let described = server.get_json(&format!("/v1/datasources/{name}"));
-            if described["realtime"]["events"] == 0 {
-                break;
-            }
-            assert!(Instant::now() < deadline, "not persisted: {described}");
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        server.wait_until_persisted(name);
         check_answers(&server, name, &sent);
     }
 }

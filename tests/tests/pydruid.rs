@@ -15,7 +15,6 @@ use std::cmp::Reverse;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
-use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use strata_tests::StrataServer;
@@ -28,15 +27,6 @@ const TOPN_THRESHOLD: usize = 4;
 /// The script's groupBy filter leaves out this status and this user.
 const GROUPBY_EXCLUDED_STATUS: i64 = 404;
 const GROUPBY_EXCLUDED_USER: &str = "u3";
-
-fn ingest(server: &StrataServer, events: &[Event]) {
-    let (status, report) = server.ingest(DATASOURCE, web_body(events), None);
-    assert_eq!(
-        (status, report["accepted"].as_u64()),
-        (200, Some(events.len() as u64)),
-        "{report}"
-    );
-}
 
 /// Runs the pydruid script against `server` and reads the JSON it prints.
 fn run_pydruid(server: &StrataServer) -> Value {
@@ -271,22 +261,14 @@ fn pydruid_reads_back_what_was_sent_from_segments_and_the_realtime_index() {
     {
         let server = StrataServer::start_with(&data_dir, &["--persist-period", "100ms"]);
         server.create_datasource(&web_spec(DATASOURCE, true));
-        ingest(&server, persisted);
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let described = server.get_json(&format!("/v1/datasources/{DATASOURCE}"));
-            if described["realtime"]["events"] == 0 {
-                break;
-            }
-            assert!(Instant::now() < deadline, "not persisted: {described}");
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        server.ingest_all(DATASOURCE, web_body(persisted), persisted.len());
+        server.wait_until_persisted(DATASOURCE);
         assert!(server.terminate().success());
     }
     // The default persist period keeps the second half in the real-time
     // index while the queries run.
     let server = StrataServer::start_in(&data_dir);
-    ingest(&server, realtime);
+    server.ingest_all(DATASOURCE, web_body(realtime), realtime.len());
     let described = server.get_json(&format!("/v1/datasources/{DATASOURCE}"));
     assert_eq!(
         described["realtime"]["events"],

@@ -3,8 +3,6 @@
 //! offset and limit, with every field as sent — for rollup on and off, while
 //! the events are in the real-time index and after they are persisted.
 
-use std::time::{Duration, Instant};
-
 use serde_json::{Value, json};
 use strata_tests::StrataServer;
 use strata_tests::web_events::{WebEvent as Event, web_body, web_events, web_spec};
@@ -157,12 +155,7 @@ fn scans_return_the_matching_events_before_and_after_persist() {
         let server = StrataServer::start_in(&data_dir);
         for (name, rollup) in [("rolled", true), ("raw", false)] {
             server.create_datasource(&web_spec(name, rollup));
-            let (status, report) = server.ingest(name, web_body(&sent), None);
-            assert_eq!(
-                (status, report["accepted"].as_u64()),
-                (200, Some(500)),
-                "{report}"
-            );
+            server.ingest_all(name, web_body(&sent), sent.len());
             check_scans(&server, name, &sent);
         }
         let (status, error) = server.post_json(
@@ -179,16 +172,8 @@ fn scans_return_the_matching_events_before_and_after_persist() {
         assert!(server.terminate().success());
     }
     let server = StrataServer::start_with(&data_dir, &["--persist-period", "100ms"]);
-    let deadline = Instant::now() + Duration::from_secs(30);
     for name in ["rolled", "raw"] {
-        loop {
-            let described = server.get_json(&format!("/v1/datasources/{name}"));
-            if described["realtime"]["events"] == 0 {
-                break;
-            }
-            assert!(Instant::now() < deadline, "not persisted: {described}");
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        server.wait_until_persisted(name);
         check_scans(&server, name, &sent);
     }
 }
