@@ -257,6 +257,19 @@ pub enum KeyValue {
     String(String),
 }
 
+impl KeyValue {
+    /// The value as text, as a dimension filter or an ordering by dimension
+    /// reads it; `None` for null.
+    pub fn text(&self) -> Option<String> {
+        match self {
+            KeyValue::Null => None,
+            KeyValue::Long(value) => Some(value.to_string()),
+            KeyValue::Double(value) => Some(value.to_string()),
+            KeyValue::String(value) => Some(value.clone()),
+        }
+    }
+}
+
 /// An aggregated or computed value.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum ResultValue {

@@ -178,15 +178,6 @@ fn descending_numbers(a: Option<f64>, b: Option<f64>) -> Ordering {
     }
 }
 
-fn key_text(key: &KeyValue) -> Option<String> {
-    match key {
-        KeyValue::Null => None,
-        KeyValue::Long(value) => Some(value.to_string()),
-        KeyValue::Double(value) => Some(value.to_string()),
-        KeyValue::String(value) => Some(value.clone()),
-    }
-}
-
 fn topn_order(metric: &TopNMetric, names: &[&str], a: &ResultRow, b: &ResultRow) -> Ordering {
     match metric {
         TopNMetric::Numeric(name) => {
@@ -201,8 +192,8 @@ fn topn_order(metric: &TopNMetric, names: &[&str], a: &ResultRow, b: &ResultRow)
         TopNMetric::Dimension => a
             .keys
             .first()
-            .map(key_text)
-            .cmp(&b.keys.first().map(key_text)),
+            .map(KeyValue::text)
+            .cmp(&b.keys.first().map(KeyValue::text)),
         TopNMetric::Inverted(inner) => topn_order(inner, names, a, b).reverse(),
     }
 }
@@ -217,10 +208,10 @@ fn groupby_order(
     let ascending = if let Some(position) = key_names.iter().position(|n| *n == order.column) {
         let (x, y) = (&a.keys[position], &b.keys[position]);
         if order.numeric {
-            let number = |key: &KeyValue| key_text(key).and_then(|text| text.parse::<f64>().ok());
+            let number = |key: &KeyValue| key.text().and_then(|text| text.parse::<f64>().ok());
             descending_numbers(number(y), number(x))
         } else {
-            key_text(x).cmp(&key_text(y))
+            x.text().cmp(&y.text())
         }
     } else if let Some(position) = value_names.iter().position(|n| *n == order.column) {
         let value = |row: &ResultRow| row.values.get(position).copied().and_then(as_f64);

@@ -154,7 +154,7 @@ impl Context<'_> {
                 self.rows_where(|row| {
                     position
                         .and_then(|position| row.keys.get(position))
-                        .is_some_and(|key| key_text(key).as_deref() == value.as_deref())
+                        .is_some_and(|key| key.text().as_deref() == value.as_deref())
                 })
             }
             Having::Filter(filter) => {
@@ -217,15 +217,6 @@ fn compares(found: ResultValue, comparison: HavingComparison, threshold: f64) ->
         }
 }
 
-fn key_text(key: &KeyValue) -> Option<String> {
-    match key {
-        KeyValue::Null => None,
-        KeyValue::Long(value) => Some(value.to_string()),
-        KeyValue::Double(value) => Some(value.to_string()),
-        KeyValue::String(value) => Some(value.clone()),
-    }
-}
-
 /// One cell of the result table, owned until the row is appended.
 enum Cell {
     Null,
@@ -260,7 +251,7 @@ impl Source {
         match self {
             Source::Key { position, as_text } => match row.keys.get(position) {
                 None | Some(KeyValue::Null) => Cell::Null,
-                Some(key) if as_text => key_text(key).map_or(Cell::Null, Cell::Text),
+                Some(key) if as_text => key.text().map_or(Cell::Null, Cell::Text),
                 Some(KeyValue::Long(value)) => Cell::Long(*value),
                 Some(KeyValue::Double(value)) => Cell::Double(*value),
                 Some(KeyValue::String(value)) => Cell::Text(value.clone()),
