@@ -13,6 +13,8 @@
 //!   chunks, taken together), and running a plan on it;
 //! - [`table`] — the one interface every table is read through, whether it
 //!   is in a published segment or still in the real-time index;
+//! - [`segment_metadata`] — Druid's `segmentMetadata`: what each published
+//!   segment holds, read from its tables' footers;
 //! - [`segment_table`] — a segment's table through that interface;
 //! - [`mem_table`] — an in-memory table built row by row, as the real-time
 //!   index offers its chunks;
@@ -21,13 +23,17 @@
 //! - [`execute`] — an aggregate plan run over the tables of segments and
 //!   real-time chunks, each answered from its rollup table when that is exact;
 //! - [`scan_query`] — a scan plan: the selected events themselves, ordered by
-//!   time or not, cut by an offset and a limit.
+//!   time or not, cut by an offset and a limit;
+//! - [`search_query`] — a search plan: the dimension values that match a
+//!   text, with how many events hold each.
 
 pub mod druid;
 pub mod execute;
 pub mod mem_table;
 pub mod plan;
 pub mod scan_query;
+pub mod search_query;
+pub mod segment_metadata;
 pub mod segment_table;
 pub mod select;
 pub mod snapshot;

@@ -310,3 +310,49 @@ pub enum ScanOrder {
     /// By `__time`, newest first; rows of equal time in storage order.
     Descending,
 }
+
+/// A search: which values of some dimensions match a text, and how many
+/// events hold each — Druid's `search` query. A sibling of [`QueryPlan`]: it
+/// shares the datasource, intervals, filter and time granularity, and
+/// replaces the aggregation by the dimensions searched and the match.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SearchPlan {
+    pub datasource: String,
+    /// The rows whose `__time` lies in any of these; never empty.
+    pub intervals: Vec<Interval>,
+    /// Rows the search reads; `None` reads every row in the intervals.
+    pub filter: Option<Filter>,
+    /// How `__time` is bucketed; [`Granularity::All`] makes one bucket.
+    pub granularity: Granularity,
+    /// The dimensions searched, and the name each hit gives its dimension;
+    /// `None` searches every string dimension of the spec.
+    pub dimensions: Option<Vec<GroupKey>>,
+    pub matching: SearchMatch,
+    pub sort: SearchSort,
+    /// At most this many hits per time bucket, the first in `sort` order.
+    pub limit: usize,
+}
+
+/// Which dimension values a search hits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SearchMatch {
+    /// The value contains `text`.
+    Contains { text: String, case_sensitive: bool },
+    /// The value contains every one of `fragments` (none: every value).
+    Fragments {
+        fragments: Vec<String>,
+        case_sensitive: bool,
+    },
+}
+
+/// How the hits of a time bucket are ordered before the limit cuts them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SearchSort {
+    /// By value (UTF-8 bytes), then dimension.
+    Lexicographic,
+    /// By value length in characters, then value, then dimension.
+    Strlen,
+    /// By value with runs of digits compared as numbers ("a2" before
+    /// "a10"), then dimension.
+    Alphanumeric,
+}

@@ -15,8 +15,9 @@ use strata_storage::segment::{Segment, SegmentError, TableKind};
 
 use crate::execute::{ExecuteError, TableSet, execute};
 use crate::mem_table::MemTable;
-use crate::plan::{QueryPlan, ResultRow, ScanPlan};
+use crate::plan::{QueryPlan, ResultRow, ScanPlan, SearchPlan};
 use crate::scan_query::{ScanError, ScanResult, scan};
+use crate::search_query::{SearchBucket, SearchError, search};
 use crate::segment_table::SegmentTable;
 use crate::table::TableSource;
 use strata_storage::time::{Interval, Millis};
@@ -50,6 +51,8 @@ pub enum QueryError {
     Execute(#[from] ExecuteError),
     #[error(transparent)]
     Scan(#[from] ScanError),
+    #[error(transparent)]
+    Search(#[from] SearchError),
 }
 
 impl DataSourceSnapshot {
@@ -103,6 +106,18 @@ impl DataSourceSnapshot {
     pub fn scan(&self, plan: &ScanPlan, catalog: &dyn Catalog) -> Result<ScanResult, QueryError> {
         Ok(self.with_table_sets(&plan.intervals, catalog, |sets| {
             scan(plan, &self.state.spec, sets)
+        })??)
+    }
+
+    /// Searches `plan` over the segments whose interval meets the plan's
+    /// intervals, and over every real-time chunk.
+    pub fn search(
+        &self,
+        plan: &SearchPlan,
+        catalog: &dyn Catalog,
+    ) -> Result<Vec<SearchBucket>, QueryError> {
+        Ok(self.with_table_sets(&plan.intervals, catalog, |sets| {
+            search(plan, &self.state.spec, sets)
         })??)
     }
 

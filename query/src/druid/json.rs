@@ -9,10 +9,13 @@ use strata_storage::spec::json_kind_of;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{path}: {message}")]
 pub struct JsonError {
-    /// Where: `filter.fields[0].dimension`; `query` for the whole object.
+    /// Where: `filter.fields[0].dimension`; `(the query)` for the whole object.
     pub path: String,
     pub message: String,
 }
+
+/// How an error about the whole query names its place.
+const ROOT: &str = "(the query)";
 
 /// A value of the query with its path.
 #[derive(Debug, Clone)]
@@ -25,7 +28,7 @@ impl<'v> Field<'v> {
     pub fn root(value: &'v Value) -> Self {
         Field {
             value,
-            path: "query".to_owned(),
+            path: String::new(),
         }
     }
 
@@ -36,13 +39,17 @@ impl<'v> Field<'v> {
     /// A problem with this value.
     pub fn invalid(&self, message: impl Into<String>) -> JsonError {
         JsonError {
-            path: self.path.clone(),
+            path: if self.path.is_empty() {
+                ROOT.to_owned()
+            } else {
+                self.path.clone()
+            },
             message: message.into(),
         }
     }
 
     fn child_path(&self, name: &str) -> String {
-        if self.path == "query" {
+        if self.path.is_empty() {
             name.to_owned()
         } else {
             format!("{}.{name}", self.path)

@@ -10,8 +10,9 @@
 //! Supported so far: `timeseries`, `topN` and `groupBy` over one table
 //! datasource, with the filters of [`filter`] and the aggregators and
 //! post-aggregators of [`aggregation`], groupBy's having specs of
-//! [`having`]; `scan` ([`scan`]); and the metadata queries
-//! `timeBoundary` and `dataSourceMetadata` ([`DruidRequest`]). Anything else
+//! [`having`]; `scan` ([`scan`]); `search` ([`search`]); and the metadata queries
+//! `timeBoundary`, `dataSourceMetadata` and `segmentMetadata`
+//! ([`DruidRequest`], [`crate::segment_metadata`]). Anything else
 //! is refused with a message that names the field and what is supported.
 
 pub mod aggregation;
@@ -20,12 +21,14 @@ pub mod having;
 pub mod json;
 pub mod response;
 pub mod scan;
+pub mod search;
 
 use serde_json::Value;
 use strata_storage::granularity::Granularity;
 use strata_storage::time::{Interval, parse_iso_interval};
 
-use crate::plan::{AggregatePlan, GroupKey, QueryPlan};
+use crate::plan::{AggregatePlan, GroupKey, QueryPlan, SearchPlan};
+use crate::segment_metadata::SegmentMetadataQuery;
 use json::{Field, JsonError};
 pub use scan::{ScanQuery, ScanResultFormat};
 
@@ -43,6 +46,10 @@ pub enum DruidRequest {
     DataSourceMetadata { datasource: String },
     /// `scan`: the selected rows themselves.
     Scan(Box<ScanQuery>),
+    /// `search`: the dimension values matching a text, with their counts.
+    Search(Box<SearchPlan>),
+    /// `segmentMetadata`: what each published segment holds.
+    SegmentMetadata(Box<SegmentMetadataQuery>),
 }
 
 /// Which ends `timeBoundary` answers with.
@@ -58,6 +65,8 @@ impl DruidRequest {
         match self {
             DruidRequest::Aggregate(query) => &query.plan.datasource,
             DruidRequest::Scan(query) => &query.plan.datasource,
+            DruidRequest::Search(plan) => &plan.datasource,
+            DruidRequest::SegmentMetadata(query) => &query.datasource,
             DruidRequest::TimeBoundary { datasource, .. }
             | DruidRequest::DataSourceMetadata { datasource } => datasource,
         }
@@ -99,6 +108,17 @@ pub fn parse_request(value: &Value) -> Result<DruidRequest, DruidError> {
             datasource: datasource(&root.required("dataSource")?)?,
         }),
         "scan" => Ok(DruidRequest::Scan(Box::new(scan::parse_scan(value)?))),
+        "search" => Ok(DruidRequest::Search(Box::new(search::parse_search(value)?))),
+        "segmentMetadata" => {
+            let intervals = match root.optional("intervals").filter(|f| !f.is_null()) {
+                Some(field) => intervals(&field)?,
+                None => vec![Interval::ETERNITY],
+            };
+            let datasource = datasource(&root.required("dataSource")?)?;
+            Ok(DruidRequest::SegmentMetadata(Box::new(
+                SegmentMetadataQuery::parse(&root, datasource, intervals)?,
+            )))
+        }
         _ => Ok(DruidRequest::Aggregate(Box::new(parse(value)?))),
     }
 }
@@ -267,7 +287,7 @@ pub fn parse(value: &Value) -> Result<DruidQuery, DruidError> {
             return Err(root
                 .required("queryType")?
                 .invalid(format!(
-                    "query type `{other}` is not supported yet; use timeseries, topN, groupBy, scan, timeBoundary or dataSourceMetadata"
+                    "query type `{other}` is not supported yet; use timeseries, topN, groupBy, scan, search, timeBoundary, dataSourceMetadata or segmentMetadata"
                 ))
                 .into());
         }

@@ -7,8 +7,12 @@
 //! - `groupBy`: `[{"version": "v1", "timestamp": ..., "event": {...}}]`, ordered by
 //!   `limitSpec.columns` (then by time and keys) and cut by its offset and limit
 //!   (the rows `having` rejects were dropped by the executor, before this).
+//! - `segmentMetadata`: `[{"id": ..., "columns": {...}, "numRows": ...}]`
+//!   ([`render_segment_metadata`]);
 //! - `scan`: `[{"segmentId": ..., "columns": [...], "events": [...]}]`, one batch
 //!   holding every returned row ([`render_scan`]).
+//! - `search`: `[{"timestamp": ..., "result": [{"dimension", "value", "count"}]}]`,
+//!   one per time bucket with a hit ([`render_search`]).
 //!
 //! Timestamps are ISO-8601 UTC with milliseconds, as Druid writes them.
 
@@ -136,6 +140,53 @@ pub fn render_datasource_metadata(max_time: Option<i64>) -> Value {
         }]),
         None => json!([]),
     }
+}
+
+/// `segmentMetadata`: one object per analysis, in Druid's shape (see
+/// [`crate::segment_metadata`] for which fields are `null` and why).
+pub fn render_segment_metadata(analyses: &[crate::segment_metadata::SegmentAnalysis]) -> Value {
+    Value::Array(
+        analyses
+            .iter()
+            .map(|analysis| {
+                let columns: Map<String, Value> = analysis
+                    .columns
+                    .iter()
+                    .map(|(name, column)| {
+                        let object = json!({
+                            "typeSignature": column.type_name,
+                            "type": column.type_name,
+                            "hasMultipleValues": column.has_multiple_values,
+                            "hasNulls": column.has_nulls,
+                            "size": column.size,
+                            "cardinality": column.cardinality,
+                            "minValue": null,
+                            "maxValue": null,
+                            "errorMessage": column.error_message,
+                        });
+                        (name.clone(), object)
+                    })
+                    .collect();
+                json!({
+                    "id": analysis.id,
+                    "intervals": analysis
+                        .intervals
+                        .as_ref()
+                        .map(|intervals| intervals.iter().map(ToString::to_string).collect::<Vec<_>>()),
+                    "columns": columns,
+                    "size": analysis.size,
+                    "numRows": analysis.num_rows,
+                    "aggregators": analysis.aggregators,
+                    "timestampSpec": analysis.timestamp_spec,
+                    "queryGranularity": analysis
+                        .query_granularity
+                        .as_ref()
+                        .and_then(|granularity| serde_json::to_value(granularity).ok()),
+                    "rollup": analysis.rollup,
+                })
+            })
+            .collect(),
+    )
 }
 
 fn key_json(key: &KeyValue) -> Value {
@@ -365,5 +416,50 @@ mod scan_tests {
         ] {
             assert_eq!(base64(bytes), text);
         }
+    }
+}
+
+/// Druid's `search` answer: one `{"timestamp", "result"}` per time bucket
+/// with a hit, oldest first, each hit `{"dimension", "value", "count"}` in
+/// the order the search left them.
+pub fn render_search(buckets: &[crate::search_query::SearchBucket]) -> Value {
+    Value::Array(
+        buckets
+            .iter()
+            .map(|bucket| {
+                let result: Vec<Value> = bucket
+                    .hits
+                    .iter()
+                    .map(|hit| json!({"dimension": hit.dimension, "value": hit.value, "count": hit.count}))
+                    .collect();
+                json!({"timestamp": format_millis(bucket.timestamp), "result": result})
+            })
+            .collect(),
+    )
+}
+
+#[cfg(test)]
+mod search_tests {
+    use serde_json::json;
+
+    use super::render_search;
+    use crate::search_query::{SearchBucket, SearchHit};
+
+    #[test]
+    fn search_buckets_render_with_iso_timestamps_and_their_hits() {
+        let buckets = [SearchBucket {
+            timestamp: 1_704_067_200_000,
+            hits: vec![SearchHit {
+                dimension: "service".into(),
+                value: "api".into(),
+                count: 3,
+            }],
+        }];
+        assert_eq!(
+            render_search(&buckets),
+            json!([{"timestamp": "2024-01-01T00:00:00.000Z",
+                    "result": [{"dimension": "service", "value": "api", "count": 3}]}])
+        );
+        assert_eq!(render_search(&[]), json!([]));
     }
 }

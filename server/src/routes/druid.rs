@@ -49,6 +49,10 @@ pub async fn query(service: Arc<IngestService>, body: Bytes) -> Result<Response,
                 let result = snapshot.scan(&query.plan, catalog).map_err(failed)?;
                 druid::response::render_scan(query, &result)
             }
+            DruidRequest::Search(plan) => {
+                let buckets = snapshot.search(plan, catalog).map_err(failed)?;
+                druid::response::render_search(&buckets)
+            }
             DruidRequest::TimeBoundary { bound, .. } => {
                 let bounds = snapshot.time_bounds(catalog).map_err(failed)?;
                 druid::response::render_time_boundary(*bound, bounds)
@@ -56,6 +60,11 @@ pub async fn query(service: Arc<IngestService>, body: Bytes) -> Result<Response,
             DruidRequest::DataSourceMetadata { .. } => {
                 let bounds = snapshot.time_bounds(catalog).map_err(failed)?;
                 druid::response::render_datasource_metadata(bounds.map(|(_, max)| max))
+            }
+            DruidRequest::SegmentMetadata(query) => {
+                let analyses = strata_query::segment_metadata::analyze(&snapshot, query, catalog)
+                    .map_err(failed)?;
+                druid::response::render_segment_metadata(&analyses)
             }
         })
     })
