@@ -193,6 +193,47 @@ fn check_answers(server: &StrataServer, name: &str, sent: &[Event]) {
     );
 }
 
+/// A timeseries by day in New York (UTC−5 in January): buckets start at
+/// 05:00 UTC and hold the events of that local day.
+fn check_zoned_days(server: &StrataServer, name: &str, sent: &[Event]) {
+    let answer = druid(
+        server,
+        json!({"queryType": "timeseries", "dataSource": name,
+               "intervals": ["2023-12-31T05:00:00Z/2024-01-04T05:00:00Z"],
+               "granularity": {"type": "period", "period": "P1D", "timeZone": "America/New_York"},
+               "aggregations": [{"type": "count", "name": "events"}]}),
+    );
+    let mut expected: BTreeMap<String, u64> = BTreeMap::new();
+    for event in sent {
+        // The local date of an event at `hour` UTC on day `day`.
+        let local_day = if event.hour < 5 {
+            event.day - 1
+        } else {
+            event.day
+        };
+        let start = if local_day == 0 {
+            "2023-12-31T05:00:00.000Z".to_owned()
+        } else {
+            format!("2024-01-0{local_day}T05:00:00.000Z")
+        };
+        *expected.entry(start).or_default() += 1;
+    }
+    let answered: BTreeMap<String, u64> = answer
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| {
+            (
+                row["timestamp"].as_str().unwrap().to_owned(),
+                row["result"]["events"].as_u64().unwrap(),
+            )
+        })
+        .filter(|(_, events)| *events > 0)
+        .collect();
+    assert_eq!(answered, expected, "{name}: {answer}");
+    assert_eq!(answer.as_array().unwrap().len(), 4, "zero-filled: {answer}");
+}
+
 #[test]
 fn queries_read_back_what_was_acknowledged_before_and_after_persist() {
     let dir = tempfile::tempdir().unwrap();
@@ -204,6 +245,7 @@ fn queries_read_back_what_was_acknowledged_before_and_after_persist() {
             server.create_datasource(&web_spec(name, rollup));
             server.ingest_all(name, web_body(&sent), sent.len());
             check_answers(&server, name, &sent);
+            check_zoned_days(&server, name, &sent);
         }
         assert_eq!(
             server.get_json("/druid/v2/datasources"),
@@ -225,5 +267,6 @@ fn queries_read_back_what_was_acknowledged_before_and_after_persist() {
     for name in ["rolled", "raw"] {
         server.wait_until_persisted(name);
         check_answers(&server, name, &sent);
+        check_zoned_days(&server, name, &sent);
     }
 }
