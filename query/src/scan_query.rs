@@ -2,7 +2,7 @@
 //! Druid's `scan` query returns.
 //!
 //! A [`ScanPlan`] selects rows as an aggregate plan does (its intervals and
-//! filter, through [`select_rows`]) and returns each selected row's values
+//! filter, through [`select_rows_at`]) and returns each selected row's values
 //! for the plan's columns. As Druid's scan of a datasource without rollup,
 //! it reads *events*: each table set is read through its events table, and
 //! only a set that has no events table (a datasource whose every dimension
@@ -46,7 +46,7 @@ use strata_storage::time::Millis;
 
 use crate::execute::TableSet;
 use crate::plan::{ScanOrder, ScanPlan};
-use crate::select::{SelectError, select_rows};
+use crate::select::{SelectError, select_rows_at};
 use crate::table::{ColumnValues, TableError, TableSource};
 
 /// The rows a scan returns, in order.
@@ -190,13 +190,8 @@ fn select(
     plan: &ScanPlan,
     table: &dyn TableSource,
 ) -> Result<(RoaringBitmap, Vec<Millis>), ScanError> {
-    let selected = select_rows(table, &plan.intervals, plan.filter.as_ref())?;
-    // The times are read only when some row is selected.
-    let times = if selected.is_empty() {
-        Vec::new()
-    } else {
-        table.read_time()?
-    };
+    let times = table.read_time()?;
+    let selected = select_rows_at(table, &times, &plan.intervals, plan.filter.as_ref())?;
     Ok((selected, times))
 }
 

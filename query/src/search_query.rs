@@ -3,7 +3,7 @@
 //! query returns.
 //!
 //! A [`SearchPlan`] selects rows as an aggregate plan does (its intervals and
-//! filter, through [`select_rows`]), buckets them by its granularity, and
+//! filter, through [`select_rows_at`]), buckets them by its granularity, and
 //! for each searched dimension counts the events of each bucket holding each
 //! matching value. A hit is a (dimension, value) pair with that count.
 //!
@@ -46,7 +46,7 @@ use strata_storage::time::Millis;
 
 use crate::execute::TableSet;
 use crate::plan::{GroupKey, SearchMatch, SearchPlan, SearchSort};
-use crate::select::{SelectError, select_rows};
+use crate::select::{SelectError, select_rows_at};
 use crate::table::{ColumnValues, TableError, TableSource};
 
 /// The hits of one time bucket, in order and cut at the limit.
@@ -111,11 +111,11 @@ pub fn search(
     };
     let mut counts: BTreeMap<Millis, HashMap<(usize, String), i64>> = BTreeMap::new();
     for table in sets.iter().filter_map(|set| set.events.or(set.rollup)) {
-        let selected = select_rows(table, &plan.intervals, plan.filter.as_ref())?;
+        let times = table.read_time()?;
+        let selected = select_rows_at(table, &times, &plan.intervals, plan.filter.as_ref())?;
         if selected.is_empty() {
             continue;
         }
-        let times = table.read_time()?;
         let weights = Weights::read(table, spec)?;
         let rows: Vec<(usize, Millis, i64)> = selected
             .iter()

@@ -37,14 +37,14 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Map, Value};
-use strata_storage::catalog::{Catalog, SegmentDescriptor};
+use strata_storage::catalog::{Catalog, DataSourceState, SegmentDescriptor};
 use strata_storage::granularity::Granularity;
 use strata_storage::segment::{Column, ColumnKind, Segment, SegmentError, Table, TableKind};
 use strata_storage::spec::DataSourceSpec;
 use strata_storage::time::Interval;
 
 use crate::druid::json::{Field, JsonError};
-use crate::snapshot::{DataSourceSnapshot, QueryError};
+use crate::snapshot::QueryError;
 
 /// A `segmentMetadata` query, read. See the [module docs](self).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -224,12 +224,11 @@ impl ColumnAnalysis {
 /// overlaps the query's, in the catalog's order, or one merged analysis
 /// (none when no segment overlaps).
 pub fn analyze(
-    snapshot: &DataSourceSnapshot,
+    state: &DataSourceState,
     query: &SegmentMetadataQuery,
     catalog: &dyn Catalog,
 ) -> Result<Vec<SegmentAnalysis>, QueryError> {
-    let analyses = snapshot
-        .state
+    let analyses = state
         .segments
         .iter()
         .filter(|descriptor| {
@@ -245,7 +244,7 @@ pub fn analyze(
                 dir: dir.clone(),
                 source,
             })?;
-            analyze_segment(descriptor, &segment, &snapshot.state.spec, query)
+            analyze_segment(descriptor, &segment, &state.spec, query)
                 .map_err(|source| QueryError::Segment { dir, source })
         })
         .collect::<Result<Vec<_>, _>>()?;

@@ -110,10 +110,33 @@ pub fn select_rows(
         .map(|filter| Condition::compile(filter, table.schema()))
         .transpose()?;
     let times = table.read_time()?;
+    select_compiled(table, &times, intervals, condition)
+}
+
+/// [`select_rows`] for a caller that has read the table's `__time` already
+/// (`times`, one per row) and needs it again: the column is decoded once.
+pub fn select_rows_at(
+    table: &dyn TableSource,
+    times: &[Millis],
+    intervals: &[Interval],
+    filter: Option<&Filter>,
+) -> Result<RoaringBitmap, SelectError> {
+    let condition = filter
+        .map(|filter| Condition::compile(filter, table.schema()))
+        .transpose()?;
+    select_compiled(table, times, intervals, condition)
+}
+
+fn select_compiled(
+    table: &dyn TableSource,
+    times: &[Millis],
+    intervals: &[Interval],
+    condition: Option<Condition<'_>>,
+) -> Result<RoaringBitmap, SelectError> {
     let row_count =
         u32::try_from(times.len()).map_err(|_| SelectError::TooManyRows { rows: times.len() })?;
     let mut in_intervals = RoaringBitmap::new();
-    for (row, time) in (0..row_count).zip(&times) {
+    for (row, time) in (0..row_count).zip(times) {
         if intervals.iter().any(|interval| interval.contains(*time)) {
             in_intervals.insert(row);
         }
@@ -128,7 +151,7 @@ pub fn select_rows(
     all_rows.insert_range(0..row_count);
     let mut reader = ColumnReader {
         table,
-        times: &times,
+        times,
         columns: HashMap::new(),
     };
     let truth = condition.evaluate(&mut reader, &all_rows)?;

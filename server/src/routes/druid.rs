@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use serde_json::Value;
-use strata_ingest::service::IngestService;
+use strata_ingest::service::{IngestError, IngestService};
 use strata_query::druid::{self, DruidRequest};
 use strata_query::snapshot::QueryError;
 use warp::http::StatusCode;
@@ -33,36 +33,45 @@ pub async fn query(service: Arc<IngestService>, body: Bytes) -> Result<Response,
         ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", error.to_string())
     })?;
     let answer = blocking(move || {
-        let snapshot = service
-            .read_view(request.datasource())
-            .map_err(ingest_error)?;
+        let catalog = service.catalog().as_ref();
         let failed = |error: QueryError| {
             ApiError::new(StatusCode::BAD_REQUEST, "query_failed", error.to_string())
         };
-        let catalog = service.catalog().as_ref();
+        let snapshot = || {
+            service
+                .read_view(request.datasource())
+                .map_err(ingest_error)
+        };
         Ok(match &request {
             DruidRequest::Aggregate(query) => {
-                let rows = snapshot.execute(&query.plan, catalog).map_err(failed)?;
+                let rows = snapshot()?.execute(&query.plan, catalog).map_err(failed)?;
                 druid::response::render(query, rows)
             }
             DruidRequest::Scan(query) => {
-                let result = snapshot.scan(&query.plan, catalog).map_err(failed)?;
+                let result = snapshot()?.scan(&query.plan, catalog).map_err(failed)?;
                 druid::response::render_scan(query, &result)
             }
             DruidRequest::Search(plan) => {
-                let buckets = snapshot.search(plan, catalog).map_err(failed)?;
+                let buckets = snapshot()?.search(plan, catalog).map_err(failed)?;
                 druid::response::render_search(&buckets)
             }
             DruidRequest::TimeBoundary { bound, .. } => {
-                let bounds = snapshot.time_bounds(catalog).map_err(failed)?;
+                let bounds = snapshot()?.time_bounds(catalog).map_err(failed)?;
                 druid::response::render_time_boundary(*bound, bounds)
             }
             DruidRequest::DataSourceMetadata { .. } => {
-                let bounds = snapshot.time_bounds(catalog).map_err(failed)?;
+                let bounds = snapshot()?.time_bounds(catalog).map_err(failed)?;
                 druid::response::render_datasource_metadata(bounds.map(|(_, max)| max))
             }
+            // Only published segments are described, so the real-time
+            // chunks are not copied (under the index lock) as above.
             DruidRequest::SegmentMetadata(query) => {
-                let analyses = strata_query::segment_metadata::analyze(&snapshot, query, catalog)
+                let state = catalog.datasource(&query.datasource).ok_or_else(|| {
+                    ingest_error(IngestError::UnknownDatasource {
+                        name: query.datasource.clone(),
+                    })
+                })?;
+                let analyses = strata_query::segment_metadata::analyze(&state, query, catalog)
                     .map_err(failed)?;
                 druid::response::render_segment_metadata(&analyses)
             }
