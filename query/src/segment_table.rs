@@ -4,12 +4,19 @@
 //! decodes every block and applies the column's null bitmap. String columns
 //! come out as the segment stores them — a sorted dictionary and dictionary
 //! ids per row — so nothing is re-encoded.
+//!
+//! Two questions are answered from the segment's indexes without decoding
+//! rows: which rows lie in some time intervals (a block whose recorded time
+//! range lies inside an interval is taken whole, one outside it skipped; only
+//! blocks across an interval's bound are decoded), and which rows hold some
+//! values of a string column (the bitmaps of the accepted dictionary ids,
+//! unioned; equalities look their values up in the sorted dictionary).
 
 use roaring::RoaringBitmap;
 use strata_storage::segment::{Column, SegmentError, Table, TableKind, TableSchema};
-use strata_storage::time::Millis;
+use strata_storage::time::{Interval, Millis};
 
-use crate::table::{ColumnValues, TableError, TableSource};
+use crate::table::{ColumnValues, TableError, TableSource, ValueRows, ValueTest};
 
 /// One table of a memory-mapped segment.
 #[derive(Clone, Copy)]
@@ -73,6 +80,79 @@ impl TableSource for SegmentTable<'_> {
             }
         }))
     }
+
+    fn rows_in_intervals(&self, intervals: &[Interval]) -> Result<RoaringBitmap, TableError> {
+        Ok(self.intervals_rows(intervals)?)
+    }
+
+    fn string_value_rows(
+        &self,
+        name: &str,
+        test: &ValueTest<'_>,
+    ) -> Result<Option<ValueRows>, TableError> {
+        let Some(Column::String(column)) = self.table.column(name) else {
+            return Ok(None);
+        };
+        let dictionary = column.dictionary()?;
+        let bitmaps = column.bitmaps();
+        let mut matching = RoaringBitmap::new();
+        match &test.exactly {
+            Some(values) => {
+                for value in values {
+                    if let Some(id) = dictionary.find(value)? {
+                        matching |= bitmaps.bitmap(id)?;
+                    }
+                }
+            }
+            None => {
+                for (id, value) in (0..).zip(dictionary.iter()) {
+                    if test.accepts(value?) {
+                        matching |= bitmaps.bitmap(id)?;
+                    }
+                }
+            }
+        }
+        Ok(Some(ValueRows {
+            matching,
+            null: column.nulls()?,
+        }))
+    }
+}
+
+impl SegmentTable<'_> {
+    fn intervals_rows(&self, intervals: &[Interval]) -> Result<RoaringBitmap, SegmentError> {
+        let time = self.table.time();
+        let mut rows = RoaringBitmap::new();
+        let mut buffer = Vec::new();
+        let mut first_row = 0u32;
+        for b in 0..time.block_count() {
+            let Some(meta) = time.block_meta(b) else {
+                break;
+            };
+            let block_rows = first_row..first_row.saturating_add(meta.rows);
+            first_row = block_rows.end;
+            let (Some(min), Some(max)) = (meta.min, meta.max) else {
+                continue;
+            };
+            let span = Interval::new(min, max.saturating_add(1)).ok();
+            let meets = |interval: &Interval| span.is_none_or(|span| interval.overlaps(&span));
+            if !intervals.iter().any(meets) {
+                continue;
+            }
+            let inside = |interval: &Interval| interval.contains(min) && interval.contains(max);
+            if intervals.iter().any(inside) {
+                rows.insert_range(block_rows);
+                continue;
+            }
+            time.decode_block(b, &mut buffer)?;
+            for (row, value) in block_rows.zip(&buffer) {
+                if intervals.iter().any(|interval| interval.contains(*value)) {
+                    rows.insert(row);
+                }
+            }
+        }
+        Ok(rows)
+    }
 }
 
 /// `values` with the rows of `nulls` made `None`.
@@ -82,4 +162,86 @@ fn with_nulls<T>(values: Vec<T>, nulls: RoaringBitmap) -> Vec<Option<T>> {
         .enumerate()
         .map(|(row, value)| (!nulls.contains(row as u32)).then_some(value))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use strata_storage::segment::{
+        CellValue, ColumnKind, ColumnSchema, Segment, SegmentWriter, TableSchema,
+    };
+
+    use super::*;
+    use crate::mem_table::MemTableBuilder;
+
+    /// Rows over several blocks, times rising with repeats, so that
+    /// intervals take whole blocks, skip others and cut through some.
+    #[test]
+    fn intervals_and_value_rows_agree_with_reading_every_row() {
+        let rows = 3 * 65_536 + 123;
+        let time = |row: u32| i64::from(row / 3) * 7;
+        let host = |row: u32| match row % 5 {
+            0 => None,
+            n => Some(["a", "b", "c", "d"][n as usize - 1]),
+        };
+        let schema = TableSchema::new(vec![ColumnSchema::new(
+            "host",
+            ColumnKind::String { multi_value: false },
+        )])
+        .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let mut segment = SegmentWriter::create(&dir.path().join("s")).unwrap();
+        let mut writer = segment.table(TableKind::Events, schema.clone()).unwrap();
+        let mut memory = MemTableBuilder::new(TableKind::Events, schema);
+        for row in 0..rows {
+            let cells = [host(row).map_or(CellValue::Null, CellValue::Str)];
+            writer.append_row(time(row), &cells).unwrap();
+            memory.append_row(time(row), &cells).unwrap();
+        }
+        segment.add_table(writer.finish().unwrap());
+        segment.finish().unwrap();
+        let opened = Segment::open(&dir.path().join("s")).unwrap();
+        let stored = SegmentTable::new(opened.table(TableKind::Events).unwrap());
+        let memory = memory.finish();
+
+        let last = time(rows - 1);
+        let interval = |start: i64, end: i64| Interval::new(start, end).unwrap();
+        for intervals in [
+            vec![interval(0, last + 1)],
+            vec![interval(-100, 0)],
+            vec![interval(7, 8), interval(last, last + 7)],
+            vec![interval(152_000, 153_000), interval(300_000, 460_000)],
+            vec![interval(time(65_536), time(2 * 65_536))],
+        ] {
+            let expected = memory.rows_in_intervals(&intervals).unwrap();
+            assert!(!expected.is_empty() || intervals[0].end() <= 0);
+            assert_eq!(stored.rows_in_intervals(&intervals).unwrap(), expected);
+        }
+        for (exactly, accepts) in [
+            (
+                Some(vec!["b", "zz"]),
+                &(|v: &str| v == "b" || v == "zz") as &dyn Fn(&str) -> bool,
+            ),
+            (None, &|v: &str| v > "b"),
+        ] {
+            let test = ValueTest { exactly, accepts };
+            let expected = memory.string_value_rows("host", &test).unwrap().unwrap();
+            assert!(!expected.matching.is_empty() && !expected.null.is_empty());
+            assert_eq!(
+                stored.string_value_rows("host", &test).unwrap(),
+                Some(expected)
+            );
+        }
+        assert_eq!(
+            stored
+                .string_value_rows(
+                    "missing",
+                    &ValueTest {
+                        exactly: None,
+                        accepts: &|_| true
+                    }
+                )
+                .unwrap(),
+            None
+        );
+    }
 }

@@ -20,9 +20,17 @@
 //! # Strings are matched once per distinct value
 //!
 //! A string column is dictionary-encoded, so a leaf condition runs once per
-//! dictionary value, giving the set of matching ids; rows then only look
-//! their ids up. A range or a pattern costs per distinct value, not per row.
-//! A multi-value row matches when any of its values does.
+//! dictionary value (an equality or `IN` list only looks its values up),
+//! giving the set of matching ids; the table then answers with the rows
+//! holding them — a segment by unioning its stored bitmaps, without decoding
+//! the column ([`TableSource::string_value_rows`]). A range or a pattern
+//! costs per distinct value, not per row. A multi-value row matches when any
+//! of its values does.
+//!
+//! The time intervals, likewise, are the table's to answer
+//! ([`TableSource::rows_in_intervals`]): a segment takes or skips whole
+//! blocks by their recorded time range. `__time` is decoded only when a
+//! condition names it.
 //!
 //! # Numbers
 //!
@@ -35,6 +43,7 @@
 //! condition is a numeric range `[start, end)` per interval, as Druid's
 //! interval filter is a numeric bound filter.
 
+use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -45,7 +54,7 @@ use strata_storage::segment::{ColumnKind, TIME_COLUMN, TableSchema};
 use strata_storage::time::{Interval, Millis};
 
 use crate::plan::{Filter, RangeBound, RangeOrdering};
-use crate::table::{ColumnValues, TableError, TableSource};
+use crate::table::{ColumnValues, TableError, TableSource, ValueRows, ValueTest};
 
 /// Why rows could not be selected.
 #[derive(Debug, thiserror::Error)]
@@ -83,16 +92,6 @@ pub enum SelectError {
         expected: usize,
         found: usize,
     },
-    #[error(
-        "row {row} of column `{column}` refers to dictionary id {id}, but the dictionary has \
-         {cardinality} values; the table is corrupt"
-    )]
-    DictionaryId {
-        column: String,
-        row: u32,
-        id: u32,
-        cardinality: usize,
-    },
     #[error("the table has {rows} rows, more than a row bitmap can address ({max})", max = u32::MAX)]
     TooManyRows { rows: usize },
 }
@@ -104,13 +103,7 @@ pub fn select_rows(
     intervals: &[Interval],
     filter: Option<&Filter>,
 ) -> Result<RoaringBitmap, SelectError> {
-    // Compiled before anything is read, so a bad pattern or a complex column
-    // is reported whether or not the table has rows in the intervals.
-    let condition = filter
-        .map(|filter| Condition::compile(filter, table.schema()))
-        .transpose()?;
-    let times = table.read_time()?;
-    select_compiled(table, &times, intervals, condition)
+    select_with_times(table, None, intervals, filter)
 }
 
 /// [`select_rows`] for a caller that has read the table's `__time` already
@@ -121,26 +114,23 @@ pub fn select_rows_at(
     intervals: &[Interval],
     filter: Option<&Filter>,
 ) -> Result<RoaringBitmap, SelectError> {
+    select_with_times(table, Some(times), intervals, filter)
+}
+
+fn select_with_times(
+    table: &dyn TableSource,
+    times: Option<&[Millis]>,
+    intervals: &[Interval],
+    filter: Option<&Filter>,
+) -> Result<RoaringBitmap, SelectError> {
+    // Compiled before anything is read, so a bad pattern or a complex column
+    // is reported whether or not the table has rows in the intervals.
     let condition = filter
         .map(|filter| Condition::compile(filter, table.schema()))
         .transpose()?;
-    select_compiled(table, times, intervals, condition)
-}
-
-fn select_compiled(
-    table: &dyn TableSource,
-    times: &[Millis],
-    intervals: &[Interval],
-    condition: Option<Condition<'_>>,
-) -> Result<RoaringBitmap, SelectError> {
-    let row_count =
-        u32::try_from(times.len()).map_err(|_| SelectError::TooManyRows { rows: times.len() })?;
-    let mut in_intervals = RoaringBitmap::new();
-    for (row, time) in (0..row_count).zip(times) {
-        if intervals.iter().any(|interval| interval.contains(*time)) {
-            in_intervals.insert(row);
-        }
-    }
+    let rows = table.rows();
+    let row_count = u32::try_from(rows).map_err(|_| SelectError::TooManyRows { rows })?;
+    let in_intervals = table.rows_in_intervals(intervals)?;
     let Some(condition) = condition else {
         return Ok(in_intervals);
     };
@@ -151,7 +141,8 @@ fn select_compiled(
     all_rows.insert_range(0..row_count);
     let mut reader = ColumnReader {
         table,
-        times,
+        rows,
+        times: times.map(Cow::Borrowed),
         columns: HashMap::new(),
     };
     let truth = condition.evaluate(&mut reader, &all_rows)?;
@@ -363,6 +354,18 @@ impl Matcher {
                 self.matches_text(&value.to_string())
             }
         }
+    }
+}
+
+/// What a string column is asked about `matcher`: `accepts` is its test on
+/// one value.
+fn value_test<'a>(matcher: &'a Matcher, accepts: &'a dyn Fn(&str) -> bool) -> ValueTest<'a> {
+    ValueTest {
+        exactly: match matcher {
+            Matcher::OneOf { texts, .. } => Some(texts.iter().map(String::as_str).collect()),
+            _ => None,
+        },
+        accepts,
     }
 }
 
@@ -610,6 +613,21 @@ impl LeafTruth {
         rows.insert(row);
     }
 
+    /// From the rows holding an accepted value and the null rows.
+    fn of_value_rows(self, value_rows: ValueRows) -> Truth {
+        if self.null_matches {
+            Truth {
+                true_rows: value_rows.matching | value_rows.null,
+                unknown_rows: RoaringBitmap::new(),
+            }
+        } else {
+            Truth {
+                true_rows: value_rows.matching,
+                unknown_rows: value_rows.null,
+            }
+        }
+    }
+
     /// Records every row of `cells` (see [`push`](Self::push)).
     fn extend(mut self, cells: impl Iterator<Item = Option<bool>>) -> Truth {
         for (row, matches) in (0..=u32::MAX).zip(cells) {
@@ -620,10 +638,11 @@ impl LeafTruth {
 }
 
 /// Reads the columns a filter names, each once, checked against the table's
-/// row count.
+/// row count; `__time` only when a condition names it.
 struct ColumnReader<'t, 'f> {
     table: &'t dyn TableSource,
-    times: &'t [Millis],
+    rows: usize,
+    times: Option<Cow<'t, [Millis]>>,
     columns: HashMap<&'f str, Option<ColumnValues>>,
 }
 
@@ -631,12 +650,20 @@ impl<'f> ColumnReader<'_, 'f> {
     fn evaluate_leaf(&mut self, column: &'f str, matcher: &Matcher) -> Result<Truth, SelectError> {
         let leaf = LeafTruth::new(matcher);
         if column == TIME_COLUMN {
-            let times = self.times.iter();
-            return Ok(
-                leaf.extend(times.map(|time| Some(matcher.matches_number(Number::Long(*time)))))
-            );
+            let times = match &self.times {
+                Some(times) => times,
+                None => self.times.insert(Cow::Owned(self.table.read_time()?)),
+            };
+            return Ok(leaf.extend(
+                times
+                    .iter()
+                    .map(|time| Some(matcher.matches_number(Number::Long(*time)))),
+            ));
         }
-        let rows = self.times.len();
+        if let Some(truth) = self.evaluate_by_value(column, matcher)? {
+            return Ok(truth);
+        }
+        let rows = self.rows;
         let Some(values) = self.column(column)? else {
             return Ok(leaf.extend(std::iter::repeat_n(None, rows)));
         };
@@ -657,7 +684,9 @@ impl<'f> ColumnReader<'_, 'f> {
                     .map(|value| value.as_deref().map(|value| matcher.matches_text(value))),
             ),
             ColumnValues::String { dictionary, rows } => {
-                evaluate_dictionary(leaf, column, matcher, dictionary, rows)?
+                let accepts = |value: &str| matcher.matches_text(value);
+                let test = value_test(matcher, &accepts);
+                leaf.of_value_rows(ValueRows::of_ids(dictionary, rows, &test))
             }
             ColumnValues::Complex(_) => {
                 return Err(SelectError::ComplexColumn {
@@ -667,6 +696,29 @@ impl<'f> ColumnReader<'_, 'f> {
         })
     }
 
+    /// A leaf on a string column, answered by the table from its values'
+    /// rows (an index, when it has one) without decoding the column; `None`
+    /// when the column is not a string column of this table.
+    fn evaluate_by_value(
+        &mut self,
+        column: &str,
+        matcher: &Matcher,
+    ) -> Result<Option<Truth>, SelectError> {
+        let is_string = self
+            .table
+            .schema()
+            .position(column)
+            .and_then(|position| self.table.schema().columns().get(position))
+            .is_some_and(|schema| matches!(schema.kind, ColumnKind::String { .. }));
+        if !is_string {
+            return Ok(None);
+        }
+        let accepts = |value: &str| matcher.matches_text(value);
+        let test = value_test(matcher, &accepts);
+        let value_rows = self.table.string_value_rows(column, &test)?;
+        Ok(value_rows.map(|value_rows| LeafTruth::new(matcher).of_value_rows(value_rows)))
+    }
+
     /// Column `name`, read on first use; `None` when the table lacks it.
     fn column(&mut self, name: &'f str) -> Result<Option<&ColumnValues>, SelectError> {
         let values = match self.columns.entry(name) {
@@ -674,11 +726,11 @@ impl<'f> ColumnReader<'_, 'f> {
             std::collections::hash_map::Entry::Vacant(entry) => {
                 let values = self.table.read_column(name)?;
                 if let Some(values) = &values
-                    && values.len() != self.times.len()
+                    && values.len() != self.rows
                 {
                     return Err(SelectError::ColumnLength {
                         column: name.to_owned(),
-                        expected: self.times.len(),
+                        expected: self.rows,
                         found: values.len(),
                     });
                 }
@@ -687,38 +739,6 @@ impl<'f> ColumnReader<'_, 'f> {
         };
         Ok(values.as_ref())
     }
-}
-
-/// A leaf on a string column: the matcher runs once per dictionary value,
-/// then each row matches when any of its ids does.
-fn evaluate_dictionary(
-    mut leaf: LeafTruth,
-    column: &str,
-    matcher: &Matcher,
-    dictionary: &[String],
-    rows: &[Vec<u32>],
-) -> Result<Truth, SelectError> {
-    let matching_ids: Vec<bool> = dictionary
-        .iter()
-        .map(|value| matcher.matches_text(value))
-        .collect();
-    for (row, ids) in (0..=u32::MAX).zip(rows) {
-        let mut matches = None;
-        for &id in ids {
-            let id_matches = usize::try_from(id)
-                .ok()
-                .and_then(|index| matching_ids.get(index))
-                .ok_or_else(|| SelectError::DictionaryId {
-                    column: column.to_owned(),
-                    row,
-                    id,
-                    cardinality: dictionary.len(),
-                })?;
-            matches = Some(matches.unwrap_or(false) || *id_matches);
-        }
-        leaf.push(row, matches);
-    }
-    Ok(leaf.truth)
 }
 
 #[cfg(test)]

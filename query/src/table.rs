@@ -13,8 +13,9 @@
 //! built row by row in memory (the ingest crate builds one per real-time
 //! chunk with the same row producer that writes segments).
 
+use roaring::RoaringBitmap;
 use strata_storage::segment::{SegmentError, TableKind, TableSchema};
-use strata_storage::time::Millis;
+use strata_storage::time::{Interval, Millis};
 
 /// One table a query reads. See the [module docs](self).
 pub trait TableSource: Send + Sync {
@@ -36,6 +37,88 @@ pub trait TableSource: Send + Sync {
     /// no such column (a dimension added after the table was written reads
     /// as null everywhere, which is the caller's to decide).
     fn read_column(&self, name: &str) -> Result<Option<ColumnValues>, TableError>;
+
+    /// The rows whose `__time` lies in any of `intervals`.
+    ///
+    /// The default reads every row's time; a table that knows the time range
+    /// of its blocks answers whole blocks without decoding them.
+    fn rows_in_intervals(&self, intervals: &[Interval]) -> Result<RoaringBitmap, TableError> {
+        let times = self.read_time()?;
+        let mut rows = RoaringBitmap::new();
+        for (row, time) in (0..=u32::MAX).zip(&times) {
+            if intervals.iter().any(|interval| interval.contains(*time)) {
+                rows.insert(row);
+            }
+        }
+        Ok(rows)
+    }
+
+    /// For string column `name`: the rows holding a value `test` accepts,
+    /// and the null rows. `None` when the table has no string column of
+    /// that name.
+    ///
+    /// The default decodes the column and tests each dictionary value once;
+    /// a table with an inverted index (a segment's bitmaps) unions the
+    /// bitmaps of the accepted values instead, and touches no row.
+    fn string_value_rows(
+        &self,
+        name: &str,
+        test: &ValueTest<'_>,
+    ) -> Result<Option<ValueRows>, TableError> {
+        Ok(match self.read_column(name)? {
+            Some(ColumnValues::String { dictionary, rows }) => {
+                Some(ValueRows::of_ids(&dictionary, &rows, test))
+            }
+            _ => None,
+        })
+    }
+}
+
+/// Which values of a string column a condition accepts.
+pub struct ValueTest<'a> {
+    /// When the condition accepts exactly these values (an equality or an
+    /// `IN` list), so a sorted dictionary can look them up instead of
+    /// testing every value.
+    pub exactly: Option<Vec<&'a str>>,
+    /// The test itself, for any value.
+    pub accepts: &'a dyn Fn(&str) -> bool,
+}
+
+impl ValueTest<'_> {
+    pub fn accepts(&self, value: &str) -> bool {
+        (self.accepts)(value)
+    }
+}
+
+/// What [`TableSource::string_value_rows`] answers.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ValueRows {
+    /// Rows with at least one accepted value (a multi-value row matches when
+    /// any of its values does).
+    pub matching: RoaringBitmap,
+    /// Rows with no value.
+    pub null: RoaringBitmap,
+}
+
+impl ValueRows {
+    /// From a decoded string column: each dictionary value is tested once,
+    /// then each row looks its ids up. An id past the dictionary (which a
+    /// table that checks its columns never gives) is not accepted.
+    pub fn of_ids(dictionary: &[String], rows: &[Vec<u32>], test: &ValueTest<'_>) -> Self {
+        let accepted: Vec<bool> = dictionary.iter().map(|value| test.accepts(value)).collect();
+        let mut value_rows = ValueRows::default();
+        for (row, ids) in (0..=u32::MAX).zip(rows) {
+            if ids.is_empty() {
+                value_rows.null.insert(row);
+            } else if ids
+                .iter()
+                .any(|&id| accepted.get(id as usize).copied().unwrap_or(false))
+            {
+                value_rows.matching.insert(row);
+            }
+        }
+        value_rows
+    }
 }
 
 /// One column's values, one per row, in row order.
