@@ -13,6 +13,7 @@
 //! unioned; equalities look their values up in the sorted dictionary).
 
 use roaring::RoaringBitmap;
+use strata_storage::segment::column::{NumericColumn, NumericValue, RowBlock, StringColumn};
 use strata_storage::segment::{Column, SegmentError, Table, TableKind, TableSchema};
 use strata_storage::time::{Interval, Millis};
 
@@ -85,6 +86,39 @@ impl TableSource for SegmentTable<'_> {
         Ok(self.intervals_rows(intervals)?)
     }
 
+    fn read_time_for(&self, wanted: &RoaringBitmap) -> Result<Vec<Millis>, TableError> {
+        Ok(wanted_numbers(self.table.time(), wanted)?)
+    }
+
+    fn read_column_for(
+        &self,
+        name: &str,
+        wanted: &RoaringBitmap,
+    ) -> Result<Option<ColumnValues>, TableError> {
+        let Some(column) = self.table.column(name) else {
+            return Ok(None);
+        };
+        Ok(Some(match column {
+            Column::Long(column) => {
+                ColumnValues::Long(with_nulls(wanted_numbers(column, wanted)?, column.nulls()?))
+            }
+            Column::Double(column) => {
+                ColumnValues::Double(with_nulls(wanted_numbers(column, wanted)?, column.nulls()?))
+            }
+            Column::String(column) => {
+                let dictionary = column.dictionary()?;
+                let values = (0..column.cardinality())
+                    .map(|id| dictionary.value(id).map(str::to_owned))
+                    .collect::<Result<Vec<_>, SegmentError>>()?;
+                ColumnValues::String {
+                    dictionary: values,
+                    rows: wanted_ids(column, wanted)?,
+                }
+            }
+            Column::Text(_) | Column::Complex(_) => return self.read_column(name),
+        }))
+    }
+
     fn string_value_rows(
         &self,
         name: &str,
@@ -153,6 +187,73 @@ impl SegmentTable<'_> {
         }
         Ok(rows)
     }
+}
+
+/// The row ranges of a column's blocks, in order, each with whether a row of
+/// `wanted` lies in it.
+fn block_ranges(
+    block_rows: impl Iterator<Item = u32>,
+    wanted: &RoaringBitmap,
+) -> impl Iterator<Item = (std::ops::Range<u32>, bool)> {
+    block_rows.scan(0u32, move |start, rows| {
+        let range = *start..start.saturating_add(rows);
+        *start = range.end;
+        let needed = wanted.range_cardinality(range.clone()) > 0;
+        Some((range, needed))
+    })
+}
+
+/// Every value of a numeric column, decoding only the blocks holding a row
+/// of `wanted`; the other blocks' rows are 0.
+fn wanted_numbers<T: NumericValue + Default + Copy>(
+    column: NumericColumn<'_, T>,
+    wanted: &RoaringBitmap,
+) -> Result<Vec<T>, SegmentError> {
+    let block_rows =
+        (0..column.block_count()).map(|b| column.block_meta(b).map_or(0, |meta| meta.rows()));
+    let mut values = Vec::new();
+    let mut buffer = Vec::new();
+    for (b, (range, needed)) in block_ranges(block_rows, wanted).enumerate() {
+        if needed {
+            column.decode_block(b, &mut buffer)?;
+            values.extend_from_slice(&buffer);
+        } else {
+            values.resize(values.len() + range.len(), T::default());
+        }
+    }
+    Ok(values)
+}
+
+/// Every row's dictionary ids, decoding only the blocks holding a row of
+/// `wanted`; the other blocks' rows are empty (null).
+fn wanted_ids(
+    column: StringColumn<'_>,
+    wanted: &RoaringBitmap,
+) -> Result<Vec<Vec<u32>>, SegmentError> {
+    let block_rows =
+        (0..column.block_count()).map(|b| column.block_meta(b).map_or(0, |meta| meta.rows));
+    let mut rows = Vec::new();
+    let (mut lengths, mut ids) = (Vec::new(), Vec::new());
+    for (b, (range, needed)) in block_ranges(block_rows, wanted).enumerate() {
+        if !needed {
+            rows.resize(rows.len() + range.len(), Vec::new());
+        } else if column.is_multi_value() {
+            column.decode_block_multi(b, &mut lengths, &mut ids)?;
+            let mut at = 0;
+            for &length in &lengths {
+                let end = at + length as usize;
+                rows.push(ids.get(at..end).unwrap_or_default().to_vec());
+                at = end;
+            }
+        } else {
+            column.decode_block_codes(b, &mut ids)?;
+            rows.extend(
+                ids.iter()
+                    .map(|&code| code.checked_sub(1).into_iter().collect()),
+            );
+        }
+    }
+    Ok(rows)
 }
 
 /// `values` with the rows of `nulls` made `None`.

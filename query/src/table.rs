@@ -38,6 +38,26 @@ pub trait TableSource: Send + Sync {
     /// as null everywhere, which is the caller's to decide).
     fn read_column(&self, name: &str) -> Result<Option<ColumnValues>, TableError>;
 
+    /// [`read_time`](Self::read_time) where only the rows of `wanted` need
+    /// their right value: a table may leave the others at 0 (a segment
+    /// decodes only the blocks holding wanted rows).
+    fn read_time_for(&self, wanted: &RoaringBitmap) -> Result<Vec<Millis>, TableError> {
+        let _ = wanted;
+        self.read_time()
+    }
+
+    /// [`read_column`](Self::read_column) where only the rows of `wanted`
+    /// need their right value: a table may leave the others null (a segment
+    /// decodes only the blocks holding wanted rows).
+    fn read_column_for(
+        &self,
+        name: &str,
+        wanted: &RoaringBitmap,
+    ) -> Result<Option<ColumnValues>, TableError> {
+        let _ = wanted;
+        self.read_column(name)
+    }
+
     /// The rows whose `__time` lies in any of `intervals`.
     ///
     /// The default reads every row's time; a table that knows the time range

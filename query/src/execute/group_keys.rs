@@ -10,6 +10,8 @@
 
 use std::collections::HashMap;
 
+use roaring::RoaringBitmap;
+
 use super::{ExecuteError, check_length, column_kind_name, table_name};
 use crate::plan::KeyValue;
 use crate::table::{ColumnValues, TableSource};
@@ -51,13 +53,16 @@ enum KeyRows {
 }
 
 impl KeyColumn {
+    /// The key column `column` of `table`, right for the rows of `wanted`
+    /// (others may read as null).
     pub(super) fn read(
         table: &dyn TableSource,
         column: &str,
         rows: usize,
+        wanted: &RoaringBitmap,
     ) -> Result<Self, ExecuteError> {
         let table_name = table_name(table.kind());
-        let Some(values) = table.read_column(column)? else {
+        let Some(values) = table.read_column_for(column, wanted)? else {
             return Ok(KeyColumn {
                 values: vec![KeyValue::Null],
                 null: 0,

@@ -25,7 +25,7 @@ use super::group_keys::{KeyColumn, for_each_combination};
 use super::groups::{GroupId, Groups};
 use super::input::Input;
 use crate::plan::{Filter, QueryPlan};
-use crate::select::select_rows_at;
+use crate::select::select_rows;
 use crate::table::TableSource;
 
 /// Reads one table's selected rows and folds them into `groups`.
@@ -36,17 +36,17 @@ pub(super) fn fold_table(
     bucketing: &Bucketing,
     groups: &mut Groups,
 ) -> Result<(), ExecuteError> {
-    let times = table.read_time()?;
-    let selected = select_rows_at(table, &times, &plan.intervals, plan.filter.as_ref())?;
+    let selected = select_rows(table, &plan.intervals, plan.filter.as_ref())?;
     if selected.is_empty() {
         return Ok(());
     }
+    let times = table.read_time_for(&selected)?;
     let rows = times.len();
     let keys = plan
         .aggregate
         .group_by
         .iter()
-        .map(|key| KeyColumn::read(table, &key.column, rows))
+        .map(|key| KeyColumn::read(table, &key.column, rows, &selected))
         .collect::<Result<Vec<_>, _>>()?;
     let inputs = plan
         .aggregate
@@ -58,9 +58,7 @@ pub(super) fn fold_table(
         .aggregate
         .aggregations
         .iter()
-        .map(|aggregation| {
-            rows_passing_filters(table, &times, plan, &aggregation.function.filters())
-        })
+        .map(|aggregation| rows_passing_filters(table, plan, &aggregation.function.filters()))
         .collect::<Result<Vec<_>, _>>()?;
 
     // Groups are found by small codes first — a dictionary id per key — so
@@ -122,13 +120,12 @@ pub(super) fn fold_table(
 /// are no filters, and every selected row counts.
 fn rows_passing_filters(
     table: &dyn TableSource,
-    times: &[Millis],
     plan: &QueryPlan,
     filters: &[&Filter],
 ) -> Result<Option<RoaringBitmap>, ExecuteError> {
     let mut passing: Option<RoaringBitmap> = None;
     for filter in filters {
-        let rows = select_rows_at(table, times, &plan.intervals, Some(filter))?;
+        let rows = select_rows(table, &plan.intervals, Some(filter))?;
         passing = Some(match passing {
             Some(passing) => passing & rows,
             None => rows,
