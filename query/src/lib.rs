@@ -25,12 +25,15 @@
 //! - [`scan_query`] — a scan plan: the selected events themselves, ordered by
 //!   time or not, cut by an offset and a limit;
 //! - [`search_query`] — a search plan: the dimension values that match a
-//!   text, with how many events hold each.
+//!   text, with how many events hold each;
+//! - [`query_limits`] — the deadline, memory budget and cancel flag a
+//!   running query checks as it goes.
 
 pub mod druid;
 pub mod execute;
 pub mod mem_table;
 pub mod plan;
+pub mod query_limits;
 pub mod scan_query;
 pub mod search_query;
 pub mod segment_metadata;

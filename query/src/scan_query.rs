@@ -28,24 +28,43 @@
 //!
 //! # Columns and values
 //!
-//! Without a column list a scan returns `__time` and every column of the
-//! tables it reads: the datasource's dimensions in spec order, then the
-//! other columns (an events table's raw metric inputs, a rollup table's
-//! metrics) in the order the tables list them. A column a table lacks is
-//! null in its rows. `__time` is a long (epoch milliseconds); a string row
-//! with one value is a string, with several a list, with none null; text is
-//! a string; a complex column (a sketch) is its stored bytes.
+//! Without a column list a scan returns `__time`, the datasource's
+//! dimensions in spec order, then its metrics in spec order — as Druid's
+//! scan of a datasource without rollup lists them — and then any other
+//! column of a rollup table it reads. A column a table lacks is null in its
+//! rows. `__time` is a long (epoch milliseconds); a string row with one
+//! value is a string, with several a list, with none null; text is a
+//! string; a complex column (a sketch) is its stored bytes.
+//!
+//! # Metrics of one event
+//!
+//! An events table stores a metric's raw input, not the metric; a metric
+//! named (by default or in the column list) is read there as what it is
+//! over the one event the row is, as Druid stores a row without rollup: a
+//! `count` is 1; a sum, min, max, first or last is the input's value in the
+//! metric's number type (a long metric truncates a double input); a sketch
+//! metric is its input's value (Druid would show a sketch of that one
+//! value). A rollup table holds the metrics themselves.
+//!
+//! # Limits
+//!
+//! A scan checks its [`QueryLimits`] before each table it selects from and
+//! each table it reads values from, and counts against the memory budget
+//! what grows with the answer: the chosen rows' positions and the returned
+//! rows' values (a string with its bytes). A scan with no limit over many
+//! events is what the budget stops.
 
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
 
 use roaring::RoaringBitmap;
-use strata_storage::segment::TIME_COLUMN;
-use strata_storage::spec::DataSourceSpec;
+use strata_storage::segment::{TIME_COLUMN, TableKind};
+use strata_storage::spec::{Aggregator, DataSourceSpec, NumericType};
 use strata_storage::time::Millis;
 
 use crate::execute::TableSet;
 use crate::plan::{ScanOrder, ScanPlan};
+use crate::query_limits::{QueryLimits, QueryStopped};
 use crate::select::{SelectError, select_rows_at};
 use crate::table::{ColumnValues, TableError, TableSource};
 
@@ -92,14 +111,27 @@ pub enum ScanError {
         table: &'static str,
         problem: String,
     },
+    #[error(transparent)]
+    Stopped(#[from] QueryStopped),
 }
 
 /// Runs `plan` over the rows of `sets`, which hold data of the datasource
-/// `spec` describes. See the [module docs](self).
+/// `spec` describes, with no deadline and no memory budget. See the
+/// [module docs](self).
 pub fn scan(
     plan: &ScanPlan,
     spec: &DataSourceSpec,
     sets: &[TableSet<'_>],
+) -> Result<ScanResult, ScanError> {
+    scan_with_limits(plan, spec, sets, &QueryLimits::unlimited())
+}
+
+/// [`scan`] within `limits` (see [Limits](self#limits)).
+pub fn scan_with_limits(
+    plan: &ScanPlan,
+    spec: &DataSourceSpec,
+    sets: &[TableSet<'_>],
+    limits: &QueryLimits,
 ) -> Result<ScanResult, ScanError> {
     let tables: Vec<&dyn TableSource> = sets
         .iter()
@@ -111,11 +143,13 @@ pub fn scan(
     };
     let wanted = plan.limit.map(|limit| plan.offset.saturating_add(limit));
     let mut picks = match plan.order {
-        ScanOrder::None => pick_in_storage_order(plan, &tables, wanted)?,
-        ScanOrder::Ascending | ScanOrder::Descending => pick_by_time(plan, &tables, wanted)?,
+        ScanOrder::None => pick_in_storage_order(plan, &tables, wanted, limits)?,
+        ScanOrder::Ascending | ScanOrder::Descending => {
+            pick_by_time(plan, &tables, wanted, limits)?
+        }
     };
     picks.drain(..plan.offset.min(picks.len()));
-    let rows = read_rows(&picks, &tables, &columns)?;
+    let rows = read_rows(&picks, &tables, spec, &columns, limits)?;
     Ok(ScanResult { columns, rows })
 }
 
@@ -127,11 +161,24 @@ struct Pick {
     row: u32,
 }
 
+/// Whether the chosen rows' positions are within the memory budget.
+fn check_picks_memory(picks: &[Pick], limits: &QueryLimits) -> Result<(), QueryStopped> {
+    limits.check_memory(
+        || format!("chosen rows ({} rows)", picks.len()),
+        picks_bytes(picks),
+    )
+}
+
+fn picks_bytes(picks: &[Pick]) -> u64 {
+    size_of_val(picks) as u64
+}
+
 /// The rows of each table in turn, until `wanted` are chosen.
 fn pick_in_storage_order(
     plan: &ScanPlan,
     tables: &[&dyn TableSource],
     wanted: Option<usize>,
+    limits: &QueryLimits,
 ) -> Result<Vec<Pick>, ScanError> {
     let mut picks = Vec::new();
     for (index, table) in tables.iter().enumerate() {
@@ -139,6 +186,7 @@ fn pick_in_storage_order(
         if remaining == 0 {
             break;
         }
+        limits.check()?;
         let (selected, times) = select(plan, *table)?;
         picks.extend(
             selected
@@ -146,6 +194,7 @@ fn pick_in_storage_order(
                 .take(remaining)
                 .filter_map(|row| pick(index, row, &times)),
         );
+        check_picks_memory(&picks, limits)?;
     }
     Ok(picks)
 }
@@ -156,6 +205,7 @@ fn pick_by_time(
     plan: &ScanPlan,
     tables: &[&dyn TableSource],
     wanted: Option<usize>,
+    limits: &QueryLimits,
 ) -> Result<Vec<Pick>, ScanError> {
     let descending = plan.order == ScanOrder::Descending;
     let rank = |a: &Pick, b: &Pick| -> Ordering {
@@ -168,6 +218,7 @@ fn pick_by_time(
     };
     let mut picks = Vec::new();
     for (index, table) in tables.iter().enumerate() {
+        limits.check()?;
         let (selected, times) = select(plan, *table)?;
         picks.extend(selected.iter().filter_map(|row| pick(index, row, &times)));
         // Cutting back only when twice the limit is held keeps the cost of
@@ -178,6 +229,7 @@ fn pick_by_time(
             picks.sort_unstable_by(rank);
             picks.truncate(wanted);
         }
+        check_picks_memory(&picks, limits)?;
     }
     picks.sort_unstable_by(rank);
     if let Some(wanted) = wanted {
@@ -200,14 +252,17 @@ fn pick(table: usize, row: u32, times: &[Millis]) -> Option<Pick> {
     Some(Pick { time, table, row })
 }
 
-/// `__time`, the spec's dimensions that some table has, then the tables'
-/// other columns in the order they list them.
+/// `__time`, the spec's dimensions that some table has, the spec's metrics
+/// that some table has (an events table has every one, see
+/// [Metrics of one event](self#metrics-of-one-event)), then the rollup
+/// tables' other columns in the order they list them.
 fn default_columns(spec: &DataSourceSpec, tables: &[&dyn TableSource]) -> Vec<String> {
     let has = |name: &str| {
         tables
             .iter()
             .any(|table| table.schema().position(name).is_some())
     };
+    let events = tables.iter().any(|table| table.kind() == TableKind::Events);
     let mut columns = vec![TIME_COLUMN.to_owned()];
     columns.extend(
         spec.dimensions()
@@ -216,7 +271,15 @@ fn default_columns(spec: &DataSourceSpec, tables: &[&dyn TableSource]) -> Vec<St
             .filter(|name| has(name))
             .map(str::to_owned),
     );
-    for table in tables {
+    for metric in spec.metrics() {
+        if (events || has(metric.name())) && !columns.iter().any(|c| c == metric.name()) {
+            columns.push(metric.name().to_owned());
+        }
+    }
+    for table in tables
+        .iter()
+        .filter(|table| table.kind() == TableKind::Rollup)
+    {
         for column in table.schema().columns() {
             if !columns.contains(&column.name) {
                 columns.push(column.name.clone());
@@ -231,6 +294,10 @@ enum Source {
     Time,
     Missing,
     Column(ColumnValues),
+    /// A `count` metric over one event.
+    One,
+    /// A numeric metric over one event: its input, in the metric's type.
+    Number(ColumnValues, NumericType),
 }
 
 /// The values of the picked rows, in pick order; each table's columns are
@@ -238,7 +305,9 @@ enum Source {
 fn read_rows(
     picks: &[Pick],
     tables: &[&dyn TableSource],
+    spec: &DataSourceSpec,
     columns: &[String],
+    limits: &QueryLimits,
 ) -> Result<Vec<ScanRow>, ScanError> {
     let mut by_table: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
     for (position, pick) in picks.iter().enumerate() {
@@ -251,32 +320,89 @@ fn read_rows(
             values: Vec::with_capacity(columns.len()),
         })
         .collect();
+    let mut bytes = picks_bytes(picks) + (rows.len() * size_of::<ScanRow>()) as u64;
     for (table_index, positions) in by_table {
+        limits.check()?;
         let Some(table) = tables.get(table_index) else {
             continue;
         };
         let sources = columns
             .iter()
-            .map(|name| read_source(*table, name))
+            .map(|name| read_source(*table, spec, name))
             .collect::<Result<Vec<_>, _>>()?;
         for position in positions {
             let (Some(pick), Some(row)) = (picks.get(position), rows.get_mut(position)) else {
                 continue;
             };
             for (source, name) in sources.iter().zip(columns) {
-                row.values
-                    .push(value_at(source, pick, name, table.kind().name())?);
+                let value = value_at(source, pick, name, table.kind().name())?;
+                bytes += value_bytes(&value);
+                row.values.push(value);
             }
         }
+        limits.check_memory(|| format!("returned rows ({} rows)", rows.len()), bytes)?;
     }
     Ok(rows)
 }
 
-fn read_source(table: &dyn TableSource, name: &str) -> Result<Source, ScanError> {
+/// The estimated bytes a returned value holds: itself and its heap.
+fn value_bytes(value: &ScanValue) -> u64 {
+    let heap = match value {
+        ScanValue::Null | ScanValue::Long(_) | ScanValue::Double(_) => 0,
+        ScanValue::String(text) => text.len(),
+        ScanValue::Strings(texts) => texts
+            .iter()
+            .map(|text| size_of::<String>() + text.len())
+            .sum(),
+        ScanValue::Bytes(bytes) => bytes.len(),
+    };
+    (size_of::<ScanValue>() + heap) as u64
+}
+
+/// The column `name` of `table`; in an events table, a metric `name` as
+/// [Metrics of one event](self#metrics-of-one-event) says.
+fn read_source(
+    table: &dyn TableSource,
+    spec: &DataSourceSpec,
+    name: &str,
+) -> Result<Source, ScanError> {
     if name == TIME_COLUMN {
         return Ok(Source::Time);
     }
-    let Some(values) = table.read_column(name)? else {
+    let metric = spec
+        .metric(name)
+        .filter(|_| table.kind() == TableKind::Events);
+    let (column, number) = match metric.map(|metric| metric.aggregator()) {
+        None => (name, None),
+        Some(Aggregator::Count) => return Ok(Source::One),
+        Some(
+            Aggregator::Sum {
+                field_name,
+                value_type,
+            }
+            | Aggregator::Min {
+                field_name,
+                value_type,
+            }
+            | Aggregator::Max {
+                field_name,
+                value_type,
+            }
+            | Aggregator::First {
+                field_name,
+                value_type,
+            }
+            | Aggregator::Last {
+                field_name,
+                value_type,
+            },
+        ) => (field_name.as_str(), Some(*value_type)),
+        Some(
+            Aggregator::HllSketch { field_name, .. }
+            | Aggregator::QuantilesSketch { field_name, .. },
+        ) => (field_name.as_str(), None),
+    };
+    let Some(values) = table.read_column(column)? else {
         return Ok(Source::Missing);
     };
     if values.len() != table.rows() {
@@ -286,7 +412,10 @@ fn read_source(table: &dyn TableSource, name: &str) -> Result<Source, ScanError>
             problem: format!("it has {} values for {} rows", values.len(), table.rows()),
         });
     }
-    Ok(Source::Column(values))
+    Ok(match number {
+        Some(number) => Source::Number(values, number),
+        None => Source::Column(values),
+    })
 }
 
 fn value_at(
@@ -299,7 +428,19 @@ fn value_at(
     let values = match source {
         Source::Time => return Ok(ScanValue::Long(pick.time)),
         Source::Missing => return Ok(ScanValue::Null),
+        Source::One => return Ok(ScanValue::Long(1)),
         Source::Column(values) => values,
+        Source::Number(values, number) => match (values, number) {
+            (ColumnValues::Long(values), NumericType::Double) => {
+                let value = values.get(row).copied().flatten();
+                return Ok(value.map_or(ScanValue::Null, |v| ScanValue::Double(v as f64)));
+            }
+            (ColumnValues::Double(values), NumericType::Long) => {
+                let value = values.get(row).copied().flatten();
+                return Ok(value.map_or(ScanValue::Null, |v| ScanValue::Long(v as i64)));
+            }
+            _ => values,
+        },
     };
     Ok(match values {
         ColumnValues::Long(values) => values

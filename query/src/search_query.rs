@@ -356,10 +356,12 @@ fn compare_hits(sort: SearchSort, a: &SearchHit, b: &SearchHit) -> Ordering {
     by_value.then_with(|| a.dimension.cmp(&b.dimension))
 }
 
-/// Natural order: runs of ASCII digits compare as numbers (shorter run
-/// without leading zeros first, then digit by digit), other runs as text;
-/// equal numbers with different leading zeros fall back to the text.
-fn alphanumeric(a: &str, b: &str) -> Ordering {
+/// Druid's `alphanumeric` order, the one search's `sort` and groupBy's
+/// `limitSpec` `dimensionOrder` name: runs of ASCII digits compare as
+/// numbers (shorter run without leading zeros first, then digit by digit),
+/// other runs as text; equal numbers with different leading zeros fall back
+/// to the text. So `9 < 10 < 100` and `a2 < a10`.
+pub fn alphanumeric(a: &str, b: &str) -> Ordering {
     let (mut left, mut right) = (runs(a), runs(b));
     loop {
         match (left.next(), right.next()) {

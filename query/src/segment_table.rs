@@ -13,11 +13,13 @@
 //! unioned; equalities look their values up in the sorted dictionary).
 
 use roaring::RoaringBitmap;
-use strata_storage::segment::column::{NumericColumn, NumericValue, RowBlock, StringColumn};
+use strata_storage::segment::column::{
+    ComplexColumn, NumericColumn, NumericValue, RowBlock, StringColumn,
+};
 use strata_storage::segment::{Column, SegmentError, Table, TableKind, TableSchema};
 use strata_storage::time::{Interval, Millis};
 
-use crate::table::{ColumnValues, TableError, TableSource, ValueRows, ValueTest};
+use crate::table::{ColumnValues, StringCodes, TableError, TableSource, ValueRows, ValueTest};
 
 /// One table of a memory-mapped segment.
 #[derive(Clone, Copy)]
@@ -115,7 +117,43 @@ impl TableSource for SegmentTable<'_> {
                     rows: wanted_ids(column, wanted)?,
                 }
             }
-            Column::Text(_) | Column::Complex(_) => return self.read_column(name),
+            Column::Complex(column) => {
+                ColumnValues::Complex(with_nulls(wanted_bytes(column, wanted)?, column.nulls()?))
+            }
+            Column::Text(_) => return self.read_column(name),
+        }))
+    }
+
+    fn read_string_codes_for(
+        &self,
+        name: &str,
+        wanted: &RoaringBitmap,
+    ) -> Result<Option<StringCodes>, TableError> {
+        let Some(Column::String(column)) = self.table.column(name) else {
+            return Ok(None);
+        };
+        if column.is_multi_value() {
+            return Ok(None);
+        }
+        let dictionary = column.dictionary()?;
+        let values = (0..column.cardinality())
+            .map(|id| dictionary.value(id).map(str::to_owned))
+            .collect::<Result<Vec<_>, SegmentError>>()?;
+        let block_rows =
+            (0..column.block_count()).map(|b| column.block_meta(b).map_or(0, |meta| meta.rows));
+        let mut codes = Vec::with_capacity(self.rows());
+        let mut buffer = Vec::new();
+        for (b, (range, needed)) in block_ranges(block_rows, wanted).enumerate() {
+            if needed {
+                column.decode_block_codes(b, &mut buffer)?;
+                codes.extend_from_slice(&buffer);
+            } else {
+                codes.resize(codes.len() + range.len(), 0);
+            }
+        }
+        Ok(Some(StringCodes {
+            dictionary: values,
+            codes,
         }))
     }
 
@@ -219,6 +257,25 @@ fn wanted_numbers<T: NumericValue + Default + Copy>(
             values.extend_from_slice(&buffer);
         } else {
             values.resize(values.len() + range.len(), T::default());
+        }
+    }
+    Ok(values)
+}
+
+/// Every value of a complex column, decoding only the blocks holding a row of
+/// `wanted`; the other blocks' rows are empty.
+fn wanted_bytes(
+    column: ComplexColumn<'_>,
+    wanted: &RoaringBitmap,
+) -> Result<Vec<Vec<u8>>, SegmentError> {
+    let block_rows = (0..column.block_count()).map(|b| column.block_rows(b).unwrap_or(0));
+    let mut values = Vec::new();
+    for (b, (range, needed)) in block_ranges(block_rows, wanted).enumerate() {
+        if needed {
+            let block = column.decode_block(b)?;
+            values.extend((0..block.len()).map(|i| block.get(i).unwrap_or_default().to_vec()));
+        } else {
+            values.resize(values.len() + range.len(), Vec::new());
         }
     }
     Ok(values)

@@ -7,19 +7,29 @@
 //! scanning, with a scan plan) on it opens the segments whose interval meets
 //! the plan's intervals and reads each segment and each chunk as one
 //! [`TableSet`].
+//!
+//! A query runs within its [`QueryLimits`]: checked as each segment is
+//! opened, and by the executor between table sets.
+//!
+//! The time bounds of the whole datasource come from the tables' recorded
+//! time ranges, without reading a column; those of the events a filter
+//! selects ([`DataSourceSnapshot::filtered_time_bounds`]) select the rows of
+//! each table as any query does and read `__time` for the selected rows only.
 
 use std::sync::Arc;
 
 use strata_storage::catalog::{Catalog, DataSourceState};
 use strata_storage::segment::{Segment, SegmentError, TableKind};
 
-use crate::execute::{ExecuteError, TableSet, execute};
+use crate::execute::{ExecuteError, TableSet, execute_with_limits};
 use crate::mem_table::MemTable;
-use crate::plan::{QueryPlan, ResultRow, ScanPlan, SearchPlan};
-use crate::scan_query::{ScanError, ScanResult, scan};
+use crate::plan::{Filter, QueryPlan, ResultRow, ScanPlan, SearchPlan};
+use crate::query_limits::{QueryLimits, QueryStopped};
+use crate::scan_query::{ScanError, ScanResult, scan_with_limits};
 use crate::search_query::{SearchBucket, SearchError, search};
 use crate::segment_table::SegmentTable;
-use crate::table::TableSource;
+use crate::select::{SelectError, select_rows};
+use crate::table::{TableError, TableSource};
 use strata_storage::time::{Interval, Millis};
 
 /// See the [module docs](self).
@@ -53,6 +63,24 @@ pub enum QueryError {
     Scan(#[from] ScanError),
     #[error(transparent)]
     Search(#[from] SearchError),
+    #[error(transparent)]
+    Select(#[from] SelectError),
+    #[error(transparent)]
+    Table(#[from] TableError),
+    #[error(transparent)]
+    Stopped(#[from] QueryStopped),
+}
+
+impl QueryError {
+    /// Why the query was stopped early, when that is why it failed.
+    pub fn stopped(&self) -> Option<&QueryStopped> {
+        match self {
+            QueryError::Stopped(stopped)
+            | QueryError::Execute(ExecuteError::Stopped(stopped))
+            | QueryError::Scan(ScanError::Stopped(stopped)) => Some(stopped),
+            _ => None,
+        }
+    }
 }
 
 impl DataSourceSnapshot {
@@ -89,46 +117,103 @@ impl DataSourceSnapshot {
         Ok(bounds)
     }
 
+    /// The earliest and latest times of the events `filter` selects, within
+    /// `limits`; `None` when it selects none. As in [`time_bounds`]
+    /// (Self::time_bounds), each set is read through its events table, else
+    /// through its rollup table (whose times are truncated).
+    pub fn filtered_time_bounds(
+        &self,
+        filter: &Filter,
+        catalog: &dyn Catalog,
+        limits: &QueryLimits,
+    ) -> Result<Option<(Millis, Millis)>, QueryError> {
+        self.with_table_sets(&[Interval::ETERNITY], catalog, limits, |sets| {
+            let mut bounds: Option<(Millis, Millis)> = None;
+            for set in sets {
+                limits.check()?;
+                let Some(table) = set.events.or(set.rollup) else {
+                    continue;
+                };
+                let rows = select_rows(table, &[Interval::ETERNITY], Some(filter))?;
+                if rows.is_empty() {
+                    continue;
+                }
+                let times = table.read_time_for(&rows)?;
+                for row in &rows {
+                    let time = times.get(row as usize).copied().ok_or_else(|| {
+                        SelectError::ColumnLength {
+                            column: strata_storage::segment::TIME_COLUMN.to_owned(),
+                            expected: table.rows(),
+                            found: times.len(),
+                        }
+                    })?;
+                    bounds = Some(match bounds {
+                        Some((low, high)) => (low.min(time), high.max(time)),
+                        None => (time, time),
+                    });
+                }
+            }
+            Ok(bounds)
+        })?
+    }
+
     /// Runs `plan` over the segments whose interval meets the plan's
-    /// intervals, and over every real-time chunk.
+    /// intervals, and over every real-time chunk, within `limits`.
     pub fn execute(
         &self,
         plan: &QueryPlan,
         catalog: &dyn Catalog,
+        limits: &QueryLimits,
     ) -> Result<Vec<ResultRow>, QueryError> {
-        Ok(self.with_table_sets(&plan.intervals, catalog, |sets| {
-            execute(plan, &self.state.spec, sets)
-        })??)
+        Ok(
+            self.with_table_sets(&plan.intervals, catalog, limits, |sets| {
+                execute_with_limits(plan, &self.state.spec, sets, limits)
+            })??,
+        )
     }
 
     /// Scans `plan` over the segments whose interval meets the plan's
-    /// intervals, and over every real-time chunk.
-    pub fn scan(&self, plan: &ScanPlan, catalog: &dyn Catalog) -> Result<ScanResult, QueryError> {
-        Ok(self.with_table_sets(&plan.intervals, catalog, |sets| {
-            scan(plan, &self.state.spec, sets)
-        })??)
+    /// intervals, and over every real-time chunk, within `limits`.
+    pub fn scan(
+        &self,
+        plan: &ScanPlan,
+        catalog: &dyn Catalog,
+        limits: &QueryLimits,
+    ) -> Result<ScanResult, QueryError> {
+        Ok(
+            self.with_table_sets(&plan.intervals, catalog, limits, |sets| {
+                scan_with_limits(plan, &self.state.spec, sets, limits)
+            })??,
+        )
     }
 
     /// Searches `plan` over the segments whose interval meets the plan's
-    /// intervals, and over every real-time chunk.
+    /// intervals, and over every real-time chunk. The search itself does
+    /// not check `limits` yet: they are checked before it starts and once
+    /// it is done.
     pub fn search(
         &self,
         plan: &SearchPlan,
         catalog: &dyn Catalog,
+        limits: &QueryLimits,
     ) -> Result<Vec<SearchBucket>, QueryError> {
-        Ok(self.with_table_sets(&plan.intervals, catalog, |sets| {
+        let buckets = self.with_table_sets(&plan.intervals, catalog, limits, |sets| {
             search(plan, &self.state.spec, sets)
-        })??)
+        })??;
+        limits.check()?;
+        Ok(buckets)
     }
 
     /// Calls `read` with one table set per segment whose interval meets
     /// `intervals` (segments first, in the state's order), then one per
     /// real-time chunk. The sets borrow the opened segments, which live only
-    /// as long as this call.
+    /// as long as this call. `limits` are checked before each segment is
+    /// opened.
     fn with_table_sets<R>(
         &self,
         intervals: &[Interval],
         catalog: &dyn Catalog,
+        limits: &QueryLimits,
         read: impl FnOnce(&[TableSet<'_>]) -> R,
     ) -> Result<R, QueryError> {
         let segments = self
@@ -140,6 +225,7 @@ impl DataSourceSnapshot {
                 intervals.iter().any(|wanted| wanted.overlaps(&interval))
             })
             .map(|segment| {
+                limits.check()?;
                 let dir = catalog.segment_dir(&segment.id);
                 Segment::open(&dir).map_err(|source| QueryError::Segment { dir, source })
             })

@@ -58,6 +58,31 @@ pub trait TableSource: Send + Sync {
         self.read_column(name)
     }
 
+    /// A string column of one value per row at most, as codes: 0 for null,
+    /// `id + 1` for dictionary id `id`, right for the rows of `wanted` (others
+    /// may read as null). `None` when the table has no such column — no
+    /// column of that name, not a string column, or a row with several
+    /// values.
+    fn read_string_codes_for(
+        &self,
+        name: &str,
+        wanted: &RoaringBitmap,
+    ) -> Result<Option<StringCodes>, TableError> {
+        let Some(ColumnValues::String { dictionary, rows }) = self.read_column_for(name, wanted)?
+        else {
+            return Ok(None);
+        };
+        let codes = rows
+            .iter()
+            .map(|ids| match ids.as_slice() {
+                [] => Some(0),
+                [id] => id.checked_add(1),
+                _ => None,
+            })
+            .collect::<Option<Vec<u32>>>();
+        Ok(codes.map(|codes| StringCodes { dictionary, codes }))
+    }
+
     /// The rows whose `__time` lies in any of `intervals`.
     ///
     /// The default reads every row's time; a table that knows the time range
@@ -92,6 +117,15 @@ pub trait TableSource: Send + Sync {
             _ => None,
         })
     }
+}
+
+/// What [`TableSource::read_string_codes_for`] answers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StringCodes {
+    /// The distinct values, sorted: dictionary id `i` is `dictionary[i]`.
+    pub dictionary: Vec<String>,
+    /// One code per row: 0 for null, `id + 1` for dictionary id `id`.
+    pub codes: Vec<u32>,
 }
 
 /// Which values of a string column a condition accepts.

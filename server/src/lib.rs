@@ -8,28 +8,56 @@
 //! Start with [`Server`]: built from a [`ServerConfig`] and the opened
 //! [`IngestService`] (which holds the [`Catalog`]), it serves until its
 //! shutdown future resolves. [`api_error`] holds the error contract,
-//! [`routes`] the route table, [`metrics`] the Prometheus registry.
+//! [`druid_error`] Druid's, for the Druid routes, [`routes`] the route
+//! table, [`metrics`] the Prometheus registry, and [`query_registry`] the
+//! queries running now, which `DELETE /druid/v2/{queryId}` cancels.
 
 pub mod api_error;
+pub mod druid_error;
 pub mod metrics;
+pub mod query_registry;
 pub mod routes;
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use strata_ingest::service::IngestService;
 use strata_storage::catalog::Catalog;
 use tokio::net::TcpListener;
 
 pub use api_error::ApiError;
+use query_registry::QueryRegistry;
 
-/// Where the server listens and keeps its data.
+/// Where the server listens and keeps its data, and how long and how large
+/// a query may run.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
     pub listen: SocketAddr,
     pub data_dir: PathBuf,
+    pub query_limits: QueryLimitsConfig,
+}
+
+/// The limits of every query, unless its context lowers them.
+#[derive(Debug, Clone, Copy)]
+pub struct QueryLimitsConfig {
+    /// The timeout of a query whose context sets none (Druid's default is
+    /// five minutes).
+    pub default_timeout: Duration,
+    /// The most bytes a query's aggregation groups or scanned rows may take;
+    /// a query's `maxQueryMemoryBytes` may only lower it.
+    pub max_memory_bytes: u64,
+}
+
+impl Default for QueryLimitsConfig {
+    fn default() -> Self {
+        Self {
+            default_timeout: Duration::from_secs(300),
+            max_memory_bytes: 1 << 30,
+        }
+    }
 }
 
 /// What every route can reach.
@@ -38,6 +66,8 @@ pub struct AppState {
     pub catalog: Arc<dyn Catalog>,
     pub ingest: Arc<IngestService>,
     pub metrics: Arc<metrics::Metrics>,
+    pub queries: Arc<QueryRegistry>,
+    pub query_limits: QueryLimitsConfig,
 }
 
 /// Failing to start serving.
@@ -76,6 +106,8 @@ impl Server {
                 catalog: ingest.catalog().clone(),
                 ingest,
                 metrics: Arc::new(metrics::Metrics::new()),
+                queries: Arc::new(QueryRegistry::default()),
+                query_limits: config.query_limits,
             },
         })
     }

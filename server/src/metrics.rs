@@ -10,13 +10,15 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Mutex, PoisonError};
 
-use prometheus::{Encoder, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder};
+use prometheus::{Encoder, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder};
 use strata_ingest::service::DataSourceStats;
 
 /// The server's metrics registry and the metrics it keeps itself.
 pub struct Metrics {
     registry: Registry,
     http_requests: IntCounterVec,
+    queries: IntCounterVec,
+    queries_running: IntGauge,
     ingest: IngestMetrics,
 }
 
@@ -57,6 +59,18 @@ impl Metrics {
             "HTTP requests served, by route and status",
             &["route", "status"],
         );
+        let queries = counter(
+            &registry,
+            "queries_total",
+            "Druid queries run, by outcome: success, invalid (400), not_found, over_memory_budget, timeout, cancelled, error (the server's fault)",
+            &["outcome"],
+        );
+        let queries_running = IntGauge::new(
+            "queries_running",
+            "Druid queries running now (each cancellable by DELETE /druid/v2/{queryId})",
+        )
+        .expect("the metric's name is static and valid");
+        let _ = registry.register(Box::new(queries_running.clone()));
         let datasource = &["datasource"];
         let realtime_rows = IntGaugeVec::new(
             Opts::new(
@@ -116,6 +130,8 @@ impl Metrics {
         Self {
             registry,
             http_requests,
+            queries,
+            queries_running,
             ingest,
         }
     }
@@ -125,6 +141,18 @@ impl Metrics {
         self.http_requests
             .with_label_values(&[route, &status.to_string()])
             .inc();
+    }
+
+    /// Counts one Druid query by its outcome (see `queries_total`'s help).
+    pub fn count_query(&self, outcome: &'static str) {
+        self.queries.with_label_values(&[outcome]).inc();
+    }
+
+    /// Sets how many queries are running, read from the registry of running
+    /// queries each time the metrics are scraped.
+    pub fn observe_running_queries(&self, running: usize) {
+        self.queries_running
+            .set(i64::try_from(running).unwrap_or(i64::MAX));
     }
 
     /// Copies the ingest service's counters, by datasource, into the

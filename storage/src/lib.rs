@@ -12,6 +12,9 @@
 //! - [`segment`] — the immutable, memory-mapped segment: its tables, columns,
 //!   dictionaries and bitmap indexes, the writer that builds one and the
 //!   reader that maps one (the byte layout is in `docs/segment-format.md`);
+//! - [`metric_cell`] — the metric cells that are more than a number
+//!   (first/last pairs, HLL and quantiles sketches): their bytes, how values
+//!   are hashed and how cells merge, shared by ingest and query;
 //! - [`catalog`] — the durable list of published segments per datasource, with
 //!   its atomic, crash-safe publish.
 //!
@@ -20,6 +23,7 @@
 
 pub mod catalog;
 pub mod granularity;
+pub mod metric_cell;
 pub mod segment;
 pub mod spec;
 pub mod time;

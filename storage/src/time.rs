@@ -12,6 +12,7 @@
 use std::fmt;
 
 use chrono::{DateTime, NaiveDate, NaiveTime, SecondsFormat, Utc};
+use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
 /// Milliseconds since the Unix epoch, UTC.
@@ -92,6 +93,18 @@ impl fmt::Display for Interval {
 pub fn format_millis(t: Millis) -> String {
     match DateTime::<Utc>::from_timestamp_millis(t) {
         Some(dt) => dt.to_rfc3339_opts(SecondsFormat::Millis, true),
+        None => t.to_string(),
+    }
+}
+
+/// Formats epoch milliseconds as ISO-8601 local time in `zone` with its
+/// offset, as Druid writes the buckets of a period granularity with a time
+/// zone: `2013-08-30T00:00:00.000-07:00` (a zero offset as `Z`).
+pub fn format_millis_in(t: Millis, zone: Tz) -> String {
+    match DateTime::<Utc>::from_timestamp_millis(t) {
+        Some(dt) => dt
+            .with_timezone(&zone)
+            .to_rfc3339_opts(SecondsFormat::Millis, true),
         None => t.to_string(),
     }
 }
@@ -257,6 +270,29 @@ mod tests {
         assert!(i.overlaps(&Interval::new(19, 30).unwrap()));
         assert!(!i.overlaps(&Interval::new(20, 30).unwrap()));
         assert!(Interval::new(5, 4).is_err());
+    }
+
+    #[test]
+    fn zoned_times_carry_the_zones_offset_of_that_day() {
+        let midnight_in_los_angeles = parse_iso_instant("2013-08-30T07:00:00Z").unwrap();
+        assert_eq!(
+            format_millis_in(midnight_in_los_angeles, chrono_tz::America::Los_Angeles),
+            "2013-08-30T00:00:00.000-07:00"
+        );
+        let winter = parse_iso_instant("2013-01-15T08:00:00.5Z").unwrap();
+        assert_eq!(
+            format_millis_in(winter, chrono_tz::America::Los_Angeles),
+            "2013-01-15T00:00:00.500-08:00"
+        );
+        assert_eq!(
+            format_millis_in(winter, chrono_tz::Asia::Kolkata),
+            "2013-01-15T13:30:00.500+05:30"
+        );
+        assert_eq!(format_millis_in(winter, Tz::UTC), format_millis(winter));
+        assert_eq!(
+            format_millis_in(winter, chrono_tz::Europe::London),
+            "2013-01-15T08:00:00.500Z"
+        );
     }
 
     #[test]

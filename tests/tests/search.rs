@@ -216,7 +216,7 @@ fn searches_count_the_matching_values_before_and_after_persist() {
         );
         assert_eq!(status, 400, "{error}");
         assert!(
-            error["message"]
+            error["errorMessage"]
                 .as_str()
                 .unwrap()
                 .starts_with("query.type: search query type `regex`"),

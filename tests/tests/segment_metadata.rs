@@ -107,7 +107,7 @@ fn segment_metadata_describes_every_persisted_segment() {
     );
     assert_eq!(status, 400, "{error}");
     assert!(
-        error["message"]
+        error["errorMessage"]
             .as_str()
             .unwrap()
             .starts_with("analysisTypes[0]: "),

@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use strata_ingest::service::{IngestOptions, IngestService};
-use strata_server::{Server, ServerConfig};
+use strata_server::{QueryLimitsConfig, Server, ServerConfig};
 use strata_storage::catalog::FileCatalog;
 
 use crate::demo::{DEMO_DATASOURCE, DemoOutcome, load_demo};
@@ -75,6 +75,18 @@ pub struct ServeArgs {
     /// is accepted.
     #[arg(long, env = "STRATA_EARLY_MESSAGE_REJECTION_PERIOD", value_parser = parse_duration)]
     pub early_message_rejection_period: Option<Duration>,
+
+    /// How long a Druid query may run when its `context.timeout` sets no
+    /// other limit (Druid's default: 5m); past it the query fails with 504.
+    #[arg(long, env = "STRATA_QUERY_TIMEOUT", default_value = "5m", value_parser = parse_duration)]
+    pub query_timeout: Duration,
+
+    /// The memory budget of one query, in bytes: what its aggregation groups
+    /// or its scanned rows may take (estimated). A query over it fails with
+    /// 400 `Resource limit exceeded`; `context.maxQueryMemoryBytes` may only
+    /// lower it.
+    #[arg(long, env = "STRATA_MAX_QUERY_MEMORY", default_value_t = 1 << 30)]
+    pub max_query_memory: u64,
 
     /// Before serving, create the `access` datasource and load the reference
     /// dataset into it, unless it exists.
@@ -135,6 +147,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let config = ServerConfig {
         listen: args.listen,
         data_dir: args.data_dir.clone(),
+        query_limits: QueryLimitsConfig {
+            default_timeout: args.query_timeout,
+            max_memory_bytes: args.max_query_memory,
+        },
     };
     let options = IngestOptions {
         max_body_bytes: args.max_body_bytes,

@@ -14,13 +14,11 @@
 //! merged again (compaction) nor combined at query time, since the row's
 //! `__time` is truncated and no longer says which value came first.
 //!
-//! A [`Timed`] pair is 16 bytes: the event time (epoch milliseconds, `i64`
-//! little-endian) then the value (`i64` little-endian, or the IEEE 754 bits
-//! of the `f64`, little-endian). It borrows Druid's type name, not Druid's
-//! byte layout.
+//! The byte formats of the pairs and sketches belong to storage
+//! ([`strata_storage::metric_cell`]), which the query path reads them with.
 
+pub use strata_storage::metric_cell::{TIMED_BYTES, Timed};
 use strata_storage::segment::CellValue;
-use strata_storage::time::Millis;
 
 /// The value a metric stores in one row of its rollup-table column. Owned,
 /// since sketches are serialized on demand; first/last pairs are inline, so a
@@ -46,65 +44,6 @@ impl MetricCell {
             MetricCell::Pair(bytes) => CellValue::Bytes(bytes),
             MetricCell::Sketch(bytes) => CellValue::Bytes(bytes),
         }
-    }
-}
-
-/// The size of an encoded [`Timed`] pair.
-pub const TIMED_BYTES: usize = 16;
-
-/// A first/last value with the time of the event it came from.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Timed<T> {
-    pub time: Millis,
-    pub value: T,
-}
-
-/// The two halves of an encoded pair, or `None` if it is not 16 bytes.
-fn split_pair(bytes: &[u8]) -> Option<([u8; 8], [u8; 8])> {
-    let pair: &[u8; TIMED_BYTES] = bytes.try_into().ok()?;
-    let (time, value) = pair.split_at(8);
-    Some((time.try_into().ok()?, value.try_into().ok()?))
-}
-
-fn join_pair(time: Millis, value: [u8; 8]) -> [u8; TIMED_BYTES] {
-    let mut bytes = [0; TIMED_BYTES];
-    let (time_half, value_half) = bytes.split_at_mut(8);
-    time_half.copy_from_slice(&time.to_le_bytes());
-    value_half.copy_from_slice(&value);
-    bytes
-}
-
-impl Timed<i64> {
-    /// The `serializablePairLongLong` encoding.
-    pub fn to_bytes(&self) -> [u8; TIMED_BYTES] {
-        join_pair(self.time, self.value.to_le_bytes())
-    }
-
-    /// Reads [`to_bytes`](Self::to_bytes)' output; `None` unless `bytes` is
-    /// exactly 16 bytes long.
-    pub fn from_bytes(bytes: &[u8]) -> Option<Self> {
-        let (time, value) = split_pair(bytes)?;
-        Some(Timed {
-            time: i64::from_le_bytes(time),
-            value: i64::from_le_bytes(value),
-        })
-    }
-}
-
-impl Timed<f64> {
-    /// The `serializablePairLongDouble` encoding.
-    pub fn to_bytes(&self) -> [u8; TIMED_BYTES] {
-        join_pair(self.time, self.value.to_bits().to_le_bytes())
-    }
-
-    /// Reads [`to_bytes`](Self::to_bytes)' output; `None` unless `bytes` is
-    /// exactly 16 bytes long.
-    pub fn from_bytes(bytes: &[u8]) -> Option<Self> {
-        let (time, value) = split_pair(bytes)?;
-        Some(Timed {
-            time: i64::from_le_bytes(time),
-            value: f64::from_bits(u64::from_le_bytes(value)),
-        })
     }
 }
 

@@ -58,7 +58,7 @@ use strata_storage::spec::{Aggregator, NumericType};
 use strata_storage::time::Millis;
 
 pub use cell::{MetricCell, TIMED_BYTES, Timed};
-pub use distinct::DistinctKey;
+pub use distinct::{DistinctKey, distinct_key};
 pub use error::{
     CellError, IgnoredInput, InputCountMismatch, InputProblem, MergeError, RowCellsError,
 };
@@ -139,7 +139,7 @@ pub fn raw_input_cell<'a>(
     let numeric_type = match aggregator {
         Aggregator::Count => return Ok(CellValue::Null),
         Aggregator::HllSketch { .. } => {
-            return Ok(match (input, DistinctKey::of(input)) {
+            return Ok(match (input, distinct_key(input)) {
                 (_, None) => CellValue::Null,
                 (MetricInput::Str(value), Some(_)) => CellValue::Str(value),
                 (_, Some(key)) => {
@@ -281,10 +281,10 @@ impl AggregatorState {
             State::Long(fold) => fold.add(input, event_time, name),
             State::Double(fold) => fold.add(input, event_time, name),
             State::Hll(hll) => {
-                hll.add(input);
+                distinct::add(hll, input);
                 Ok(())
             }
-            State::Quantiles(quantiles) => quantiles.add(input, name),
+            State::Quantiles(quantiles) => quantiles::add(quantiles, input, name),
         }
     }
 
@@ -346,7 +346,7 @@ impl AggregatorState {
             expected,
             found: cell_kind_name(cell),
         };
-        let corrupt = |error: datasketches::error::Error| CellError::Corrupt {
+        let corrupt = |error: strata_storage::metric_cell::CorruptSketch| CellError::Corrupt {
             aggregator: name,
             detail: error.to_string(),
         };

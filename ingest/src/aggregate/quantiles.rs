@@ -1,175 +1,29 @@
 //! `quantilesDoublesSketch`: approximate quantiles with a KLL sketch.
 //!
-//! Druid's `quantilesDoublesSketch` is the classic DataSketches quantiles
-//! sketch; Strata keeps the same metric with its successor, the KLL doubles
-//! sketch of Apache DataSketches: mergeable, serializable in the common
-//! DataSketches format, and smaller for the same accuracy. Like Druid's, it
-//! tracks the exact minimum and maximum and answers any rank with an error
-//! independent of the data's distribution.
-//!
-//! # `k`
-//!
-//! The spec's `k` (a power of two in 2..=32768, default 128) is Druid's
-//! accuracy knob for the classic sketch. KLL needs a larger `k` for the same
-//! accuracy, so the sketch uses [`kll_k`] = `3k/2`, at least 8 (KLL's
-//! smallest): that gives KLL the classic sketch's single-sided rank error at
-//! every `k` — about 1.4% (99% confidence) at the default 128, which becomes
-//! KLL `k` 192 — while still retaining fewer values than the classic sketch.
-//!
-//! # Inputs
-//!
-//! Inputs are coerced to doubles like any double metric (see
-//! [`input`](super::input)); null is not counted and NaN is refused.
+//! The sketch, its `k` (Druid's classic-sketch `k` scaled to KLL's,
+//! [`kll_k`]), its few inline values and its merge are storage's
+//! ([`strata_storage::metric_cell::quantiles`]), which the query path merges
+//! and rebuilds with. What is left here is the input: coerced to a double
+//! like any double metric (see [`input`](super::input)); null is not
+//! counted and NaN is refused.
 
-use datasketches::kll::{KllFloat, KllSketch};
-use strata_storage::spec::QuantilesK;
+use strata_storage::metric_cell::QuantilesProblem;
+pub use strata_storage::metric_cell::{DoublesSketch, QuantilesState, QuantilesView, kll_k};
 
 use super::error::InputProblem;
 use super::input::{MetricInput, coerce_double};
 
-/// The KLL `k` used for a spec's quantiles `k`: `3k/2`, at least 8.
-pub fn kll_k(k: QuantilesK) -> u16 {
-    const KLL_MIN_K: u32 = 8;
-    let scaled = (u32::from(k.get()) * 3 / 2).max(KLL_MIN_K);
-    u16::try_from(scaled).unwrap_or(u16::MAX)
-}
-
-/// The sketch a quantiles metric keeps: KLL over non-NaN doubles.
-pub type DoublesSketch = KllSketch<KllFloat<f64>>;
-
-/// Values a state keeps as they are before it builds its sketch.
-const FEW: usize = 4;
-
-/// The state of one `quantilesDoublesSketch` metric in one row.
-///
-/// A KLL sketch allocates room for `k` values when it is made, about 1.5 KiB
-/// at the default `k`; most rolled-up rows of a real-time index see only a
-/// value or two. So the state keeps its first [`FEW`] values inline and
-/// builds the sketch from them once more come, or when it is stored: with
-/// fewer values than `k` a sketch holds them all, so the result is the sketch
-/// the values would have made one by one.
-#[derive(Debug, Clone, PartialEq)]
-pub(super) struct QuantilesState {
-    k: u16,
-    /// How many of `few` hold values; they are in `sketch` once it exists.
-    len: u8,
-    few: [f64; FEW],
-    sketch: Option<Box<DoublesSketch>>,
-}
-
-/// A look at a quantiles state without building its sketch.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct QuantilesView<'a>(&'a QuantilesState);
-
-impl<'a> QuantilesView<'a> {
-    /// The state's sketch: its own, or one built from its few values.
-    pub fn sketch(&self) -> std::borrow::Cow<'a, DoublesSketch> {
-        match &self.0.sketch {
-            Some(sketch) => std::borrow::Cow::Borrowed(sketch),
-            None => std::borrow::Cow::Owned(build(self.0.k, self.0.few_values())),
-        }
-    }
-}
-
-fn build(k: u16, values: &[f64]) -> DoublesSketch {
-    let mut sketch = DoublesSketch::new(k).expect("kll_k returns 8..=65535, KLL's range");
-    for value in values
-        .iter()
-        .filter_map(|&value| KllFloat::<f64>::new(value).ok())
-    {
-        sketch.update(value);
-    }
-    sketch
-}
-
-impl QuantilesState {
-    pub(super) fn new(k: QuantilesK) -> Self {
-        QuantilesState {
-            k: kll_k(k),
-            len: 0,
-            few: [0.0; FEW],
-            sketch: None,
-        }
-    }
-
-    fn few_values(&self) -> &[f64] {
-        &self.few[..usize::from(self.len).min(FEW)]
-    }
-
-    /// The sketch, built from the few values first if need be.
-    fn sketch_mut(&mut self) -> &mut DoublesSketch {
-        let (k, few) = (self.k, &self.few[..usize::from(self.len).min(FEW)]);
-        self.sketch.get_or_insert_with(|| Box::new(build(k, few)))
-    }
-
-    pub(super) fn add(
-        &mut self,
-        input: MetricInput<'_>,
-        aggregator: &'static str,
-    ) -> Result<(), InputProblem> {
-        let Some(value) = coerce_double(input, aggregator)? else {
-            return Ok(());
-        };
-        self.add_value(value, aggregator)
-    }
-
-    fn add_value(&mut self, value: f64, aggregator: &'static str) -> Result<(), InputProblem> {
-        let value = KllFloat::<f64>::new(value).map_err(|_| InputProblem::NaN { aggregator })?;
-        if self.sketch.is_none()
-            && let Some(slot) = self.few.get_mut(usize::from(self.len))
-        {
-            *slot = *value;
-            self.len += 1;
-            return Ok(());
-        }
-        let sketch = self.sketch_mut();
-        // `update` panics once the stream weight would pass u64::MAX, which a
-        // sketch read back from a damaged file could be close to.
-        if sketch.n() == u64::MAX {
-            return Err(InputProblem::SketchFull { aggregator });
-        }
-        sketch.update(value);
-        Ok(())
-    }
-
-    pub(super) fn merge(&mut self, other: &QuantilesState) -> Result<(), String> {
-        match &other.sketch {
-            None => other
-                .few_values()
-                .iter()
-                .try_for_each(|&value| self.add_value(value, "quantilesDoublesSketch"))
-                .map_err(|problem| problem.to_string()),
-            Some(theirs) => self
-                .sketch_mut()
-                .merge(theirs)
-                .map_err(|error| error.to_string()),
-        }
-    }
-
-    pub(super) fn to_bytes(&self) -> Vec<u8> {
-        self.view().sketch().serialize()
-    }
-
-    pub(super) fn from_bytes(bytes: &[u8]) -> Result<Self, datasketches::error::Error> {
-        let sketch = DoublesSketch::deserialize(bytes)?;
-        Ok(QuantilesState {
-            k: sketch.k(),
-            len: 0,
-            few: [0.0; FEW],
-            sketch: Some(Box::new(sketch)),
-        })
-    }
-
-    /// Heap bytes held by the state. A sketch's retained values are counted
-    /// twice: a level's vector can hold up to twice its length in capacity.
-    pub(super) fn heap_bytes(&self) -> usize {
-        size_of::<QuantilesState>()
-            + self.sketch.as_ref().map_or(0, |sketch| {
-                size_of::<DoublesSketch>() + 2 * sketch.num_retained() * size_of::<f64>()
-            })
-    }
-
-    pub(super) fn view(&self) -> QuantilesView<'_> {
-        QuantilesView(self)
-    }
+/// Adds one input to `state`.
+pub(super) fn add(
+    state: &mut QuantilesState,
+    input: MetricInput<'_>,
+    aggregator: &'static str,
+) -> Result<(), InputProblem> {
+    let Some(value) = coerce_double(input, aggregator)? else {
+        return Ok(());
+    };
+    state.add(value).map_err(|problem| match problem {
+        QuantilesProblem::NaN => InputProblem::NaN { aggregator },
+        QuantilesProblem::Full => InputProblem::SketchFull { aggregator },
+    })
 }

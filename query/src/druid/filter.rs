@@ -10,6 +10,12 @@
 //! | `interval` (`dimension`, `intervals`) | [`Filter::Intervals`] |
 //! | `null` (`column`) | [`Filter::Equals`] with no value |
 //! | `and`, `or` (`fields`), `not` (`field`) | [`Filter::And`], [`Filter::Or`], [`Filter::Not`] |
+//! | `true`, `false` | [`Filter::And`] of nothing, [`Filter::Or`] of nothing |
+//!
+//! `true` and `false` need no plan node of their own: an `And` of no
+//! condition holds for every row and an `Or` of no condition for none, the
+//! usual identities of conjunction and disjunction, which the row selection
+//! evaluates that way.
 
 use strata_storage::time::parse_iso_interval;
 
@@ -159,9 +165,11 @@ pub fn parse(field: &Field<'_>) -> Result<Filter, JsonError> {
             }
         }
         "not" => Filter::Not(Box::new(parse(&field.required("field")?)?)),
+        "true" => Filter::And(Vec::new()),
+        "false" => Filter::Or(Vec::new()),
         other => {
             return Err(field.required("type")?.invalid(format!(
-                "filter type `{other}` is not supported; use selector, equals, in, bound, range, like, regex, search, interval, null, and, or or not"
+                "filter type `{other}` is not supported; use selector, equals, in, bound, range, like, regex, search, interval, null, true, false, and, or or not"
             )));
         }
     })
@@ -190,4 +198,25 @@ fn range_bound(
         value: text,
         strict,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn parsed(filter: serde_json::Value) -> Filter {
+        parse(&Field::root(&filter)).unwrap()
+    }
+
+    #[test]
+    fn true_and_false_become_the_empty_and_and_the_empty_or() {
+        assert_eq!(parsed(json!({"type": "true"})), Filter::And(Vec::new()));
+        assert_eq!(parsed(json!({"type": "false"})), Filter::Or(Vec::new()));
+        assert_eq!(
+            parsed(json!({"type": "not", "field": {"type": "false"}})),
+            Filter::Not(Box::new(Filter::Or(Vec::new())))
+        );
+    }
 }

@@ -14,8 +14,12 @@
 //! `timeBoundary`, `dataSourceMetadata` and `segmentMetadata`
 //! ([`DruidRequest`], [`crate::segment_metadata`]). Anything else
 //! is refused with a message that names the field and what is supported.
+//!
+//! How a query is to be run — its `queryId`, `timeout` and memory budget —
+//! is read from its `context` apart from the query itself ([`context`]).
 
 pub mod aggregation;
+pub mod context;
 pub mod filter;
 pub mod having;
 pub mod json;
@@ -27,7 +31,7 @@ use serde_json::Value;
 use strata_storage::granularity::Granularity;
 use strata_storage::time::{Interval, parse_iso_interval};
 
-use crate::plan::{AggregatePlan, GroupKey, QueryPlan, SearchPlan};
+use crate::plan::{AggregatePlan, Filter, GroupKey, QueryPlan, SearchPlan};
 use crate::segment_metadata::SegmentMetadataQuery;
 use json::{Field, JsonError};
 pub use scan::{ScanQuery, ScanResultFormat};
@@ -37,10 +41,12 @@ pub use scan::{ScanQuery, ScanResultFormat};
 pub enum DruidRequest {
     /// `timeseries`, `topN`, `groupBy`: a plan to execute.
     Aggregate(Box<DruidQuery>),
-    /// `timeBoundary`: the earliest and latest event times.
+    /// `timeBoundary`: the earliest and latest event times, of the events
+    /// `filter` selects when it has one.
     TimeBoundary {
         datasource: String,
         bound: TimeBound,
+        filter: Option<Filter>,
     },
     /// `dataSourceMetadata`: the latest event time ingested.
     DataSourceMetadata { datasource: String },
@@ -79,12 +85,11 @@ pub fn parse_request(value: &Value) -> Result<DruidRequest, DruidError> {
     let query_type = root.required("queryType")?.string()?;
     match query_type.as_str() {
         "timeBoundary" => {
-            if root.optional("filter").is_some_and(|f| !f.is_null()) {
-                return Err(root
-                    .required("filter")?
-                    .invalid("a filter in timeBoundary is not supported yet; remove it")
-                    .into());
-            }
+            let filter = root
+                .optional("filter")
+                .filter(|field| !field.is_null())
+                .map(|field| filter::parse(&field))
+                .transpose()?;
             let bound = match root.optional("bound") {
                 Some(bound) if !bound.is_null() => match bound.string()?.as_str() {
                     "minTime" => TimeBound::MinTime,
@@ -102,6 +107,7 @@ pub fn parse_request(value: &Value) -> Result<DruidRequest, DruidError> {
             Ok(DruidRequest::TimeBoundary {
                 datasource: datasource(&root.required("dataSource")?)?,
                 bound,
+                filter,
             })
         }
         "dataSourceMetadata" => Ok(DruidRequest::DataSourceMetadata {
@@ -145,6 +151,9 @@ pub enum QueryKind {
         limit: Option<usize>,
         offset: usize,
         order_by: Vec<OrderBy>,
+        /// Context `sortByDimsFirst`: rows ordered by `order_by` (by the
+        /// dimensions when it is empty) before time, instead of after.
+        sort_by_dims_first: bool,
     },
 }
 
@@ -164,9 +173,22 @@ pub enum TopNMetric {
 pub struct OrderBy {
     pub column: String,
     pub descending: bool,
-    /// Compare as numbers (`dimensionOrder: numeric`) rather than as text;
-    /// aggregations always compare as numbers.
-    pub numeric: bool,
+    /// How a dimension's values compare; aggregations and
+    /// post-aggregations always compare as numbers.
+    pub order: DimensionOrder,
+}
+
+/// A `limitSpec` column's `dimensionOrder`: Druid's string comparators.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DimensionOrder {
+    /// By UTF-8 bytes (the default; also Druid's `natural` for strings).
+    Lexicographic,
+    /// Runs of digits compared as numbers: `9 < 10 < 100`.
+    Alphanumeric,
+    /// By the number the text holds; text that is not a number last.
+    Numeric,
+    /// By length in characters, then lexicographically.
+    Strlen,
 }
 
 /// Why a query could not be read.
@@ -231,13 +253,8 @@ pub fn parse(value: &Value) -> Result<DruidQuery, DruidError> {
         Some(field) => Some(having::parse(&field)?),
         None => None,
     };
-    let context = root.optional("context");
-    let context_flag = |name: &str| -> Result<bool, JsonError> {
-        match context.as_ref().and_then(|c| c.optional(name)) {
-            Some(field) => field.boolean(),
-            None => Ok(false),
-        }
-    };
+    let context_flag = |name: &str| context::answer_flag(&root, name);
+    let grand_total = query_type == "timeseries" && context_flag("grandTotal")?;
 
     let (group_by, kind, zero_fill) = match query_type.as_str() {
         "timeseries" => {
@@ -279,6 +296,7 @@ pub fn parse(value: &Value) -> Result<DruidQuery, DruidError> {
                     limit,
                     offset,
                     order_by,
+                    sort_by_dims_first: context_flag("sortByDimsFirst")?,
                 },
                 false,
             )
@@ -304,6 +322,7 @@ pub fn parse(value: &Value) -> Result<DruidQuery, DruidError> {
                 post_aggregations,
                 zero_fill,
                 having,
+                grand_total,
             },
         },
         kind,
@@ -418,7 +437,7 @@ fn limit_spec(field: &Field<'_>) -> Result<(Option<usize>, usize, Vec<OrderBy>),
                     return Ok(OrderBy {
                         column: column.string()?,
                         descending: false,
-                        numeric: false,
+                        order: DimensionOrder::Lexicographic,
                     });
                 }
                 let descending = match column.optional("direction") {
@@ -433,27 +452,38 @@ fn limit_spec(field: &Field<'_>) -> Result<(Option<usize>, usize, Vec<OrderBy>),
                     },
                     None => false,
                 };
-                let numeric = match column.optional("dimensionOrder") {
-                    Some(order) => {
-                        let order = if order.is_string() {
-                            order.string()?
-                        } else {
-                            order.required("type")?.string()?
-                        };
-                        order == "numeric"
-                    }
-                    None => false,
+                let order = match column.optional("dimensionOrder") {
+                    Some(order) if !order.is_null() => dimension_order(&order)?,
+                    _ => DimensionOrder::Lexicographic,
                 };
                 Ok(OrderBy {
                     column: column.required("dimension")?.string()?,
                     descending,
-                    numeric,
+                    order,
                 })
             })
             .collect::<Result<Vec<_>, _>>()?,
         None => Vec::new(),
     };
     Ok((limit, offset, columns))
+}
+
+/// `"dimensionOrder": "numeric"` or `{"type": "numeric"}`.
+fn dimension_order(field: &Field<'_>) -> Result<DimensionOrder, JsonError> {
+    let name = if field.is_string() {
+        field.string()?
+    } else {
+        field.required("type")?.string()?
+    };
+    match name.as_str() {
+        "lexicographic" | "natural" => Ok(DimensionOrder::Lexicographic),
+        "alphanumeric" => Ok(DimensionOrder::Alphanumeric),
+        "numeric" => Ok(DimensionOrder::Numeric),
+        "strlen" => Ok(DimensionOrder::Strlen),
+        other => Err(field.invalid(format!(
+            "dimensionOrder `{other}` is not supported; use lexicographic, alphanumeric, numeric or strlen"
+        ))),
+    }
 }
 
 #[cfg(test)]

@@ -14,14 +14,18 @@
 //! - `search`: `[{"timestamp": ..., "result": [{"dimension", "value", "count"}]}]`,
 //!   one per time bucket with a hit ([`render_search`]).
 //!
-//! Timestamps are ISO-8601 UTC with milliseconds, as Druid writes them.
+//! Timestamps are ISO-8601 UTC with milliseconds, as Druid writes them;
+//! the buckets of a period granularity with a time zone in that zone, with
+//! its offset (`2013-08-30T00:00:00.000-07:00`), as Druid writes those.
+//! A timeseries `grandTotal` row, the executor's last, has a null timestamp.
 
 use std::cmp::Ordering;
 
 use serde_json::{Map, Value, json};
-use strata_storage::time::format_millis;
+use strata_storage::granularity::Granularity;
+use strata_storage::time::{Millis, format_millis, format_millis_in};
 
-use super::{DruidQuery, OrderBy, QueryKind, TimeBound, TopNMetric};
+use super::{DimensionOrder, DruidQuery, OrderBy, QueryKind, TimeBound, TopNMetric};
 use crate::plan::{KeyValue, ResultRow, ResultValue};
 
 /// Druid's answer to `query` from the executor's `rows`.
@@ -47,20 +51,26 @@ pub fn render(query: &DruidQuery, mut rows: Vec<ResultRow>) -> Value {
                 value_names
                     .iter()
                     .zip(&row.values)
-                    .map(|(name, value)| ((*name).to_owned(), value_json(*value))),
+                    .map(|(name, value)| ((*name).to_owned(), value_json(value))),
             )
             .collect()
     };
+    let timestamp = |time: Millis| bucket_time(&aggregate.granularity, time);
     match &query.kind {
         QueryKind::Timeseries { descending } => {
+            let total = if aggregate.grand_total {
+                rows.pop()
+            } else {
+                None
+            };
             if *descending {
                 rows.reverse();
             }
-            Value::Array(
-                rows.iter()
-                    .map(|row| json!({"timestamp": format_millis(row.timestamp), "result": object(row)}))
-                    .collect(),
-            )
+            let buckets = rows
+                .iter()
+                .map(|row| json!({"timestamp": timestamp(row.timestamp), "result": object(row)}));
+            let total = total.map(|row| json!({"timestamp": null, "result": object(&row)}));
+            Value::Array(buckets.chain(total).collect())
         }
         QueryKind::TopN { threshold, metric } => {
             let mut buckets: Vec<(i64, Vec<ResultRow>)> = Vec::new();
@@ -80,7 +90,7 @@ pub fn render(query: &DruidQuery, mut rows: Vec<ResultRow>) -> Value {
                             .iter()
                             .map(|row| Value::Object(object(row)))
                             .collect();
-                        json!({"timestamp": format_millis(time), "result": result})
+                        json!({"timestamp": timestamp(time), "result": result})
                     })
                     .collect(),
             )
@@ -89,16 +99,33 @@ pub fn render(query: &DruidQuery, mut rows: Vec<ResultRow>) -> Value {
             limit,
             offset,
             order_by,
+            sort_by_dims_first,
         } => {
-            if !order_by.is_empty() {
-                // Stable: rows equal in every ordering column keep time and key order.
-                rows.sort_by(|a, b| {
-                    order_by
+            // Druid: time first, then the limitSpec columns, or those first
+            // and time second with sortByDimsFirst (with no columns, then the
+            // dimensions). The sort is stable: rows equal in all of that keep
+            // the executor's order, by time and keys.
+            let by_time = |a: &ResultRow, b: &ResultRow| a.timestamp.cmp(&b.timestamp);
+            let by_columns = |a: &ResultRow, b: &ResultRow| {
+                if order_by.is_empty() && *sort_by_dims_first {
+                    return a
+                        .keys
                         .iter()
-                        .map(|order| groupby_order(order, &key_names, &value_names, a, b))
+                        .zip(&b.keys)
+                        .map(|(x, y)| compare_dimension_values(DimensionOrder::Lexicographic, x, y))
                         .find(|ordering| ordering.is_ne())
-                        .unwrap_or(Ordering::Equal)
-                });
+                        .unwrap_or(Ordering::Equal);
+                }
+                order_by
+                    .iter()
+                    .map(|order| groupby_order(order, &key_names, &value_names, a, b))
+                    .find(|ordering| ordering.is_ne())
+                    .unwrap_or(Ordering::Equal)
+            };
+            if *sort_by_dims_first {
+                rows.sort_by(|a, b| by_columns(a, b).then_with(|| by_time(a, b)));
+            } else if !order_by.is_empty() {
+                rows.sort_by(|a, b| by_time(a, b).then_with(|| by_columns(a, b)));
             }
             let limit = limit.unwrap_or(usize::MAX);
             Value::Array(
@@ -106,7 +133,7 @@ pub fn render(query: &DruidQuery, mut rows: Vec<ResultRow>) -> Value {
                     .skip(*offset)
                     .take(limit)
                     .map(|row| {
-                        json!({"version": "v1", "timestamp": format_millis(row.timestamp), "event": object(row)})
+                        json!({"version": "v1", "timestamp": timestamp(row.timestamp), "event": object(row)})
                     })
                     .collect(),
             )
@@ -198,25 +225,25 @@ fn key_json(key: &KeyValue) -> Value {
     }
 }
 
-fn value_json(value: ResultValue) -> Value {
+/// A result value as Druid writes it: numbers and strings as themselves,
+/// quantiles and bounds as an array of numbers, a sketch left unfinalized
+/// (a `fieldAccess` post-aggregation of one) as its bytes in base64.
+fn value_json(value: &ResultValue) -> Value {
     match value {
         ResultValue::Null => Value::Null,
         ResultValue::Long(value) => json!(value),
-        ResultValue::Double(value) => number_json(value),
+        ResultValue::Double(value) => number_json(*value),
+        ResultValue::String(value) => json!(value),
+        ResultValue::Doubles(values) => {
+            Value::Array(values.iter().map(|value| number_json(*value)).collect())
+        }
+        ResultValue::Sketch(sketch) => Value::String(base64(&sketch.to_bytes())),
     }
 }
 
 /// A double as JSON; NaN and infinities, which JSON cannot hold, as null.
 fn number_json(value: f64) -> Value {
     serde_json::Number::from_f64(value).map_or(Value::Null, Value::Number)
-}
-
-fn as_f64(value: ResultValue) -> Option<f64> {
-    match value {
-        ResultValue::Null => None,
-        ResultValue::Long(value) => Some(value as f64),
-        ResultValue::Double(value) => Some(value),
-    }
 }
 
 /// Larger first; nulls last.
@@ -235,8 +262,8 @@ fn topn_order(metric: &TopNMetric, names: &[&str], a: &ResultRow, b: &ResultRow)
             let position = names.iter().position(|n| n == name);
             let value = |row: &ResultRow| {
                 position
-                    .and_then(|p| row.values.get(p).copied())
-                    .and_then(as_f64)
+                    .and_then(|p| row.values.get(p))
+                    .and_then(ResultValue::as_f64)
             };
             descending_numbers(value(a), value(b))
         }
@@ -257,15 +284,9 @@ fn groupby_order(
     b: &ResultRow,
 ) -> Ordering {
     let ascending = if let Some(position) = key_names.iter().position(|n| *n == order.column) {
-        let (x, y) = (&a.keys[position], &b.keys[position]);
-        if order.numeric {
-            let number = |key: &KeyValue| key.text().and_then(|text| text.parse::<f64>().ok());
-            descending_numbers(number(y), number(x))
-        } else {
-            x.text().cmp(&y.text())
-        }
+        compare_dimension_values(order.order, &a.keys[position], &b.keys[position])
     } else if let Some(position) = value_names.iter().position(|n| *n == order.column) {
-        let value = |row: &ResultRow| row.values.get(position).copied().and_then(as_f64);
+        let value = |row: &ResultRow| row.values.get(position).and_then(ResultValue::as_f64);
         descending_numbers(value(b), value(a))
     } else {
         Ordering::Equal
@@ -274,6 +295,40 @@ fn groupby_order(
         ascending.reverse()
     } else {
         ascending
+    }
+}
+
+/// Two values of a dimension in ascending `order`, null first (for numeric,
+/// text that is not a number comes after every number).
+fn compare_dimension_values(order: DimensionOrder, x: &KeyValue, y: &KeyValue) -> Ordering {
+    let (x, y) = (x.text(), y.text());
+    match (order, x.as_deref(), y.as_deref()) {
+        (DimensionOrder::Numeric, x, y) => {
+            let number = |text: Option<&str>| text.and_then(|text| text.parse::<f64>().ok());
+            match (x, y) {
+                (Some(_), Some(_)) => descending_numbers(number(y), number(x)),
+                _ => x.cmp(&y),
+            }
+        }
+        (_, None, None) => Ordering::Equal,
+        (_, None, Some(_)) => Ordering::Less,
+        (_, Some(_), None) => Ordering::Greater,
+        (DimensionOrder::Lexicographic, Some(x), Some(y)) => x.cmp(y),
+        (DimensionOrder::Alphanumeric, Some(x), Some(y)) => crate::search_query::alphanumeric(x, y),
+        (DimensionOrder::Strlen, Some(x), Some(y)) => x
+            .chars()
+            .count()
+            .cmp(&y.chars().count())
+            .then_with(|| x.cmp(y)),
+    }
+}
+
+/// How Druid writes a bucket's start: in the time zone of a period
+/// granularity (UTC's reads `...Z` as always), else in UTC.
+fn bucket_time(granularity: &Granularity, time: Millis) -> String {
+    match granularity {
+        Granularity::Period(period) => format_millis_in(time, period.time_zone()),
+        _ => format_millis(time),
     }
 }
 

@@ -153,16 +153,91 @@ fn topn_and_groupby_carry_their_ordering() {
                 OrderBy {
                     column: "hits".into(),
                     descending: true,
-                    numeric: false
+                    order: DimensionOrder::Lexicographic
                 },
                 OrderBy {
                     column: "status".into(),
                     descending: false,
-                    numeric: true
+                    order: DimensionOrder::Numeric
                 },
-            ]
+            ],
+            sort_by_dims_first: false
         }
     );
+}
+
+#[test]
+fn groupby_reads_every_dimension_order_and_sort_by_dims_first() {
+    let query = |columns: serde_json::Value, context: serde_json::Value| {
+        json!({
+            "queryType": "groupBy", "dataSource": "access", "intervals": ["2024-01-01/2024-01-02"],
+            "granularity": "day", "dimensions": ["plan"],
+            "limitSpec": {"type": "default", "columns": columns},
+            "context": context
+        })
+    };
+    let orders = |columns| match parse(&query(columns, json!({}))).unwrap().kind {
+        QueryKind::GroupBy { order_by, .. } => order_by
+            .into_iter()
+            .map(|order| order.order)
+            .collect::<Vec<_>>(),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(
+        orders(json!([
+            "plan",
+            {"dimension": "plan", "dimensionOrder": "alphanumeric"},
+            {"dimension": "plan", "dimensionOrder": {"type": "strlen"}},
+            {"dimension": "plan", "dimensionOrder": "numeric"},
+            {"dimension": "plan", "dimensionOrder": "natural"},
+            {"dimension": "plan", "dimensionOrder": "lexicographic"}
+        ])),
+        [
+            DimensionOrder::Lexicographic,
+            DimensionOrder::Alphanumeric,
+            DimensionOrder::Strlen,
+            DimensionOrder::Numeric,
+            DimensionOrder::Lexicographic,
+            DimensionOrder::Lexicographic
+        ]
+    );
+    assert_eq!(
+        error_of(query(
+            json!([{"dimension": "plan", "dimensionOrder": "version"}]),
+            json!({})
+        )),
+        "limitSpec.columns[0].dimensionOrder: dimensionOrder `version` is not supported; use lexicographic, alphanumeric, numeric or strlen"
+    );
+    let dims_first = |context| match parse(&query(json!([]), context)).unwrap().kind {
+        QueryKind::GroupBy {
+            sort_by_dims_first, ..
+        } => sort_by_dims_first,
+        other => panic!("{other:?}"),
+    };
+    assert!(dims_first(json!({"sortByDimsFirst": true})));
+    assert!(dims_first(json!({"sortByDimsFirst": "true"})));
+    assert!(!dims_first(json!({})));
+}
+
+#[test]
+fn grand_total_is_read_from_a_timeseries_context_only() {
+    let grand_total = |query_type: &str, fields: serde_json::Value| {
+        let mut query = json!({
+            "queryType": query_type, "dataSource": "access", "intervals": ["2024-01-01/2024-01-02"],
+            "granularity": "day", "aggregations": [{"type": "count", "name": "n"}],
+            "context": {"grandTotal": true}
+        });
+        for (name, value) in fields.as_object().into_iter().flatten() {
+            query[name] = value.clone();
+        }
+        parse(&query).unwrap().plan.aggregate.grand_total
+    };
+    assert!(grand_total("timeseries", json!({})));
+    assert!(!grand_total(
+        "topN",
+        json!({"dimension": "plan", "threshold": 2, "metric": "n"})
+    ));
+    assert!(!grand_total("groupBy", json!({"dimensions": ["plan"]})));
 }
 
 #[test]
@@ -327,7 +402,21 @@ fn metadata_queries_are_read_and_rendered() {
             .unwrap(),
         DruidRequest::TimeBoundary {
             datasource: "a".into(),
-            bound: TimeBound::MaxTime
+            bound: TimeBound::MaxTime,
+            filter: None
+        }
+    );
+    assert_eq!(
+        parse_request(&json!({"queryType": "timeBoundary", "dataSource": "a",
+                              "filter": {"type": "selector", "dimension": "d", "value": "b"}}))
+        .unwrap(),
+        DruidRequest::TimeBoundary {
+            datasource: "a".into(),
+            bound: TimeBound::Both,
+            filter: Some(Filter::Equals {
+                column: "d".into(),
+                value: Some("b".into())
+            })
         }
     );
     assert_eq!(
@@ -511,4 +600,320 @@ fn having_errors_name_the_json_path() {
         top_n.starts_with("having: having is only supported in groupBy queries, not in topN"),
         "{top_n}"
     );
+}
+
+// ---- Sketch and first/last aggregators ----
+
+fn aggregations_of(aggregations: serde_json::Value) -> Vec<Aggregation> {
+    parse(&json!({
+        "queryType": "timeseries", "dataSource": "a", "intervals": ["2024-01-01/2024-01-02"],
+        "aggregations": aggregations
+    }))
+    .unwrap()
+    .plan
+    .aggregate
+    .aggregations
+}
+
+fn post_aggregations_of(post_aggregations: serde_json::Value) -> Vec<PostAggregation> {
+    parse(&json!({
+        "queryType": "timeseries", "dataSource": "a", "intervals": ["2024-01-01/2024-01-02"],
+        "aggregations": [{"type": "count", "name": "n"}],
+        "postAggregations": post_aggregations
+    }))
+    .unwrap()
+    .plan
+    .aggregate
+    .post_aggregations
+}
+
+fn aggregation_error(aggregation: serde_json::Value) -> String {
+    error_of(json!({
+        "queryType": "timeseries", "dataSource": "a", "intervals": ["2024-01-01/2024-01-02"],
+        "aggregations": [aggregation]
+    }))
+}
+
+fn post_aggregation_error(post_aggregation: serde_json::Value) -> String {
+    error_of(json!({
+        "queryType": "timeseries", "dataSource": "a", "intervals": ["2024-01-01/2024-01-02"],
+        "aggregations": [{"type": "count", "name": "n"}],
+        "postAggregations": [post_aggregation]
+    }))
+}
+
+#[test]
+fn first_and_last_aggregators_lower_with_their_value_kind() {
+    use crate::plan::ValueKind;
+    let functions: Vec<AggregateFunction> = aggregations_of(json!([
+        {"type": "longFirst", "name": "a", "fieldName": "bytes"},
+        {"type": "doubleLast", "name": "b", "fieldName": "latency", "timeColumn": "__time"},
+        {"type": "floatFirst", "name": "c", "fieldName": "latency"},
+        {"type": "stringLast", "name": "d", "fieldName": "host", "maxStringBytes": 1024},
+        {"type": "stringFirst", "name": "e", "fieldName": "host"},
+        {"type": "longLast", "name": "f", "fieldName": "bytes"},
+        {"type": "doubleFirst", "name": "g", "fieldName": "latency"},
+        {"type": "floatLast", "name": "h", "fieldName": "latency"}
+    ]))
+    .into_iter()
+    .map(|aggregation| aggregation.function)
+    .collect();
+    let first = |column: &str, kind| AggregateFunction::First {
+        column: column.into(),
+        kind,
+    };
+    let last = |column: &str, kind| AggregateFunction::Last {
+        column: column.into(),
+        kind,
+    };
+    assert_eq!(
+        functions,
+        [
+            first("bytes", ValueKind::Long),
+            last("latency", ValueKind::Double),
+            first("latency", ValueKind::Float),
+            last("host", ValueKind::String),
+            first("host", ValueKind::String),
+            last("bytes", ValueKind::Long),
+            first("latency", ValueKind::Double),
+            last("latency", ValueKind::Float),
+        ]
+    );
+    assert_eq!(
+        aggregation_error(json!({"type": "longFirst", "name": "a"})),
+        "aggregations[0].fieldName: is missing"
+    );
+    let error = aggregation_error(
+        json!({"type": "longFirst", "name": "a", "fieldName": "b", "timeColumn": "t"}),
+    );
+    assert!(
+        error.starts_with("aggregations[0].timeColumn: first/last order by event time only"),
+        "{error}"
+    );
+    let error = aggregation_error(
+        json!({"type": "stringLast", "name": "a", "fieldName": "b", "maxStringBytes": -1}),
+    );
+    assert!(
+        error.starts_with("aggregations[0].maxStringBytes:"),
+        "{error}"
+    );
+}
+
+#[test]
+fn sketch_aggregators_lower_with_druids_defaults() {
+    use strata_storage::spec::{HllLgK, HllTargetType, QuantilesK};
+    let functions: Vec<AggregateFunction> = aggregations_of(json!([
+        {"type": "HLLSketchBuild", "name": "a", "fieldName": "user"},
+        {"type": "HLLSketchMerge", "name": "b", "fieldName": "users", "lgK": 16, "tgtHllType": "HLL_8", "round": true},
+        {"type": "quantilesDoublesSketch", "name": "c", "fieldName": "latency"},
+        {"type": "quantilesDoublesSketch", "name": "d", "fieldName": "latency", "k": 256},
+        {"type": "cardinality", "name": "e", "fields": ["host", {"type": "default", "dimension": "user", "outputName": "u"}]},
+        {"type": "cardinality", "name": "f", "fields": ["host"], "byRow": true, "round": true}
+    ]))
+    .into_iter()
+    .map(|aggregation| aggregation.function)
+    .collect();
+    assert_eq!(
+        functions,
+        [
+            AggregateFunction::DistinctSketch {
+                column: "user".into(),
+                lg_k: HllLgK::DEFAULT,
+                target_type: HllTargetType::Hll4,
+                round: false,
+            },
+            AggregateFunction::DistinctSketch {
+                column: "users".into(),
+                lg_k: HllLgK::new(16).unwrap(),
+                target_type: HllTargetType::Hll8,
+                round: true,
+            },
+            AggregateFunction::QuantilesSketch {
+                column: "latency".into(),
+                k: QuantilesK::DEFAULT,
+            },
+            AggregateFunction::QuantilesSketch {
+                column: "latency".into(),
+                k: QuantilesK::new(256).unwrap(),
+            },
+            AggregateFunction::Cardinality {
+                columns: vec!["host".into(), "user".into()],
+                by_row: false,
+                round: false,
+            },
+            AggregateFunction::Cardinality {
+                columns: vec!["host".into()],
+                by_row: true,
+                round: true,
+            },
+        ]
+    );
+    for (aggregation, expected) in [
+        (
+            json!({"type": "HLLSketchBuild", "name": "a", "fieldName": "u", "lgK": 22}),
+            "aggregations[0].lgK: lgK must be a whole number from 4 to 21",
+        ),
+        (
+            json!({"type": "HLLSketchBuild", "name": "a", "fieldName": "u", "tgtHllType": "HLL_5"}),
+            "aggregations[0].tgtHllType: tgtHllType must be HLL_4, HLL_6 or HLL_8",
+        ),
+        (
+            json!({"type": "HLLSketchMerge", "name": "a", "fieldName": "u", "round": "yes"}),
+            "aggregations[0].round: expected true or false, found a string",
+        ),
+        (
+            json!({"type": "quantilesDoublesSketch", "name": "a", "fieldName": "l", "k": 100}),
+            "aggregations[0].k: k must be a power of 2 from 2 to 32768",
+        ),
+        (
+            json!({"type": "cardinality", "name": "a", "fields": []}),
+            "aggregations[0].fields: cardinality needs at least one field",
+        ),
+        (
+            json!({"type": "cardinality", "name": "a", "fields": [{"type": "extraction", "dimension": "d"}]}),
+            "aggregations[0].fields[0].type: cardinality reads dimensions as they are; use a name or a \"default\" dimension spec",
+        ),
+        (
+            json!({"type": "HLLSketchBuild", "name": "a"}),
+            "aggregations[0].fieldName: is missing",
+        ),
+    ] {
+        let error = aggregation_error(aggregation);
+        assert!(error.starts_with(expected), "{error}");
+    }
+    let error = aggregation_error(json!({"type": "thetaSketch", "name": "a", "fieldName": "u"}));
+    assert!(
+        error.contains("HLLSketchBuild, HLLSketchMerge, quantilesDoublesSketch, cardinality"),
+        "{error}"
+    );
+}
+
+#[test]
+fn sketch_post_aggregators_lower_around_their_field() {
+    let expressions: Vec<PostExpression> = post_aggregations_of(json!([
+        {"type": "HLLSketchEstimate", "name": "a", "field": {"type": "fieldAccess", "fieldName": "u"}},
+        {"type": "HLLSketchEstimate", "name": "b", "field": {"type": "fieldAccess", "fieldName": "u"}, "round": true},
+        {"type": "HLLSketchEstimateWithBounds", "name": "c", "field": {"type": "fieldAccess", "fieldName": "u"}, "numStdDevs": 2},
+        {"type": "quantilesDoublesSketchToQuantile", "name": "d", "field": {"type": "fieldAccess", "fieldName": "q"}, "fraction": 0.5},
+        {"type": "quantilesDoublesSketchToQuantiles", "name": "e", "field": {"type": "fieldAccess", "fieldName": "q"}, "fractions": [0.1, 0.9]},
+        {"type": "finalizingFieldAccess", "name": "f", "fieldName": "u"}
+    ]))
+    .into_iter()
+    .map(|post| post.expression)
+    .collect();
+    let field = |name: &str| Box::new(PostExpression::Field(name.into()));
+    assert_eq!(
+        expressions,
+        [
+            PostExpression::HllEstimate {
+                field: field("u"),
+                round: false
+            },
+            PostExpression::HllEstimate {
+                field: field("u"),
+                round: true
+            },
+            PostExpression::HllEstimateWithBounds {
+                field: field("u"),
+                std_devs: 2
+            },
+            PostExpression::Quantile {
+                field: field("q"),
+                fraction: 0.5
+            },
+            PostExpression::Quantiles {
+                field: field("q"),
+                fractions: vec![0.1, 0.9]
+            },
+            PostExpression::FinalizedField("u".into()),
+        ]
+    );
+    for (post_aggregation, expected) in [
+        (
+            json!({"type": "quantilesDoublesSketchToQuantile", "name": "a", "field": {"type": "fieldAccess", "fieldName": "q"}, "fraction": 1.5}),
+            "postAggregations[0].fraction: a fraction lies between 0 and 1, found 1.5",
+        ),
+        (
+            json!({"type": "quantilesDoublesSketchToQuantiles", "name": "a", "field": {"type": "fieldAccess", "fieldName": "q"}, "fractions": [0.5, -1]}),
+            "postAggregations[0].fractions[1]: a fraction lies between 0 and 1, found -1",
+        ),
+        (
+            json!({"type": "HLLSketchEstimate", "name": "a"}),
+            "postAggregations[0].field: is missing",
+        ),
+        (
+            json!({"type": "HLLSketchEstimateWithBounds", "name": "a", "field": {"type": "fieldAccess", "fieldName": "u"}, "numStdDevs": 4}),
+            "postAggregations[0].numStdDevs: numStdDevs must be 1, 2 or 3",
+        ),
+        (
+            json!({"type": "HLLSketchEstimate", "name": "a", "field": {"type": "fieldAccess"}}),
+            "postAggregations[0].field.fieldName: is missing",
+        ),
+    ] {
+        let error = post_aggregation_error(post_aggregation);
+        assert!(error.starts_with(expected), "{error}");
+    }
+}
+
+#[test]
+fn sketch_values_render_as_druid_writes_them() {
+    use std::sync::Arc;
+    use strata_storage::metric_cell::{DistinctKey, HllState};
+    use strata_storage::spec::{HllLgK, HllTargetType};
+
+    use crate::plan::SketchValue;
+    let mut hll = HllState::new(HllLgK::DEFAULT, HllTargetType::Hll4);
+    hll.add(DistinctKey::text("u1").unwrap());
+    let sketch = Arc::new(hll.sketch().clone());
+    let query = parse(&json!({
+        "queryType": "timeseries", "dataSource": "a", "intervals": ["2024-01-01/2024-01-02"],
+        "granularity": "all",
+        "aggregations": [
+            {"type": "stringLast", "name": "host", "fieldName": "host"},
+            {"type": "HLLSketchBuild", "name": "users", "fieldName": "user"}
+        ],
+        "postAggregations": [
+            {"type": "quantilesDoublesSketchToQuantiles", "name": "q", "field": {"type": "fieldAccess", "fieldName": "x"}, "fractions": [0.5, 1]},
+            {"type": "fieldAccess", "name": "sketch", "fieldName": "users"}
+        ]
+    }))
+    .unwrap();
+    let rows = vec![ResultRow {
+        timestamp: JAN_1,
+        keys: vec![],
+        values: vec![
+            ResultValue::String("web-1".into()),
+            ResultValue::Double(1.0),
+            ResultValue::Doubles(vec![2.5, 10.0]),
+            ResultValue::Sketch(SketchValue::Hll {
+                sketch: sketch.clone(),
+                round: false,
+            }),
+        ],
+    }];
+    let rendered = response::render(&query, rows);
+    let result = &rendered[0]["result"];
+    assert_eq!(result["host"], json!("web-1"));
+    assert_eq!(result["users"], json!(1.0));
+    assert_eq!(result["q"], json!([2.5, 10.0]));
+    let encoded = result["sketch"].as_str().unwrap();
+    // Standard base64 of the DataSketches image.
+    let decoded: Vec<u8> = {
+        const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        let mut bits = 0_u32;
+        let mut count = 0;
+        let mut out = Vec::new();
+        for byte in encoded.bytes().filter(|byte| *byte != b'=') {
+            let value = ALPHABET.iter().position(|c| *c == byte).unwrap() as u32;
+            bits = (bits << 6) | value;
+            count += 6;
+            if count >= 8 {
+                count -= 8;
+                out.push((bits >> count) as u8);
+                bits &= (1 << count) - 1;
+            }
+        }
+        out
+    };
+    assert_eq!(decoded, sketch.serialize());
 }

@@ -47,6 +47,19 @@ impl Bucketing {
         }
     }
 
+    /// Whether every row falls in one bucket.
+    pub(super) fn is_single(&self) -> bool {
+        matches!(self, Bucketing::All(_))
+    }
+
+    /// The start of the bucket after the one starting at `start`.
+    pub(super) fn next_bucket_start(&self, start: Millis) -> Millis {
+        match self {
+            Bucketing::All(_) => Millis::MAX,
+            Bucketing::By(granularity) => granularity.next_bucket_start(start),
+        }
+    }
+
     /// Adds an empty group for every bucket of the intervals.
     pub(super) fn zero_fill(
         &self,

@@ -6,13 +6,33 @@
 //! is returned widened to a double. Null inputs are skipped; a group with no
 //! input is null, except `Count`, which is 0.
 //!
+//! First and last keep the earliest (latest) value by event time, with that
+//! time: a strictly earlier time replaces the first value, an equal or later
+//! time the last one, so among equal times the first value read stays first
+//! and the last one read becomes last — Druid's rule. Values are converted to
+//! the plan's [`ValueKind`] when picked; one that cannot be (a string that is
+//! no number, for `longFirst`) is skipped like a null.
+//!
+//! Distinct counts keep an HLL sketch: a row's values are hashed into it as
+//! ingest hashes them, stored sketches are unioned. Quantiles keep a KLL
+//! sketch: raw doubles are added (NaN skipped), stored sketches merged. Both
+//! come out as the sketch itself; the executor finalizes them once the
+//! post-aggregations have read them.
+//!
 //! Each table folds into its own groups first; groups of several tables are
-//! then merged by folding one accumulator's value into the other's, which
+//! then merged by folding one accumulator's value into the other's — the
+//! later table's first/last pair as a later read, sketches by union — which
 //! gives what folding every input into one would.
 
 use std::cmp::Ordering;
+use std::sync::Arc;
 
-use crate::plan::{AggregateFunction, NumberType, ResultValue};
+use strata_storage::metric_cell::{HllState, QuantilesState, Timed};
+use strata_storage::spec::{HllLgK, HllTargetType};
+use strata_storage::time::Millis;
+
+use super::input::DistinctRow;
+use crate::plan::{AggregateFunction, NumberType, ResultValue, SketchValue, ValueKind};
 
 /// One input value, as the column held it.
 #[derive(Debug, Clone, Copy)]
@@ -46,6 +66,77 @@ impl Number {
     }
 }
 
+/// A value first/last can pick, as a row holds it.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Scalar<'a> {
+    Number(Number),
+    Str(&'a str),
+}
+
+impl Scalar<'_> {
+    fn number(self) -> Option<Number> {
+        match self {
+            Scalar::Number(number) => Some(number),
+            Scalar::Str(text) => {
+                let text = text.trim();
+                text.parse::<i64>()
+                    .map(Number::Long)
+                    .ok()
+                    .or_else(|| text.parse::<f64>().ok().map(Number::Double))
+            }
+        }
+    }
+
+    /// The value in `kind`; `None` when it is no such value.
+    fn picked(self, kind: ValueKind) -> Option<Picked> {
+        Some(match kind {
+            ValueKind::Long => Picked::Long(self.number()?.to_long()),
+            ValueKind::Double => Picked::Double(self.number()?.to_double()),
+            ValueKind::Float => Picked::Float(self.number()?.to_float()),
+            ValueKind::String => Picked::String(match self {
+                Scalar::Number(Number::Long(value)) => value.to_string(),
+                Scalar::Number(Number::Double(value)) => value.to_string(),
+                Scalar::Str(text) => text.to_owned(),
+            }),
+        })
+    }
+}
+
+/// A first/last value, converted to the aggregation's kind.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) enum Picked {
+    Long(i64),
+    Double(f64),
+    Float(f32),
+    String(String),
+}
+
+impl Picked {
+    fn result(&self) -> ResultValue {
+        match self {
+            Picked::Long(value) => ResultValue::Long(*value),
+            Picked::Double(value) => ResultValue::Double(*value),
+            Picked::Float(value) => ResultValue::Double(f64::from(*value)),
+            Picked::String(value) => ResultValue::String(value.clone()),
+        }
+    }
+}
+
+/// What one row gives one aggregation.
+pub(super) enum RowValue<'a> {
+    Number(Number),
+    /// A first/last candidate and its event time.
+    Timed(Millis, Scalar<'a>),
+    /// A first/last pair stored by a rollup table, already in a kind.
+    Pair(Timed<Picked>),
+    /// Values to count distinct.
+    Distinct(DistinctRow<'a>),
+    /// A stored HLL sketch.
+    Hll(&'a HllState),
+    /// A stored quantiles sketch.
+    Quantiles(&'a QuantilesState),
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Fold {
     Sum,
@@ -53,14 +144,44 @@ pub(super) enum Fold {
     Max,
 }
 
+/// Whether first/last keeps the earliest or the latest value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Pick {
+    First,
+    Last,
+}
+
+impl Pick {
+    /// Whether a value read now at `time` replaces one picked at `current`.
+    fn replaces(self, time: Millis, current: Millis) -> bool {
+        match self {
+            Pick::First => time < current,
+            Pick::Last => time >= current,
+        }
+    }
+}
+
 /// One aggregation's running value in one group.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(super) enum Accumulator {
     Count(i64),
     Long(Fold, Option<i64>),
     Double(Fold, Option<f64>),
     Float(Fold, Option<f32>),
+    Pick {
+        pick: Pick,
+        kind: ValueKind,
+        picked: Option<Timed<Picked>>,
+    },
+    Distinct {
+        state: Box<HllState>,
+        round: bool,
+    },
+    Quantiles(Box<QuantilesState>),
 }
+
+/// The HLL `cardinality` counts with: Druid's default `lgK` and type.
+const CARDINALITY_LG_K: HllLgK = HllLgK::DEFAULT;
 
 impl Accumulator {
     pub(super) fn empty(function: &AggregateFunction) -> Self {
@@ -68,6 +189,40 @@ impl Accumulator {
             AggregateFunction::Count => return Accumulator::Count(0),
             // Filtering picks rows; what is folded is the inner function's.
             AggregateFunction::Filtered { inner, .. } => return Accumulator::empty(inner),
+            AggregateFunction::First { kind, .. } => {
+                return Accumulator::Pick {
+                    pick: Pick::First,
+                    kind: *kind,
+                    picked: None,
+                };
+            }
+            AggregateFunction::Last { kind, .. } => {
+                return Accumulator::Pick {
+                    pick: Pick::Last,
+                    kind: *kind,
+                    picked: None,
+                };
+            }
+            AggregateFunction::DistinctSketch {
+                lg_k,
+                target_type,
+                round,
+                ..
+            } => {
+                return Accumulator::Distinct {
+                    state: Box::new(HllState::new(*lg_k, *target_type)),
+                    round: *round,
+                };
+            }
+            AggregateFunction::Cardinality { round, .. } => {
+                return Accumulator::Distinct {
+                    state: Box::new(HllState::new(CARDINALITY_LG_K, HllTargetType::Hll4)),
+                    round: *round,
+                };
+            }
+            AggregateFunction::QuantilesSketch { k, .. } => {
+                return Accumulator::Quantiles(Box::new(QuantilesState::new(*k)));
+            }
             AggregateFunction::Sum { number, .. } => (Fold::Sum, number),
             AggregateFunction::Min { number, .. } => (Fold::Min, number),
             AggregateFunction::Max { number, .. } => (Fold::Max, number),
@@ -79,51 +234,108 @@ impl Accumulator {
         }
     }
 
-    pub(super) fn add(&mut self, value: Number) {
-        match self {
-            Accumulator::Count(count) => *count = count.wrapping_add(value.to_long()),
-            Accumulator::Long(fold, slot) => {
+    pub(super) fn add(&mut self, value: RowValue<'_>) {
+        match (self, value) {
+            (Accumulator::Count(count), RowValue::Number(value)) => {
+                *count = count.wrapping_add(value.to_long())
+            }
+            (Accumulator::Long(fold, slot), RowValue::Number(value)) => {
                 fold_into(*fold, slot, value.to_long(), i64::wrapping_add, i64::cmp)
             }
-            Accumulator::Double(fold, slot) => fold_into(
+            (Accumulator::Double(fold, slot), RowValue::Number(value)) => fold_into(
                 *fold,
                 slot,
                 value.to_double(),
                 |a, b| a + b,
                 |a, b| a.total_cmp(b),
             ),
-            Accumulator::Float(fold, slot) => fold_into(
+            (Accumulator::Float(fold, slot), RowValue::Number(value)) => fold_into(
                 *fold,
                 slot,
                 value.to_float(),
                 |a, b| a + b,
                 |a, b| a.total_cmp(b),
             ),
+            (Accumulator::Pick { pick, kind, picked }, RowValue::Timed(time, value)) => {
+                if picked
+                    .as_ref()
+                    .is_none_or(|current| pick.replaces(time, current.time))
+                    && let Some(value) = value.picked(*kind)
+                {
+                    *picked = Some(Timed { time, value });
+                }
+            }
+            (Accumulator::Pick { pick, picked, .. }, RowValue::Pair(pair))
+                if picked
+                    .as_ref()
+                    .is_none_or(|current| pick.replaces(pair.time, current.time)) =>
+            {
+                *picked = Some(pair);
+            }
+            (Accumulator::Distinct { state, .. }, RowValue::Distinct(row)) => {
+                row.for_each_key(|key| state.add(key));
+            }
+            (Accumulator::Distinct { state, .. }, RowValue::Hll(stored)) => state.merge(stored),
+            (Accumulator::Quantiles(state), RowValue::Number(value)) => {
+                // NaN has no rank; like ingest, it is left out. A sketch
+                // cannot be full before 2^64 values.
+                let _ = state.add(value.to_double());
+            }
+            (Accumulator::Quantiles(state), RowValue::Quantiles(stored)) => {
+                // KLL sketches of any `k` merge; an error would mean a
+                // damaged sketch, which decoding already refused.
+                let _ = state.merge(stored);
+            }
+            // The input reader gives each accumulator the values it folds.
+            _ => {}
         }
     }
 
-    /// Folds in another group's accumulator of the same aggregation.
+    /// Folds in another group's accumulator of the same aggregation, over
+    /// rows read after this one's.
     pub(super) fn merge(&mut self, other: &Accumulator) {
         match other {
-            Accumulator::Count(count) => self.add(Number::Long(*count)),
-            Accumulator::Long(_, Some(value)) => self.add(Number::Long(*value)),
-            Accumulator::Double(_, Some(value)) => self.add(Number::Double(*value)),
+            Accumulator::Count(count) => self.add(RowValue::Number(Number::Long(*count))),
+            Accumulator::Long(_, Some(value)) => self.add(RowValue::Number(Number::Long(*value))),
+            Accumulator::Double(_, Some(value)) => {
+                self.add(RowValue::Number(Number::Double(*value)))
+            }
             // Widening an f32 to f64 and narrowing it back is exact.
-            Accumulator::Float(_, Some(value)) => self.add(Number::Double(f64::from(*value))),
+            Accumulator::Float(_, Some(value)) => {
+                self.add(RowValue::Number(Number::Double(f64::from(*value))))
+            }
+            Accumulator::Pick {
+                picked: Some(pair), ..
+            } => self.add(RowValue::Pair(pair.clone())),
+            Accumulator::Distinct { state, .. } => self.add(RowValue::Hll(state)),
+            Accumulator::Quantiles(state) => self.add(RowValue::Quantiles(state)),
             Accumulator::Long(_, None)
             | Accumulator::Double(_, None)
-            | Accumulator::Float(_, None) => {}
+            | Accumulator::Float(_, None)
+            | Accumulator::Pick { picked: None, .. } => {}
         }
     }
 
+    /// The accumulated value; sketches as sketches, to be finalized once the
+    /// post-aggregations have read them.
     pub(super) fn result(&self) -> ResultValue {
-        match *self {
-            Accumulator::Count(count) => ResultValue::Long(count),
+        match self {
+            Accumulator::Count(count) => ResultValue::Long(*count),
             Accumulator::Long(_, value) => value.map_or(ResultValue::Null, ResultValue::Long),
             Accumulator::Double(_, value) => value.map_or(ResultValue::Null, ResultValue::Double),
             Accumulator::Float(_, value) => value.map_or(ResultValue::Null, |value| {
                 ResultValue::Double(f64::from(value))
             }),
+            Accumulator::Pick { picked, .. } => picked
+                .as_ref()
+                .map_or(ResultValue::Null, |pair| pair.value.result()),
+            Accumulator::Distinct { state, round } => ResultValue::Sketch(SketchValue::Hll {
+                sketch: Arc::new(state.sketch().clone()),
+                round: *round,
+            }),
+            Accumulator::Quantiles(state) => ResultValue::Sketch(SketchValue::Quantiles(Arc::new(
+                state.view().sketch().into_owned(),
+            ))),
         }
     }
 }
@@ -152,6 +364,164 @@ fn fold_into<T: Copy>(
 #[cfg(test)]
 mod tests {
     use strata_storage::granularity::Granularity;
+    use strata_storage::spec::{HllLgK, HllTargetType, QuantilesK};
+
+    use super::{Accumulator, Number, RowValue, Scalar};
+    use crate::execute::TableSet;
+    use crate::plan::{SketchValue, ValueKind};
+
+    /// Folds `rows` into one accumulator, and into two split at every
+    /// point and merged: each merge must give the one fold's result.
+    fn assert_pieces_merge_to_one_fold(
+        function: &AggregateFunction,
+        rows: &[RowValue<'_>],
+        add: impl Fn(&mut Accumulator, &RowValue<'_>),
+    ) {
+        let fold = |rows: &[RowValue<'_>]| {
+            let mut accumulator = Accumulator::empty(function);
+            for row in rows {
+                add(&mut accumulator, row);
+            }
+            accumulator
+        };
+        let whole = fold(rows).result();
+        for split in 0..=rows.len() {
+            let (early, late) = rows.split_at(split);
+            let mut merged = fold(early);
+            merged.merge(&fold(late));
+            assert_eq!(merged.result(), whole, "{function:?} split at {split}");
+        }
+    }
+
+    fn copy<'a>(row: &RowValue<'a>) -> RowValue<'a> {
+        match row {
+            RowValue::Number(number) => RowValue::Number(*number),
+            RowValue::Timed(time, scalar) => RowValue::Timed(*time, *scalar),
+            _ => unreachable!("the tests copy numbers and timed values"),
+        }
+    }
+
+    #[test]
+    fn first_and_last_pieces_merge_to_one_fold_ties_by_reading_order() {
+        let rows = [
+            RowValue::Timed(5, Scalar::Str("7")),
+            RowValue::Timed(3, Scalar::Number(Number::Double(2.5))),
+            RowValue::Timed(3, Scalar::Number(Number::Long(4))),
+            RowValue::Timed(9, Scalar::Str("not a number")),
+            RowValue::Timed(9, Scalar::Number(Number::Long(-1))),
+            RowValue::Timed(1, Scalar::Str("x")),
+        ];
+        let cases = [
+            (true, ValueKind::Long, ResultValue::Long(2)),
+            (true, ValueKind::Double, ResultValue::Double(2.5)),
+            (true, ValueKind::String, ResultValue::String("x".into())),
+            (false, ValueKind::Long, ResultValue::Long(-1)),
+            (false, ValueKind::Float, ResultValue::Double(-1.0)),
+            (false, ValueKind::String, ResultValue::String("-1".into())),
+        ];
+        for (is_first, kind, expected) in cases {
+            let column = "c".to_owned();
+            let function = if is_first {
+                AggregateFunction::First { column, kind }
+            } else {
+                AggregateFunction::Last { column, kind }
+            };
+            let mut accumulator = Accumulator::empty(&function);
+            for row in &rows {
+                accumulator.add(copy(row));
+            }
+            assert_eq!(accumulator.result(), expected, "{function:?}");
+            assert_pieces_merge_to_one_fold(&function, &rows, |accumulator, row| {
+                accumulator.add(copy(row))
+            });
+        }
+    }
+
+    #[test]
+    fn quantiles_pieces_merge_to_one_fold() {
+        let rows: Vec<RowValue<'_>> = (0..150)
+            .map(|i| RowValue::Number(Number::Long((i * 37) % 101)))
+            .chain([RowValue::Number(Number::Double(f64::NAN))])
+            .collect();
+        let function = AggregateFunction::QuantilesSketch {
+            column: "c".into(),
+            k: QuantilesK::DEFAULT,
+        };
+        assert_pieces_merge_to_one_fold(&function, &rows, |accumulator, row| {
+            accumulator.add(copy(row))
+        });
+        let mut accumulator = Accumulator::empty(&function);
+        for row in &rows {
+            accumulator.add(copy(row));
+        }
+        // NaN is left out; fewer values than k are all kept.
+        let ResultValue::Sketch(sketch @ SketchValue::Quantiles(_)) = accumulator.result() else {
+            panic!("not a quantiles sketch");
+        };
+        assert_eq!(sketch.finalized(), ResultValue::Long(150));
+    }
+
+    #[test]
+    fn distinct_counts_of_tables_merged_equal_one_table() {
+        let events: Vec<Event> = (0..3_000_i64)
+            .map(|i| {
+                let user = format!("u{}", i % 1_000);
+                let host = format!("h{}", i % 7);
+                event(T0 + i * 1_000, Some(&host), &[], Some(&user))
+            })
+            .collect();
+        let whole = events_table(&events);
+        let pieces: Vec<_> = events.chunks(400).map(events_table).collect();
+        let sets: Vec<TableSet<'_>> = pieces
+            .iter()
+            .map(|table| TableSet {
+                events: Some(table),
+                rollup: None,
+            })
+            .collect();
+        let plan = plan(
+            Granularity::All,
+            hours(0, 1),
+            &[],
+            vec![
+                AggregateFunction::DistinctSketch {
+                    column: "user".into(),
+                    lg_k: HllLgK::DEFAULT,
+                    target_type: HllTargetType::Hll8,
+                    round: false,
+                },
+                AggregateFunction::Cardinality {
+                    columns: vec!["host".into(), "user".into()],
+                    by_row: true,
+                    round: true,
+                },
+                AggregateFunction::Cardinality {
+                    columns: vec!["host".into(), "user".into()],
+                    by_row: false,
+                    round: true,
+                },
+            ],
+        );
+        let one = execute(&plan, &spec(), &events_only(&whole)).unwrap();
+        let merged = execute(&plan, &spec(), &sets).unwrap();
+        let estimates = |rows: &[crate::plan::ResultRow]| -> Vec<f64> {
+            rows[0]
+                .values
+                .iter()
+                .map(|value| value.as_f64().unwrap())
+                .collect()
+        };
+        let (one, merged) = (estimates(&one), estimates(&merged));
+        // 1000 users; 3000 (host, user) pairs (i % 7 and i % 1000 repeat
+        // together every 7000 only); 1007 values of host or user.
+        for ((one, merged), exact) in one.iter().zip(&merged).zip([1_000.0, 3_000.0, 1_007.0]) {
+            assert!((one - exact).abs() <= 0.05 * exact, "{one} of {exact}");
+            assert!(
+                (merged - exact).abs() <= 0.05 * exact,
+                "{merged} of {exact}"
+            );
+        }
+    }
 
     use crate::execute::execute;
     use crate::execute::test_support::*;

@@ -14,7 +14,7 @@ use roaring::RoaringBitmap;
 
 use super::{ExecuteError, check_length, column_kind_name, table_name};
 use crate::plan::KeyValue;
-use crate::table::{ColumnValues, TableSource};
+use crate::table::{ColumnValues, StringCodes, TableSource};
 
 /// Calls `visit` with `prefix` followed by every combination of one code
 /// from each of `choices`.
@@ -62,6 +62,37 @@ impl KeyColumn {
         wanted: &RoaringBitmap,
     ) -> Result<Self, ExecuteError> {
         let table_name = table_name(table.kind());
+        if let Some(StringCodes { dictionary, codes }) =
+            table.read_string_codes_for(column, wanted)?
+        {
+            if codes.len() != rows {
+                return Err(ExecuteError::DamagedColumn {
+                    column: column.to_owned(),
+                    table: table_name,
+                    problem: format!("it has {} values for {rows} rows", codes.len()),
+                });
+            }
+            // The table's codes are the key's: 0 for null, then the values.
+            let values = std::iter::once(KeyValue::Null)
+                .chain(dictionary.into_iter().map(KeyValue::String))
+                .collect::<Vec<_>>();
+            if let Some(code) = codes.iter().find(|&&code| code as usize >= values.len()) {
+                return Err(ExecuteError::DamagedColumn {
+                    column: column.to_owned(),
+                    table: table_name,
+                    problem: format!(
+                        "a row holds value id {}, past its dictionary of {} values",
+                        code - 1,
+                        values.len() - 1
+                    ),
+                });
+            }
+            return Ok(KeyColumn {
+                values,
+                null: 0,
+                rows: KeyRows::Single(codes),
+            });
+        }
         let Some(values) = table.read_column_for(column, wanted)? else {
             return Ok(KeyColumn {
                 values: vec![KeyValue::Null],
@@ -90,11 +121,18 @@ impl KeyColumn {
                     .map(KeyValue::String)
                     .chain([KeyValue::Null])
                     .collect();
-                Ok(KeyColumn {
-                    values,
-                    null,
-                    rows: KeyRows::Multi(rows),
-                })
+                // Most string columns hold one value per row at most:
+                // their rows are then a flat list of codes.
+                let rows = if rows.iter().all(|ids| ids.len() <= 1) {
+                    KeyRows::Single(
+                        rows.iter()
+                            .map(|ids| ids.first().copied().unwrap_or(null))
+                            .collect(),
+                    )
+                } else {
+                    KeyRows::Multi(rows)
+                };
+                Ok(KeyColumn { values, null, rows })
             }
             ColumnValues::Long(cells) => Ok(KeyColumn::from_cells(cells, KeyValue::Long)),
             ColumnValues::Double(cells) => Ok(KeyColumn::from_cells(cells, KeyValue::Double)),
@@ -129,6 +167,16 @@ impl KeyColumn {
             null: 0,
             rows: KeyRows::Single(rows),
         }
+    }
+
+    /// How many codes there are: every code is below it.
+    pub(super) fn code_count(&self) -> usize {
+        self.values.len()
+    }
+
+    /// Whether a row may have several codes.
+    pub(super) fn is_multi_value(&self) -> bool {
+        matches!(self.rows, KeyRows::Multi(_))
     }
 
     /// The codes of a row's values: one, or several for a multi-value row.
@@ -199,7 +247,7 @@ mod tests {
         let rows = execute(&plan, &spec(), &events_only(&table)).unwrap();
         let keys: Vec<(Vec<KeyValue>, ResultValue)> = rows
             .into_iter()
-            .map(|row| (row.keys, row.values[0]))
+            .map(|row| (row.keys, row.values[0].clone()))
             .collect();
         let string = |value: &str| KeyValue::String(value.into());
         assert_eq!(

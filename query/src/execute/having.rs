@@ -146,7 +146,7 @@ impl Context<'_> {
                 self.rows_where(|row| {
                     position
                         .and_then(|position| row.values.get(position))
-                        .is_some_and(|found| compares(*found, *comparison, *value))
+                        .is_some_and(|found| compares(found, *comparison, *value))
                 })
             }
             Having::DimensionEquals { dimension, value } => {
@@ -197,17 +197,18 @@ impl Context<'_> {
     }
 }
 
-fn compares(found: ResultValue, comparison: HavingComparison, threshold: f64) -> bool {
+fn compares(found: &ResultValue, comparison: HavingComparison, threshold: f64) -> bool {
     if threshold.is_nan() {
         return false;
     }
-    let ordering = match found {
-        ResultValue::Null => return false,
+    let ordering = match found.clone().finalized() {
         ResultValue::Long(long) => compare_long_to_double(long, threshold),
         ResultValue::Double(double) => match double.partial_cmp(&threshold) {
             Some(ordering) => ordering,
             None => return false,
         },
+        // Strings and arrays compare with no number.
+        _ => return false,
     };
     ordering
         == match comparison {
@@ -256,10 +257,16 @@ impl Source {
                 Some(KeyValue::Double(value)) => Cell::Double(*value),
                 Some(KeyValue::String(value)) => Cell::Text(value.clone()),
             },
-            Source::Value { position } => match row.values.get(position) {
-                None | Some(ResultValue::Null) => Cell::Null,
-                Some(ResultValue::Long(value)) => Cell::Long(*value),
-                Some(ResultValue::Double(value)) => Cell::Double(*value),
+            Source::Value { position } => match row
+                .values
+                .get(position)
+                .cloned()
+                .map(ResultValue::finalized)
+            {
+                Some(ResultValue::Long(value)) => Cell::Long(value),
+                Some(ResultValue::Double(value)) => Cell::Double(value),
+                // A having filter reads numbers; strings and arrays read as null.
+                _ => Cell::Null,
             },
         }
     }
@@ -394,7 +401,7 @@ mod tests {
             .map(|row| {
                 (
                     (row.timestamp - T0) / strata_storage::time::MILLIS_PER_HOUR,
-                    row.values[0],
+                    row.values[0].clone(),
                 )
             })
             .collect()
@@ -417,14 +424,14 @@ mod tests {
         assert_eq!(
             kept(compare("a0", LessThan, i64::MAX as f64)),
             [
-                (0, max),
+                (0, max.clone()),
                 (0, ResultValue::Long(3)),
                 (1, ResultValue::Long(0))
             ]
         );
         assert_eq!(
             kept(compare("a0", GreaterThan, 2.5)),
-            [(0, max), (0, ResultValue::Long(3))]
+            [(0, max.clone()), (0, ResultValue::Long(3))]
         );
         assert_eq!(
             kept(compare("p0", EqualTo, 2.5)),
@@ -437,7 +444,7 @@ mod tests {
         );
         assert_eq!(
             kept(Having::Not(Box::new(compare("p0", GreaterThan, 0.0)))),
-            [(0, max), (1, ResultValue::Long(0))]
+            [(0, max.clone()), (1, ResultValue::Long(0))]
         );
     }
 

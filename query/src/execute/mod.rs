@@ -27,22 +27,26 @@
 //!   answered from rollup rows, and no interval bound cuts through a rollup
 //!   bucket that holds rows), the events table otherwise;
 //! - `scan` — one table's selected rows, read once and folded into groups;
+//! - `slots` — each selected row's group, numbered densely per table, so
+//!   that aggregations fold into flat arrays;
 //! - `group_keys` — a group key column as small codes; a row of a
 //!   multi-value dimension counts in the group of each of its values;
 //! - `bucketing` — a row's time bucket, its `__time` truncated by the plan's
 //!   granularity, and the empty buckets zero filling adds (with no group keys
 //!   only, and at most [`MAX_ZERO_FILL_BUCKETS`]);
 //! - `input` — what an aggregation reads in each kind of table: partial
-//!   results in a rollup table, one event's value in an events table (a
-//!   filtered aggregation reads what its inner one does, from only the rows
-//!   its filter selects, see `scan`);
+//!   results in a rollup table (first/last pairs, stored sketches), one
+//!   event's value in an events table (a filtered aggregation reads what its
+//!   inner one does, from only the rows its filter selects, see `scan`);
 //! - `fold` — sums, minima and maxima in the plan's number type, as Druid
 //!   computes them (a long sum truncates doubles and wraps on overflow;
-//!   nulls are skipped; an empty group is null, its count 0);
+//!   nulls are skipped; an empty group is null, its count 0); first/last by
+//!   event time; HLL and quantiles sketches built or merged;
 //! - `groups` — the groups of every table merged, in result order: by time,
 //!   then by keys, null first;
-//! - `post_aggregation` — arithmetic over each row's aggregations, as Druid
-//!   computes it;
+//! - `post_aggregation` — arithmetic and sketch lookups (estimates,
+//!   quantiles) over each row's aggregations, as Druid computes them; the
+//!   aggregations' sketches are then finalized;
 //! - `having` — which result rows are kept, judged on their keys and values.
 
 use strata_storage::segment::TableKind;
@@ -50,6 +54,7 @@ use strata_storage::segment::schema::SchemaError;
 use strata_storage::spec::DataSourceSpec;
 
 use crate::plan::{ArithmeticOperator, QueryPlan, ResultRow};
+use crate::query_limits::{QueryLimits, QueryStopped};
 use crate::select::SelectError;
 use crate::table::{ColumnValues, TableError, TableSource};
 
@@ -61,6 +66,7 @@ mod having;
 mod input;
 mod post_aggregation;
 mod scan;
+mod slots;
 mod table_choice;
 #[cfg(test)]
 mod test_support;
@@ -89,7 +95,7 @@ pub enum ExecuteError {
     #[error(transparent)]
     Table(#[from] TableError),
     #[error(
-        "aggregation `{aggregation}` reads metric `{metric}`, a {metric_type} metric, which cannot be aggregated yet; aggregate a count, sum, min or max metric instead"
+        "aggregation `{aggregation}` reads metric `{metric}`, a {metric_type} metric, which it cannot aggregate: sums, minima and maxima read count, sum, min and max metrics; first/last read any but sketches; HLL sketches and cardinality read any but quantiles sketches; quantiles sketches any but HLL sketches"
     )]
     Unsupported {
         aggregation: String,
@@ -104,6 +110,30 @@ pub enum ExecuteError {
         column: String,
         table: &'static str,
         kind: &'static str,
+    },
+    #[error(
+        "aggregation `{aggregation}` reads `{column}`, {kind} in the {table} table, which it cannot aggregate; first/last and distinct counts read string, long or double columns, or a rollup table's metric of their own kind"
+    )]
+    CannotRead {
+        aggregation: String,
+        column: String,
+        table: &'static str,
+        kind: &'static str,
+    },
+    #[error(
+        "post-aggregation `{post_aggregation}` reads `{field}` as {expected}, but `{field}` is an aggregation of another kind; point it at {expected}"
+    )]
+    NotASketch {
+        post_aggregation: String,
+        field: String,
+        expected: &'static str,
+    },
+    #[error(
+        "post-aggregation `{post_aggregation}` asks for the quantile at {fraction}; fractions lie between 0 and 1"
+    )]
+    BadFraction {
+        post_aggregation: String,
+        fraction: f64,
     },
     #[error(
         "cannot group by `{column}`, {kind} in the {table} table; group by a string, long or double dimension"
@@ -154,14 +184,28 @@ pub enum ExecuteError {
         table: &'static str,
         problem: String,
     },
+    #[error(transparent)]
+    Stopped(#[from] QueryStopped),
 }
 
 /// Runs the aggregate plan of `plan` over the rows of `sets`, which hold data
-/// of the datasource `spec` describes. See the [module docs](self).
+/// of the datasource `spec` describes, with no deadline and no memory
+/// budget. See the [module docs](self).
 pub fn execute(
     plan: &QueryPlan,
     spec: &DataSourceSpec,
     sets: &[TableSet<'_>],
+) -> Result<Vec<ResultRow>, ExecuteError> {
+    execute_with_limits(plan, spec, sets, &QueryLimits::unlimited())
+}
+
+/// [`execute`] within `limits`: checked before each table set, and the
+/// groups' estimated size against the memory budget after each.
+pub fn execute_with_limits(
+    plan: &QueryPlan,
+    spec: &DataSourceSpec,
+    sets: &[TableSet<'_>],
+    limits: &QueryLimits,
 ) -> Result<Vec<ResultRow>, ExecuteError> {
     let aggregate = &plan.aggregate;
     check_metrics_supported(aggregate, spec)?;
@@ -173,12 +217,79 @@ pub fn execute(
     if aggregate.zero_fill && aggregate.group_by.is_empty() {
         bucketing.zero_fill(plan, &mut groups)?;
     }
-    for set in sets {
-        if let Some(table) = choice.table_of(set) {
-            fold_table(table, plan, spec, &bucketing, &mut groups)?;
+    groups.check_memory(limits)?;
+    let tables: Vec<&dyn TableSource> =
+        sets.iter().filter_map(|set| choice.table_of(set)).collect();
+    let fold_all = |tables: &[&dyn TableSource], groups: &mut Groups| {
+        for table in tables {
+            limits.check()?;
+            fold_table(*table, plan, spec, &bucketing, groups, limits)?;
+            groups.check_memory(limits)?;
+        }
+        Ok::<(), ExecuteError>(())
+    };
+    let shares = split_by_rows(&tables, worker_count());
+    if shares.len() <= 1 {
+        fold_all(&tables, &mut groups)?;
+    } else {
+        // Each worker folds a run of consecutive tables into groups of its
+        // own; merging them in table order gives what one pass would.
+        let folded: Vec<Result<Groups, ExecuteError>> = std::thread::scope(|scope| {
+            let workers: Vec<_> = shares
+                .iter()
+                .map(|share| {
+                    scope.spawn(|| {
+                        let mut local = Groups::new(aggregate);
+                        fold_all(share, &mut local).map(|()| local)
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .map(|worker| {
+                    worker
+                        .join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+                })
+                .collect()
+        });
+        for local in folded {
+            groups.absorb(local?);
+            groups.check_memory(limits)?;
         }
     }
-    apply_having(aggregate, groups.into_rows(&post_aggregations))
+    let total = aggregate.grand_total.then(|| groups.total());
+    let mut rows = apply_having(aggregate, groups.into_rows(&post_aggregations))?;
+    if let Some(total) = total {
+        rows.extend(total.into_rows(&post_aggregations));
+    }
+    Ok(rows)
+}
+
+/// How many threads fold tables: one per core.
+fn worker_count() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
+}
+
+/// `tables` cut into at most `workers` runs of consecutive tables with about
+/// the same number of rows each; empty runs are left out.
+fn split_by_rows<'t, 'a>(
+    tables: &'t [&'a dyn TableSource],
+    workers: usize,
+) -> Vec<&'t [&'a dyn TableSource]> {
+    let total: usize = tables.iter().map(|table| table.rows()).sum();
+    let per_worker = total.div_ceil(workers.max(1)).max(1);
+    let mut shares = Vec::new();
+    let (mut start, mut rows) = (0, 0);
+    for (index, table) in tables.iter().enumerate() {
+        rows += table.rows();
+        if rows >= per_worker || index + 1 == tables.len() {
+            shares.push(&tables[start..=index]);
+            start = index + 1;
+            rows = 0;
+        }
+    }
+    shares
 }
 
 // How errors name a table and what a column holds, for the submodules that

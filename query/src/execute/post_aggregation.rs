@@ -1,29 +1,97 @@
-//! Post-aggregations: arithmetic over a result row's aggregations, computed
-//! once the groups of every table are merged.
+//! Post-aggregations: arithmetic and sketch lookups over a result row's
+//! aggregations, computed once the groups of every table are merged.
 //!
 //! A post-aggregation reads its fields by name: an aggregation, or a
 //! post-aggregation listed before it — never a later one, and the latest of
 //! equal names, so a post-aggregation shadows what it renames. Every name is
 //! resolved to a position in the row's values before any row is read, so a
-//! plan with an unknown name fails even when no row matches.
+//! plan with an unknown name fails even when no row matches; so does a
+//! sketch lookup pointed at an aggregation that is not that sketch.
 //!
 //! Arithmetic follows Druid's: operands are read as doubles and folded left
 //! to right, a null operand makes the result null, `/` by zero is 0 while
 //! `quotient` divides as IEEE 754 does, and the result is always a double.
+//! A sketch operand counts as its finalized value (Druid would fail); a
+//! string or an array as null.
+//!
+//! A field reads an aggregation's value as the fold left it — a sketch is
+//! still a sketch, for `HLLSketchEstimate` or `quantilesDoublesSketchToQuantile`
+//! to read — while a finalized field reads its estimate or count. Once every
+//! post-aggregation is computed, the aggregations' own values are finalized
+//! ([`finalize_aggregations`]); a post-aggregation that returns a sketch
+//! keeps it.
+
+use std::sync::Arc;
+
+use strata_storage::metric_cell::distinct::estimate_with_bounds;
+use strata_storage::metric_cell::quantiles::quantile;
 
 use crate::execute::ExecuteError;
-use crate::plan::{AggregatePlan, ArithmeticOperator, PostExpression, ResultValue};
+use crate::plan::{
+    AggregateFunction, AggregatePlan, ArithmeticOperator, PostExpression, ResultValue, SketchValue,
+};
 
 /// A post-aggregation with its field names resolved to positions in the
 /// row's values.
 #[derive(Debug, Clone, PartialEq)]
 pub(super) enum PostValue {
     Field(usize),
+    FinalizedField(usize),
     Constant(f64),
     Arithmetic {
         operator: ArithmeticOperator,
         operands: Vec<PostValue>,
     },
+    HllEstimate {
+        field: Box<PostValue>,
+        round: bool,
+    },
+    HllEstimateWithBounds {
+        field: Box<PostValue>,
+        std_devs: u8,
+    },
+    Quantiles {
+        field: Box<PostValue>,
+        fractions: Vec<f64>,
+        /// One fraction, answered as a number rather than an array.
+        single: bool,
+    },
+}
+
+/// Which sketch a named value holds, so a sketch lookup can be checked
+/// against it before any row is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Holds {
+    Hll,
+    Quantiles,
+    Other,
+}
+
+impl Holds {
+    fn of(function: &AggregateFunction) -> Self {
+        match function {
+            AggregateFunction::Filtered { inner, .. } => Holds::of(inner),
+            AggregateFunction::DistinctSketch { .. } | AggregateFunction::Cardinality { .. } => {
+                Holds::Hll
+            }
+            AggregateFunction::QuantilesSketch { .. } => Holds::Quantiles,
+            _ => Holds::Other,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Holds::Hll => "an HLL sketch (HLLSketchBuild, HLLSketchMerge or cardinality)",
+            Holds::Quantiles => "a quantiles sketch (quantilesDoublesSketch)",
+            Holds::Other => "a value",
+        }
+    }
+}
+
+/// The names a post-aggregation can read, with what each holds.
+struct Names<'a> {
+    names: Vec<&'a str>,
+    holds: Vec<Holds>,
 }
 
 /// Resolves every post-aggregation before any row is read, so a plan with
@@ -31,44 +99,91 @@ pub(super) enum PostValue {
 pub(super) fn compile_post_aggregations(
     aggregate: &AggregatePlan,
 ) -> Result<Vec<PostValue>, ExecuteError> {
-    let mut names: Vec<&str> = aggregate
-        .aggregations
-        .iter()
-        .map(|aggregation| aggregation.name.as_str())
-        .collect();
+    let mut names = Names {
+        names: aggregate
+            .aggregations
+            .iter()
+            .map(|aggregation| aggregation.name.as_str())
+            .collect(),
+        holds: aggregate
+            .aggregations
+            .iter()
+            .map(|aggregation| Holds::of(&aggregation.function))
+            .collect(),
+    };
     let mut compiled = Vec::with_capacity(aggregate.post_aggregations.len());
     for post_aggregation in &aggregate.post_aggregations {
-        compiled.push(PostValue::compile(
-            &post_aggregation.expression,
-            &names,
-            &post_aggregation.name,
-        )?);
-        names.push(&post_aggregation.name);
+        let value =
+            PostValue::compile(&post_aggregation.expression, &names, &post_aggregation.name)?;
+        let holds = match value {
+            PostValue::Field(index) => names.holds.get(index).copied().unwrap_or(Holds::Other),
+            _ => Holds::Other,
+        };
+        compiled.push(value);
+        names.names.push(&post_aggregation.name);
+        names.holds.push(holds);
     }
     Ok(compiled)
+}
+
+/// Finalizes the first `aggregations` values of a row (its aggregations'),
+/// once the post-aggregations have read them.
+pub(super) fn finalize_aggregations(values: &mut [ResultValue], aggregations: usize) {
+    for value in values.iter_mut().take(aggregations) {
+        if let ResultValue::Sketch(sketch) = value {
+            *value = sketch.finalized();
+        }
+    }
 }
 
 impl PostValue {
     fn compile(
         expression: &PostExpression,
-        names: &[&str],
+        names: &Names<'_>,
         post_aggregation: &str,
     ) -> Result<Self, ExecuteError> {
-        match expression {
+        let resolve = |field: &String| {
             // The latest of equal names: a post-aggregation shadows what it renames.
-            PostExpression::Field(field) => names
+            names
+                .names
                 .iter()
                 .rposition(|name| name == field)
-                .map(PostValue::Field)
                 .ok_or_else(|| ExecuteError::UnknownField {
                     post_aggregation: post_aggregation.to_owned(),
                     field: field.clone(),
-                    known: if names.is_empty() {
+                    known: if names.names.is_empty() {
                         "none".to_owned()
                     } else {
-                        names.join(", ")
+                        names.names.join(", ")
                     },
-                }),
+                })
+        };
+        let sketch = |field: &PostExpression, expected: Holds| {
+            let value = PostValue::compile(field, names, post_aggregation)?;
+            if let (PostExpression::Field(name), PostValue::Field(index)) = (field, &value)
+                && names.holds.get(*index) != Some(&expected)
+            {
+                return Err(ExecuteError::NotASketch {
+                    post_aggregation: post_aggregation.to_owned(),
+                    field: name.clone(),
+                    expected: expected.name(),
+                });
+            }
+            Ok(Box::new(value))
+        };
+        let check_fraction = |fraction: f64| {
+            if (0.0..=1.0).contains(&fraction) {
+                Ok(fraction)
+            } else {
+                Err(ExecuteError::BadFraction {
+                    post_aggregation: post_aggregation.to_owned(),
+                    fraction,
+                })
+            }
+        };
+        match expression {
+            PostExpression::Field(field) => resolve(field).map(PostValue::Field),
+            PostExpression::FinalizedField(field) => resolve(field).map(PostValue::FinalizedField),
             PostExpression::Constant(value) => Ok(PostValue::Constant(*value)),
             PostExpression::Arithmetic { operator, operands } => {
                 if operands.len() < 2 {
@@ -86,17 +201,44 @@ impl PostValue {
                         .collect::<Result<_, _>>()?,
                 })
             }
+            PostExpression::HllEstimate { field, round } => Ok(PostValue::HllEstimate {
+                field: sketch(field, Holds::Hll)?,
+                round: *round,
+            }),
+            PostExpression::HllEstimateWithBounds { field, std_devs } => {
+                Ok(PostValue::HllEstimateWithBounds {
+                    field: sketch(field, Holds::Hll)?,
+                    std_devs: *std_devs,
+                })
+            }
+            PostExpression::Quantile { field, fraction } => Ok(PostValue::Quantiles {
+                field: sketch(field, Holds::Quantiles)?,
+                fractions: vec![check_fraction(*fraction)?],
+                single: true,
+            }),
+            PostExpression::Quantiles { field, fractions } => Ok(PostValue::Quantiles {
+                field: sketch(field, Holds::Quantiles)?,
+                fractions: fractions
+                    .iter()
+                    .map(|fraction| check_fraction(*fraction))
+                    .collect::<Result<_, _>>()?,
+                single: false,
+            }),
         }
     }
 
     pub(super) fn evaluate(&self, values: &[ResultValue]) -> ResultValue {
         match self {
-            PostValue::Field(index) => values.get(*index).copied().unwrap_or(ResultValue::Null),
+            PostValue::Field(index) => values.get(*index).cloned().unwrap_or(ResultValue::Null),
+            PostValue::FinalizedField(index) => values
+                .get(*index)
+                .cloned()
+                .map_or(ResultValue::Null, ResultValue::finalized),
             PostValue::Constant(value) => ResultValue::Double(*value),
             PostValue::Arithmetic { operator, operands } => {
                 let mut operands = operands
                     .iter()
-                    .map(|operand| as_double(operand.evaluate(values)));
+                    .map(|operand| operand.evaluate(values).as_f64());
                 let Some(Some(mut result)) = operands.next() else {
                     return ResultValue::Null;
                 };
@@ -108,15 +250,51 @@ impl PostValue {
                 }
                 ResultValue::Double(result)
             }
+            PostValue::HllEstimate { field, round } => match field.evaluate(values) {
+                ResultValue::Sketch(SketchValue::Hll { sketch, .. }) => SketchValue::Hll {
+                    sketch,
+                    round: *round,
+                }
+                .finalized(),
+                _ => ResultValue::Null,
+            },
+            PostValue::HllEstimateWithBounds { field, std_devs } => match field.evaluate(values) {
+                ResultValue::Sketch(SketchValue::Hll { sketch, .. }) => {
+                    ResultValue::Doubles(estimate_with_bounds(&sketch, *std_devs).to_vec())
+                }
+                _ => ResultValue::Null,
+            },
+            PostValue::Quantiles {
+                field,
+                fractions,
+                single,
+            } => match field.evaluate(values) {
+                ResultValue::Sketch(SketchValue::Quantiles(sketch)) => {
+                    quantiles_of(&sketch, fractions, *single)
+                }
+                _ => ResultValue::Null,
+            },
         }
     }
 }
 
-fn as_double(value: ResultValue) -> Option<f64> {
-    match value {
-        ResultValue::Null => None,
-        ResultValue::Long(value) => Some(value as f64),
-        ResultValue::Double(value) => Some(value),
+/// The quantiles of `sketch` at `fractions`; null for an empty sketch.
+fn quantiles_of(
+    sketch: &Arc<strata_storage::metric_cell::DoublesSketch>,
+    fractions: &[f64],
+    single: bool,
+) -> ResultValue {
+    let values: Option<Vec<f64>> = fractions
+        .iter()
+        .map(|fraction| quantile(sketch, *fraction))
+        .collect();
+    match (values, single) {
+        (None, _) => ResultValue::Null,
+        (Some(values), true) => values
+            .first()
+            .copied()
+            .map_or(ResultValue::Null, ResultValue::Double),
+        (Some(values), false) => ResultValue::Doubles(values),
     }
 }
 

@@ -1,30 +1,31 @@
 //! Scanning one table: its selected rows, read once, folded into groups.
 //!
-//! A table's rows are selected by the plan's intervals and filter, its
-//! group key and aggregation columns are read whole, and each selected row
-//! is folded into the group of its time bucket and key values — of each
-//! combination of them, for multi-value keys. Groups are found by their
-//! keys' small codes first, in a map of this table's own, and merged into
-//! the result's groups once the table is done, when each code is turned back
-//! into its value: codes mean nothing outside the table that assigned them.
+//! A table's rows are selected by the plan's intervals and filter, and its
+//! group key and aggregation columns are read — only the blocks holding
+//! selected rows. Each selected row is given the slot of its group (its
+//! time bucket and the codes of its key values, each combination of them
+//! for multi-value keys; see `slots`), then each aggregation folds its
+//! column into the slots' accumulators, one column at a time. The slots are
+//! merged into the result's groups once the table is done, when each code is
+//! turned back into its value: codes mean nothing outside the table that
+//! assigned them.
 //!
 //! A filtered aggregation folds only the rows its filters select too: each
 //! filter is a row bitmap of the table, as the query's filter is, and a row
 //! is folded into that aggregation when it lies in all of them.
 
-use std::collections::HashMap;
-
 use roaring::RoaringBitmap;
 use strata_storage::spec::DataSourceSpec;
-use strata_storage::time::Millis;
 
 use super::ExecuteError;
 use super::bucketing::Bucketing;
 use super::fold::Accumulator;
-use super::group_keys::{KeyColumn, for_each_combination};
+use super::group_keys::KeyColumn;
 use super::groups::{GroupId, Groups};
 use super::input::Input;
+use super::slots::SlotAssignment;
 use crate::plan::{Filter, QueryPlan};
+use crate::query_limits::QueryLimits;
 use crate::select::select_rows;
 use crate::table::TableSource;
 
@@ -35,6 +36,7 @@ pub(super) fn fold_table(
     spec: &DataSourceSpec,
     bucketing: &Bucketing,
     groups: &mut Groups,
+    limits: &QueryLimits,
 ) -> Result<(), ExecuteError> {
     let selected = select_rows(table, &plan.intervals, plan.filter.as_ref())?;
     if selected.is_empty() {
@@ -52,7 +54,7 @@ pub(super) fn fold_table(
         .aggregate
         .aggregations
         .iter()
-        .map(|aggregation| Input::read(table, spec, aggregation, rows))
+        .map(|aggregation| Input::read(table, spec, aggregation, rows, &selected))
         .collect::<Result<Vec<_>, _>>()?;
     let passing = plan
         .aggregate
@@ -61,59 +63,63 @@ pub(super) fn fold_table(
         .map(|aggregation| rows_passing_filters(table, plan, &aggregation.function.filters()))
         .collect::<Result<Vec<_>, _>>()?;
 
-    // Groups are found by small codes first — a dictionary id per key — so
-    // a row costs a hash of a few integers, not of its strings.
-    let mut local: HashMap<Vec<u64>, Vec<Accumulator>> = HashMap::new();
-    let mut group = Vec::with_capacity(keys.len() + 1);
-    let mut choices: Vec<&[u32]> = Vec::with_capacity(keys.len());
-    for row in selected.iter().map(|row| row as usize) {
-        let Some(&time) = times.get(row) else {
-            continue;
-        };
-        choices.clear();
-        choices.extend(keys.iter().map(|key| key.codes(row)));
-        group.clear();
-        group.push(bucketing.bucket(time) as u64);
-        for_each_combination(&choices, &mut group, &mut |group| {
-            if !local.contains_key(group) {
-                local.insert(group.to_vec(), groups.empty.clone());
-            }
-            let Some(accumulators) = local.get_mut(group) else {
-                return;
-            };
-            for ((accumulator, input), passing) in
-                accumulators.iter_mut().zip(&inputs).zip(&passing)
-            {
-                if !passing
-                    .as_ref()
-                    .is_none_or(|passing| passing.contains(row as u32))
-                {
-                    continue;
-                }
-                if let Some(value) = input.value(row) {
-                    accumulator.add(value);
-                }
-            }
-        });
+    let assignment = SlotAssignment::assign(&selected, &times, bucketing, &keys);
+    limits.check()?;
+    let width = inputs.len();
+    let mut accumulators: Vec<Accumulator> = Vec::with_capacity(assignment.groups.len() * width);
+    for _ in &assignment.groups {
+        accumulators.extend_from_slice(&groups.empty);
     }
-    for (group, accumulators) in local {
-        let Some((&bucket, codes)) = group.split_first() else {
-            continue;
-        };
+    for (aggregation, (input, passing)) in inputs.iter().zip(&passing).enumerate() {
+        limits.check()?;
+        let passing = passing.as_ref().map(|passing| row_mask(passing, rows));
+        for (&row, &slot) in assignment.rows.iter().zip(&assignment.slots) {
+            let row = row as usize;
+            if passing
+                .as_ref()
+                .is_some_and(|passing| !passing.get(row).copied().unwrap_or(false))
+            {
+                continue;
+            }
+            let Some(value) = input.value(row) else {
+                continue;
+            };
+            if let Some(accumulator) = accumulators.get_mut(slot as usize * width + aggregation) {
+                accumulator.add(value);
+            }
+        }
+    }
+    for ((bucket, codes), accumulators) in assignment
+        .groups
+        .iter()
+        .zip(accumulators.chunks(width.max(1)))
+    {
         let keys = codes
             .iter()
             .zip(&keys)
-            .map(|(&code, key)| key.value(code))
+            .map(|(&code, key)| key.value(u64::from(code)))
             .collect();
         groups.merge(
             GroupId {
-                timestamp: bucket as Millis,
+                timestamp: *bucket,
                 keys,
             },
-            &accumulators,
+            accumulators,
         );
     }
     Ok(())
+}
+
+/// `rows` flags, set for the rows of `bitmap`: a row is then checked by
+/// indexing, not by a search in the bitmap.
+fn row_mask(bitmap: &RoaringBitmap, rows: usize) -> Vec<bool> {
+    let mut mask = vec![false; rows];
+    for row in bitmap {
+        if let Some(flag) = mask.get_mut(row as usize) {
+            *flag = true;
+        }
+    }
+    mask
 }
 
 /// The selected rows every one of `filters` is TRUE for; `None` when there

@@ -15,6 +15,14 @@
 //!   value), a min of a min metric, a max of a max metric, or a min or max of
 //!   a rollup dimension. A *sum* of a dimension is not exact: a rollup row
 //!   stands for several events but holds the dimension once;
+//! - first/last of a first/last metric of the same direction (its pairs keep
+//!   the event times; of anything else the rollup row's time is truncated);
+//! - an HLL sketch of an HLL metric or of a rollup dimension, and a
+//!   `cardinality` of rollup dimensions: a rollup row holds each value (and
+//!   each combination of values) of its events, and counting distinct
+//!   values does not care how many events held them;
+//! - a quantiles sketch of a quantiles metric (a dimension or a partial sum
+//!   would lose how many events held each value);
 //! - a filtered aggregation's inner function is exact and its filter's
 //!   columns are rollup dimensions, like the query's filter: a rollup row's
 //!   events then all pass the filter or all fail it.
@@ -132,6 +140,35 @@ fn folds_exactly_from_rollup(function: &AggregateFunction, spec: &DataSourceSpec
         }
         AggregateFunction::Min { column, .. } => (column, false),
         AggregateFunction::Max { column, .. } => (column, true),
+        AggregateFunction::First { column, .. } => {
+            return matches!(
+                spec.metric(column).map(|metric| metric.aggregator()),
+                Some(Aggregator::First { .. })
+            );
+        }
+        AggregateFunction::Last { column, .. } => {
+            return matches!(
+                spec.metric(column).map(|metric| metric.aggregator()),
+                Some(Aggregator::Last { .. })
+            );
+        }
+        AggregateFunction::DistinctSketch { column, .. } => {
+            return match spec.metric(column).map(|metric| metric.aggregator()) {
+                Some(aggregator) => matches!(aggregator, Aggregator::HllSketch { .. }),
+                None => is_rollup_dimension(spec, column),
+            };
+        }
+        AggregateFunction::QuantilesSketch { column, .. } => {
+            return matches!(
+                spec.metric(column).map(|metric| metric.aggregator()),
+                Some(Aggregator::QuantilesSketch { .. })
+            );
+        }
+        AggregateFunction::Cardinality { columns, .. } => {
+            return columns
+                .iter()
+                .all(|column| spec.metric(column).is_none() && is_rollup_dimension(spec, column));
+        }
         AggregateFunction::Filtered { filter, inner } => {
             let mut columns = Vec::new();
             collect_filter_columns(filter, &mut columns);
@@ -163,9 +200,28 @@ mod tests {
 
     use crate::execute::test_support::*;
     use crate::execute::{TableSet, execute};
+    use strata_storage::spec::{HllLgK, HllTargetType, QuantilesK};
+
     use crate::plan::{
         AggregateFunction, Filter, KeyValue, NumberType, QueryPlan, ResultRow, ResultValue,
+        ValueKind,
     };
+
+    fn hll(column: &str) -> AggregateFunction {
+        AggregateFunction::DistinctSketch {
+            column: column.into(),
+            lg_k: HllLgK::DEFAULT,
+            target_type: HllTargetType::Hll4,
+            round: false,
+        }
+    }
+
+    fn quantiles(column: &str) -> AggregateFunction {
+        AggregateFunction::QuantilesSketch {
+            column: column.into(),
+            k: QuantilesK::DEFAULT,
+        }
+    }
 
     /// Two rollup rows of two events each in the first hour, one in the
     /// second.
@@ -379,6 +435,82 @@ mod tests {
                 aggregating(max("status", Long)),
                 &with_count,
                 Rollup,
+            ),
+            (
+                "first of a first metric",
+                aggregating(AggregateFunction::First {
+                    column: "bytes_first".into(),
+                    kind: ValueKind::Double,
+                }),
+                &with_count,
+                Rollup,
+            ),
+            (
+                "last of a last metric",
+                aggregating(AggregateFunction::Last {
+                    column: "latency_last".into(),
+                    kind: ValueKind::String,
+                }),
+                &with_count,
+                Rollup,
+            ),
+            (
+                "last of a first metric",
+                aggregating(AggregateFunction::Last {
+                    column: "bytes_first".into(),
+                    kind: ValueKind::Long,
+                }),
+                &with_count,
+                Events,
+            ),
+            (
+                "first of a rollup dimension",
+                aggregating(AggregateFunction::First {
+                    column: "status".into(),
+                    kind: ValueKind::Long,
+                }),
+                &with_count,
+                Events,
+            ),
+            (
+                "HLL sketch of an HLL metric",
+                aggregating(hll("users")),
+                &with_count,
+                Rollup,
+            ),
+            (
+                "HLL sketch of a dimension outside rollup",
+                aggregating(hll("user")),
+                &with_count,
+                Events,
+            ),
+            (
+                "HLL sketch of a sum metric",
+                aggregating(hll("bytes")),
+                &with_count,
+                Events,
+            ),
+            (
+                "cardinality with a dimension outside rollup",
+                aggregating(AggregateFunction::Cardinality {
+                    columns: vec!["status".into(), "user".into()],
+                    by_row: true,
+                    round: true,
+                }),
+                &with_count,
+                Events,
+            ),
+            (
+                "quantiles of a quantiles metric",
+                aggregating(quantiles("latency_sketch")),
+                &with_count,
+                Rollup,
+            ),
+            (
+                "quantiles of a raw input",
+                aggregating(quantiles("latency")),
+                &with_count,
+                Events,
             ),
             (
                 "sum of a rollup dimension",

@@ -6,9 +6,12 @@
 
 use std::collections::BTreeMap;
 
+use std::collections::BTreeSet;
+
 use strata_storage::granularity::Granularity;
+use strata_storage::metric_cell::{DistinctKey, HllState, QuantilesState, Timed};
 use strata_storage::segment::{CellValue, ColumnKind, ColumnSchema, TableKind, TableSchema};
-use strata_storage::spec::DataSourceSpec;
+use strata_storage::spec::{DataSourceSpec, HllLgK, HllTargetType, QuantilesK};
 use strata_storage::time::{Interval, MILLIS_PER_HOUR, MILLIS_PER_MINUTE, Millis};
 
 use super::TableSet;
@@ -17,11 +20,14 @@ use crate::mem_table::{MemTable, MemTableBuilder};
 use crate::plan::{
     AggregateFunction, AggregatePlan, Aggregation, ArithmeticOperator, Filter, GroupKey, Having,
     HavingComparison, KeyValue, NumberType, PostExpression, QueryPlan, RangeOrdering, ResultRow,
-    ResultValue,
+    ResultValue, ValueKind,
 };
 
 /// Every kind of dimension the executor treats apart: a string one, a
-/// multi-value one, one outside rollup, a long one.
+/// multi-value one, one outside rollup, a long one; and every kind of
+/// metric: numbers, first/last pairs, an HLL sketch (of the dimension
+/// outside rollup, which the events table keeps as its raw input) and a
+/// quantiles sketch.
 pub(super) const SPEC: &str = r#"{
     "dataSource": "web",
     "dimensionsSpec": {"dimensions": [
@@ -35,7 +41,13 @@ pub(super) const SPEC: &str = r#"{
         {"type": "longSum", "name": "bytes", "fieldName": "bytes"},
         {"type": "doubleSum", "name": "latency_sum", "fieldName": "latency"},
         {"type": "longMin", "name": "bytes_min", "fieldName": "bytes"},
-        {"type": "doubleMax", "name": "latency_max", "fieldName": "latency"}
+        {"type": "doubleMax", "name": "latency_max", "fieldName": "latency"},
+        {"type": "longFirst", "name": "bytes_first", "fieldName": "bytes"},
+        {"type": "longLast", "name": "bytes_last", "fieldName": "bytes"},
+        {"type": "doubleFirst", "name": "latency_first", "fieldName": "latency"},
+        {"type": "doubleLast", "name": "latency_last", "fieldName": "latency"},
+        {"type": "HLLSketchBuild", "name": "users", "fieldName": "user"},
+        {"type": "quantilesDoublesSketch", "name": "latency_sketch", "fieldName": "latency"}
     ],
     "granularitySpec": {"segmentGranularity": "day", "queryGranularity": "minute", "rollup": true}
 }"#;
@@ -110,13 +122,50 @@ pub(super) fn events_table(events: &[Event]) -> MemTable {
 }
 
 /// One rollup row's metrics.
-#[derive(Default)]
 struct RolledUp {
     count: i64,
     bytes: Option<i64>,
     latency_sum: Option<f64>,
     bytes_min: Option<i64>,
     latency_max: Option<f64>,
+    bytes_first: Option<Timed<i64>>,
+    bytes_last: Option<Timed<i64>>,
+    latency_first: Option<Timed<f64>>,
+    latency_last: Option<Timed<f64>>,
+    users: HllState,
+    latency_sketch: QuantilesState,
+}
+
+impl Default for RolledUp {
+    fn default() -> Self {
+        RolledUp {
+            count: 0,
+            bytes: None,
+            latency_sum: None,
+            bytes_min: None,
+            latency_max: None,
+            bytes_first: None,
+            bytes_last: None,
+            latency_first: None,
+            latency_last: None,
+            users: HllState::new(HllLgK::DEFAULT, HllTargetType::Hll4),
+            latency_sketch: QuantilesState::new(QuantilesK::DEFAULT),
+        }
+    }
+}
+
+/// Ingest's first and last: the earliest time wins, the first to arrive
+/// among equal times; the latest, the last to arrive.
+fn keep_first<T>(slot: &mut Option<Timed<T>>, time: Millis, value: T) {
+    if slot.as_ref().is_none_or(|current| time < current.time) {
+        *slot = Some(Timed { time, value });
+    }
+}
+
+fn keep_last<T>(slot: &mut Option<Timed<T>>, time: Millis, value: T) {
+    if slot.as_ref().is_none_or(|current| time >= current.time) {
+        *slot = Some(Timed { time, value });
+    }
 }
 
 /// `ingest::table_layout`'s rollup table for [`SPEC`]: the events
@@ -132,10 +181,18 @@ pub(super) fn rollup_table(events: &[Event]) -> MemTable {
         if let Some(bytes) = event.bytes {
             row.bytes = Some(row.bytes.unwrap_or(0).wrapping_add(bytes));
             row.bytes_min = Some(row.bytes_min.map_or(bytes, |min| min.min(bytes)));
+            keep_first(&mut row.bytes_first, event.time, bytes);
+            keep_last(&mut row.bytes_last, event.time, bytes);
         }
         if let Some(latency) = event.latency {
             row.latency_sum = Some(row.latency_sum.unwrap_or(0.0) + latency);
             row.latency_max = Some(row.latency_max.map_or(latency, |max| max.max(latency)));
+            keep_first(&mut row.latency_first, event.time, latency);
+            keep_last(&mut row.latency_last, event.time, latency);
+            row.latency_sketch.add(latency).unwrap();
+        }
+        if let Some(key) = event.user.as_deref().and_then(DistinctKey::text) {
+            row.users.add(key);
         }
     }
     let schema = TableSchema::new(vec![
@@ -147,11 +204,28 @@ pub(super) fn rollup_table(events: &[Event]) -> MemTable {
         ColumnSchema::new("latency_sum", ColumnKind::Double),
         ColumnSchema::new("bytes_min", ColumnKind::Long),
         ColumnSchema::new("latency_max", ColumnKind::Double),
+        ColumnSchema::new("bytes_first", complex("serializablePairLongLong")),
+        ColumnSchema::new("bytes_last", complex("serializablePairLongLong")),
+        ColumnSchema::new("latency_first", complex("serializablePairLongDouble")),
+        ColumnSchema::new("latency_last", complex("serializablePairLongDouble")),
+        ColumnSchema::new("users", complex("HLLSketch")),
+        ColumnSchema::new("latency_sketch", complex("quantilesDoublesSketch")),
     ])
     .unwrap();
     let mut builder = MemTableBuilder::new(TableKind::Rollup, schema);
     for ((time, host, tags, status), row) in &rows {
         let tags: Vec<&str> = tags.iter().map(String::as_str).collect();
+        let pairs = [
+            row.bytes_first.map(|pair| pair.to_bytes()),
+            row.bytes_last.map(|pair| pair.to_bytes()),
+            row.latency_first.map(|pair| pair.to_bytes()),
+            row.latency_last.map(|pair| pair.to_bytes()),
+        ];
+        fn pair_cell(pair: &Option<[u8; 16]>) -> CellValue<'_> {
+            pair.as_ref()
+                .map_or(CellValue::Null, |bytes| CellValue::Bytes(bytes))
+        }
+        let (users, latency_sketch) = (row.users.to_bytes(), row.latency_sketch.to_bytes());
         builder
             .append_row(
                 *time,
@@ -164,11 +238,23 @@ pub(super) fn rollup_table(events: &[Event]) -> MemTable {
                     double_cell(row.latency_sum),
                     long_cell(row.bytes_min),
                     double_cell(row.latency_max),
+                    pair_cell(&pairs[0]),
+                    pair_cell(&pairs[1]),
+                    pair_cell(&pairs[2]),
+                    pair_cell(&pairs[3]),
+                    CellValue::Bytes(&users),
+                    CellValue::Bytes(&latency_sketch),
                 ],
             )
             .unwrap();
     }
     builder.finish()
+}
+
+fn complex(type_name: &str) -> ColumnKind {
+    ColumnKind::Complex {
+        type_name: type_name.to_owned(),
+    }
 }
 
 fn str_cell(value: &Option<String>) -> CellValue<'_> {
@@ -216,9 +302,170 @@ fn event_value(event: &Event, column: &str) -> Option<Number> {
     }
 }
 
+/// A value first/last can pick, or a distinct count count, for `column`.
+#[derive(Debug, Clone, PartialEq)]
+enum OracleScalar {
+    Long(i64),
+    Double(f64),
+    Str(String),
+}
+
+/// What one event holds in `column`: a metric by its input field, a
+/// multi-value dimension by its values.
+fn event_scalars(event: &Event, column: &str) -> Vec<OracleScalar> {
+    let long = |value: Option<i64>| value.map(OracleScalar::Long).into_iter().collect();
+    let double = |value: Option<f64>| value.map(OracleScalar::Double).into_iter().collect();
+    let text = |value: &Option<String>| value.clone().map(OracleScalar::Str).into_iter().collect();
+    match column {
+        "count" => vec![OracleScalar::Long(1)],
+        "bytes" | "bytes_min" | "bytes_first" | "bytes_last" => long(event.bytes),
+        "latency" | "latency_sum" | "latency_max" | "latency_first" | "latency_last"
+        | "latency_sketch" => double(event.latency),
+        "status" => long(event.status),
+        "host" => text(&event.host),
+        "user" | "users" => text(&event.user),
+        "tags" => event.tags.iter().cloned().map(OracleScalar::Str).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// The text a distinct count hashes: a double in Rust's shortest form.
+fn scalar_text(scalar: &OracleScalar) -> String {
+    match scalar {
+        OracleScalar::Long(value) => value.to_string(),
+        OracleScalar::Double(value) => (value + 0.0).to_string(),
+        OracleScalar::Str(value) => value.clone(),
+    }
+}
+
+fn pick_as(scalar: &OracleScalar, kind: ValueKind) -> Option<ResultValue> {
+    let number = match scalar {
+        OracleScalar::Long(value) => Some(*value as f64),
+        OracleScalar::Double(value) => Some(*value),
+        OracleScalar::Str(text) => text.trim().parse::<f64>().ok(),
+    };
+    Some(match (kind, scalar) {
+        (ValueKind::String, _) => ResultValue::String(scalar_text_for_string(scalar)),
+        (ValueKind::Long, OracleScalar::Long(value)) => ResultValue::Long(*value),
+        (ValueKind::Long, _) => ResultValue::Long(number?.trunc() as i64),
+        (ValueKind::Double, _) => ResultValue::Double(number?),
+        (ValueKind::Float, _) => ResultValue::Double(f64::from(number? as f32)),
+    })
+}
+
+fn scalar_text_for_string(scalar: &OracleScalar) -> String {
+    match scalar {
+        OracleScalar::Double(value) => value.to_string(),
+        other => scalar_text(other),
+    }
+}
+
+/// The estimate an HLL sketch of lgK 12 gives for exactly these distinct
+/// texts — which must be within 5% (three standard errors) of their number.
+fn oracle_distinct(texts: BTreeSet<String>, round: bool) -> ResultValue {
+    let mut sketch = HllState::new(HllLgK::DEFAULT, HllTargetType::Hll4);
+    for text in texts.iter().filter(|text| !text.is_empty()) {
+        sketch.add(DistinctKey::text(text).unwrap());
+    }
+    let exact = texts.iter().filter(|text| !text.is_empty()).count() as f64;
+    let estimate = sketch.sketch().estimate();
+    assert!(
+        (estimate - exact).abs() <= 0.05 * exact.max(1.0),
+        "estimate {estimate} of {exact}"
+    );
+    if round {
+        ResultValue::Long(estimate.round() as i64)
+    } else {
+        ResultValue::Double(estimate)
+    }
+}
+
 fn oracle_aggregate(function: &AggregateFunction, events: &[&Event]) -> ResultValue {
     let (fold, column, number) = match function {
         AggregateFunction::Count => return ResultValue::Long(events.len() as i64),
+        AggregateFunction::First { column, kind } | AggregateFunction::Last { column, kind } => {
+            let is_first = matches!(function, AggregateFunction::First { .. });
+            let mut picked: Option<(Millis, ResultValue)> = None;
+            for event in events {
+                let Some(value) = event_scalars(event, column)
+                    .first()
+                    .and_then(|scalar| pick_as(scalar, *kind))
+                else {
+                    continue;
+                };
+                let replaces = picked.as_ref().is_none_or(|(time, _)| {
+                    if is_first {
+                        event.time < *time
+                    } else {
+                        event.time >= *time
+                    }
+                });
+                if replaces {
+                    picked = Some((event.time, value));
+                }
+            }
+            return picked.map_or(ResultValue::Null, |(_, value)| value);
+        }
+        AggregateFunction::DistinctSketch { column, round, .. } => {
+            let texts = events
+                .iter()
+                .flat_map(|event| event_scalars(event, column))
+                .map(|scalar| scalar_text(&scalar))
+                .collect();
+            return oracle_distinct(texts, *round);
+        }
+        AggregateFunction::Cardinality {
+            columns,
+            by_row,
+            round,
+        } => {
+            let texts = if *by_row {
+                events
+                    .iter()
+                    .filter_map(|event| {
+                        let parts: Vec<Vec<String>> = columns
+                            .iter()
+                            .map(|column| {
+                                let mut texts: Vec<String> = event_scalars(event, column)
+                                    .iter()
+                                    .map(scalar_text)
+                                    .filter(|text| !text.is_empty())
+                                    .collect();
+                                texts.sort();
+                                texts
+                            })
+                            .collect();
+                        parts.iter().any(|part| !part.is_empty()).then(|| {
+                            parts
+                                .iter()
+                                .map(|part| part.join("\u{1}"))
+                                .collect::<Vec<_>>()
+                                .join("\u{0}")
+                        })
+                    })
+                    .collect()
+            } else {
+                events
+                    .iter()
+                    .flat_map(|event| {
+                        columns
+                            .iter()
+                            .flat_map(|column| event_scalars(event, column))
+                            .collect::<Vec<_>>()
+                    })
+                    .map(|scalar| scalar_text(&scalar))
+                    .collect()
+            };
+            return oracle_distinct(texts, *round);
+        }
+        AggregateFunction::QuantilesSketch { column, .. } => {
+            let values = events
+                .iter()
+                .flat_map(|event| event_scalars(event, column))
+                .filter(|scalar| !matches!(scalar, OracleScalar::Str(_)))
+                .count();
+            return ResultValue::Long(values as i64);
+        }
         AggregateFunction::Filtered { filter, inner } => {
             let passing: Vec<&Event> = events
                 .iter()
@@ -277,15 +524,14 @@ fn oracle_aggregate(function: &AggregateFunction, events: &[&Event]) -> ResultVa
 
 fn oracle_post(expression: &PostExpression, named: &BTreeMap<String, ResultValue>) -> ResultValue {
     match expression {
-        PostExpression::Field(name) => named[name],
+        PostExpression::Field(name) | PostExpression::FinalizedField(name) => named[name].clone(),
         PostExpression::Constant(value) => ResultValue::Double(*value),
         PostExpression::Arithmetic { operator, operands } => {
             let mut numbers = Vec::new();
             for operand in operands {
-                match oracle_post(operand, named) {
-                    ResultValue::Null => return ResultValue::Null,
-                    ResultValue::Long(value) => numbers.push(value as f64),
-                    ResultValue::Double(value) => numbers.push(value),
+                match oracle_post(operand, named).as_f64() {
+                    None => return ResultValue::Null,
+                    Some(value) => numbers.push(value),
                 }
             }
             let result = numbers[1..]
@@ -306,6 +552,7 @@ fn oracle_post(expression: &PostExpression, named: &BTreeMap<String, ResultValue
                 });
             ResultValue::Double(result)
         }
+        other => unreachable!("the properties use no {other:?}"),
     }
 }
 
@@ -439,12 +686,12 @@ pub(super) fn oracle(plan: &QueryPlan, events: &[Event]) -> Vec<ResultRow> {
             let mut values = Vec::new();
             for aggregation in &aggregate.aggregations {
                 let value = oracle_aggregate(&aggregation.function, &events);
-                named.insert(aggregation.name.clone(), value);
+                named.insert(aggregation.name.clone(), value.clone());
                 values.push(value);
             }
             for post in &aggregate.post_aggregations {
                 let value = oracle_post(&post.expression, &named);
-                named.insert(post.name.clone(), value);
+                named.insert(post.name.clone(), value.clone());
                 values.push(value);
             }
             ResultRow {
@@ -487,7 +734,7 @@ fn oracle_value(aggregate: &AggregatePlan, row: &ResultRow, name: &str) -> Resul
         .map(|aggregation| &aggregation.name)
         .chain(aggregate.post_aggregations.iter().map(|post| &post.name))
         .position(|known| known == name)
-        .map_or(ResultValue::Null, |position| row.values[position])
+        .map_or(ResultValue::Null, |position| row.values[position].clone())
 }
 
 fn oracle_key(aggregate: &AggregatePlan, row: &ResultRow, name: &str) -> Option<KeyValue> {
@@ -499,11 +746,7 @@ fn oracle_key(aggregate: &AggregatePlan, row: &ResultRow, name: &str) -> Option<
 }
 
 fn oracle_number(value: ResultValue) -> Option<f64> {
-    match value {
-        ResultValue::Null => None,
-        ResultValue::Long(long) => Some(long as f64),
-        ResultValue::Double(double) => Some(double),
-    }
+    value.as_f64()
 }
 
 /// The having specs the tests use, two-valued as Druid's are.
@@ -643,6 +886,7 @@ pub(super) fn plan(
             post_aggregations: Vec::new(),
             zero_fill: false,
             having: None,
+            grand_total: false,
         },
     }
 }

@@ -43,7 +43,8 @@ struct Event {
 }
 
 impl Event {
-    /// The event as the default columns return it.
+    /// The event as the default columns return it: its `count` metric is
+    /// 1, its `bytes` metric its bytes.
     fn values(&self) -> Vec<ScanValue> {
         let text =
             |value: Option<&str>| value.map_or(ScanValue::Null, |v| ScanValue::String(v.into()));
@@ -59,6 +60,7 @@ impl Event {
             tags,
             text(self.user.as_deref()),
             long(self.status),
+            ScanValue::Long(1),
             long(self.bytes),
         ]
     }
@@ -224,7 +226,7 @@ fn scans_return_the_oracles_rows_for_every_filter_order_offset_and_limit() {
                 let result = scan(&plan, &spec(), &table_sets).unwrap();
                 assert_eq!(
                     result.columns,
-                    ["__time", "host", "tags", "user", "status", "bytes"]
+                    ["__time", "host", "tags", "user", "status", "count", "bytes"]
                 );
                 let expected = oracle(&sets, &plan, keep);
                 assert_eq!(result.rows, expected, "{plan:?}");
@@ -257,7 +259,7 @@ fn a_column_list_picks_orders_and_nulls_the_columns() {
             let all = event.values();
             ScanRow {
                 time: event.time,
-                values: vec![all[5].clone(), ScanValue::Null, all[1].clone()],
+                values: vec![all[6].clone(), ScanValue::Null, all[1].clone()],
             }
         })
         .collect();
@@ -323,7 +325,7 @@ fn a_set_is_read_through_its_events_table_and_only_without_one_through_its_rollu
     assert_eq!(
         result.columns,
         [
-            "__time", "host", "tags", "user", "status", "bytes", "count", "users"
+            "__time", "host", "tags", "user", "status", "count", "bytes", "users"
         ]
     );
     let null = ScanValue::Null;
@@ -338,8 +340,8 @@ fn a_set_is_read_through_its_events_table_and_only_without_one_through_its_rollu
                     ScanValue::String("x".into()),
                     ScanValue::String("u1".into()),
                     ScanValue::Long(200),
+                    ScanValue::Long(1),
                     ScanValue::Long(10),
-                    null.clone(),
                     null.clone(),
                 ],
             },
@@ -351,8 +353,8 @@ fn a_set_is_read_through_its_events_table_and_only_without_one_through_its_rollu
                     null.clone(),
                     null.clone(),
                     null.clone(),
-                    null,
                     ScanValue::Long(3),
+                    null,
                     ScanValue::Bytes(vec![1, 2]),
                 ],
             },
@@ -444,4 +446,75 @@ fn ranking_many_rows_under_a_limit_keeps_the_best_ones_across_tables() {
             assert_eq!(result.rows, oracle(&sets, &plan, |_| true), "{plan:?}");
         }
     }
+}
+
+#[test]
+fn an_events_tables_metrics_are_their_value_over_one_event() {
+    let spec = DataSourceSpec::from_json(
+        r#"{
+        "dataSource": "web",
+        "dimensionsSpec": {"dimensions": ["host"]},
+        "metricsSpec": [
+            {"type": "count", "name": "events"},
+            {"type": "longSum", "name": "total", "fieldName": "size"},
+            {"type": "doubleMax", "name": "slowest", "fieldName": "ms"},
+            {"type": "HLLSketchBuild", "name": "users", "fieldName": "user"}
+        ],
+        "granularitySpec": {"segmentGranularity": "day", "queryGranularity": "none", "rollup": false}
+    }"#,
+    )
+    .unwrap();
+    let schema = TableSchema::new(vec![
+        ColumnSchema::new("host", ColumnKind::String { multi_value: false }),
+        ColumnSchema::new("size", ColumnKind::Double),
+        ColumnSchema::new("ms", ColumnKind::Long),
+        ColumnSchema::new("user", ColumnKind::String { multi_value: false }),
+    ])
+    .unwrap();
+    let mut builder = MemTableBuilder::new(TableKind::Events, schema);
+    builder
+        .append_row(
+            T0 + 3 * 60_000,
+            &[
+                CellValue::Str("a"),
+                CellValue::Double(-7.9),
+                CellValue::Long(12),
+                CellValue::Str("u1"),
+            ],
+        )
+        .unwrap();
+    let table = builder.finish();
+    let sets = [TableSet {
+        events: Some(&table),
+        rollup: None,
+    }];
+    let result = scan(&plan(None, ScanOrder::None, 0, None), &spec, &sets).unwrap();
+    assert_eq!(
+        result.columns,
+        ["__time", "host", "events", "total", "slowest", "users"]
+    );
+    assert_eq!(
+        result.rows[0].values,
+        [
+            ScanValue::Long(T0 + 3 * 60_000),
+            ScanValue::String("a".into()),
+            ScanValue::Long(1),
+            ScanValue::Long(-7),
+            ScanValue::Double(12.0),
+            ScanValue::String("u1".into()),
+        ]
+    );
+    // Named in a column list, the metrics read the same; their inputs are
+    // columns of their own.
+    let mut listed = plan(None, ScanOrder::None, 0, None);
+    listed.columns = Some(vec!["events".into(), "size".into(), "total".into()]);
+    let result = scan(&listed, &spec, &sets).unwrap();
+    assert_eq!(
+        result.rows[0].values,
+        [
+            ScanValue::Long(1),
+            ScanValue::Double(-7.9),
+            ScanValue::Long(-7)
+        ]
+    );
 }

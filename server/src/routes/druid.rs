@@ -1,87 +1,252 @@
-//! Druid's query API: `POST /druid/v2` (a native JSON query) and
-//! `GET /druid/v2/datasources`, so that Druid's clients work unchanged.
+//! Druid's query API: `POST /druid/v2` (a native JSON query),
+//! `DELETE /druid/v2/{queryId}` (cancel it) and `GET /druid/v2/datasources`,
+//! so that Druid's clients work unchanged.
 //!
 //! The body is read into a Druid query (`strata_query::druid`), run on a
 //! snapshot of the datasource (its segments and real-time chunks, read
-//! together by the ingest service) and answered in Druid's response shape.
-//! A query that does not parse is a 400 naming the field; an unknown
-//! datasource a 404.
-
-use std::sync::Arc;
+//! together by the ingest service) and answered in Druid's response shape,
+//! failures included ([`crate::druid_error`]).
+//!
+//! # A query's run
+//!
+//! Its `context` gives its `queryId` (one is made up when missing; either
+//! way it comes back in the `X-Druid-Query-Id` header), its `timeout` (else
+//! the server's `--query-timeout`) and its `maxQueryMemoryBytes` (at most
+//! the server's `--max-query-memory`). The query runs on a blocking thread
+//! within those [`QueryLimits`], registered under its id, while the request
+//! waits for the first of: its answer, its deadline (504), or a cancel by
+//! `DELETE /druid/v2/{queryId}` (500 `Query cancelled`, as Druid answers).
+//! An answer at the deadline or at a cancel does not wait for the query to
+//! notice: the query stops at its next check, between table sets.
 
 use bytes::Bytes;
 use serde_json::Value;
 use strata_ingest::service::{IngestError, IngestService};
+use strata_query::druid::context::QueryContext;
 use strata_query::druid::{self, DruidRequest};
+use strata_query::execute::ExecuteError;
+use strata_query::query_limits::{QueryLimits, QueryStopped};
+use strata_query::scan_query::ScanError;
+use strata_query::search_query::SearchError;
+use strata_query::select::SelectError;
 use strata_query::snapshot::QueryError;
-use warp::http::StatusCode;
+use warp::http::{HeaderValue, StatusCode};
 use warp::reply::{Reply, Response};
 
-use super::datasources::{blocking, ingest_error};
-use crate::api_error::ApiError;
+use crate::AppState;
+use crate::druid_error::DruidApiError;
+
+/// The header that names the query an answer is for, as Druid's does.
+const QUERY_ID_HEADER: &str = "x-druid-query-id";
 
 /// `POST /druid/v2`.
-pub async fn query(service: Arc<IngestService>, body: Bytes) -> Result<Response, ApiError> {
-    let value: Value = serde_json::from_slice(&body).map_err(|error| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_query",
-            format!("the body is not JSON: {error}"),
-        )
-    })?;
-    let request = druid::parse_request(&value).map_err(|error| {
-        ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", error.to_string())
-    })?;
-    let answer = blocking(move || {
-        let catalog = service.catalog().as_ref();
-        let failed = |error: QueryError| {
-            ApiError::new(StatusCode::BAD_REQUEST, "query_failed", error.to_string())
-        };
-        let snapshot = || {
-            service
-                .read_view(request.datasource())
-                .map_err(ingest_error)
-        };
-        Ok(match &request {
-            DruidRequest::Aggregate(query) => {
-                let rows = snapshot()?.execute(&query.plan, catalog).map_err(failed)?;
-                druid::response::render(query, rows)
+pub async fn query(state: AppState, body: Bytes) -> Response {
+    let (query_id, answer) = run(&state, &body).await;
+    state.metrics.count_query(outcome(&answer));
+    let mut response = match answer {
+        Ok(answer) => warp::reply::json(&answer).into_response(),
+        Err(error) => {
+            if error.status().is_server_error() && error.code() != "Query cancelled" {
+                tracing::error!(query_id = query_id.as_deref(), "query failed: {error:?}");
             }
-            DruidRequest::Scan(query) => {
-                let result = snapshot()?.scan(&query.plan, catalog).map_err(failed)?;
-                druid::response::render_scan(query, &result)
-            }
-            DruidRequest::Search(plan) => {
-                let buckets = snapshot()?.search(plan, catalog).map_err(failed)?;
-                druid::response::render_search(&buckets)
-            }
-            DruidRequest::TimeBoundary { bound, .. } => {
-                let bounds = snapshot()?.time_bounds(catalog).map_err(failed)?;
-                druid::response::render_time_boundary(*bound, bounds)
-            }
-            DruidRequest::DataSourceMetadata { .. } => {
-                let bounds = snapshot()?.time_bounds(catalog).map_err(failed)?;
-                druid::response::render_datasource_metadata(bounds.map(|(_, max)| max))
-            }
-            // Only published segments are described, so the real-time
-            // chunks are not copied (under the index lock) as above.
-            DruidRequest::SegmentMetadata(query) => {
-                let state = catalog.datasource(&query.datasource).ok_or_else(|| {
-                    ingest_error(IngestError::UnknownDatasource {
-                        name: query.datasource.clone(),
-                    })
-                })?;
-                let analyses = strata_query::segment_metadata::analyze(&state, query, catalog)
-                    .map_err(failed)?;
-                druid::response::render_segment_metadata(&analyses)
-            }
-        })
-    })
-    .await?;
-    Ok(warp::reply::json(&answer).into_response())
+            error.into_response()
+        }
+    };
+    // An id a header cannot carry (a control character) is left out.
+    if let Some(value) = query_id.and_then(|id| HeaderValue::from_str(&id).ok()) {
+        response.headers_mut().insert(QUERY_ID_HEADER, value);
+    }
+    response
+}
+
+/// `DELETE /druid/v2/{queryId}`: 202 Accepted whether or not a query of
+/// that id is running (it may have just ended), as Druid answers.
+pub fn cancel(state: &AppState, query_id: &str) -> Response {
+    let cancelled = state.queries.cancel(query_id);
+    tracing::info!(query_id, cancelled, "cancel requested");
+    warp::reply::with_status(warp::reply(), StatusCode::ACCEPTED).into_response()
 }
 
 /// `GET /druid/v2/datasources`: the datasource names, sorted.
 pub fn datasources(service: &IngestService) -> Response {
     warp::reply::json(&service.datasource_names()).into_response()
+}
+
+/// Reads and runs the query; returns its id once known, and its answer.
+async fn run(state: &AppState, body: &[u8]) -> (Option<String>, Result<Value, DruidApiError>) {
+    let value: Value = match serde_json::from_slice(body) {
+        Ok(value) => value,
+        Err(error) => {
+            let message = format!("the body is not JSON: {error}");
+            return (None, Err(DruidApiError::not_json(message)));
+        }
+    };
+    let context = match QueryContext::parse(&value) {
+        Ok(context) => context,
+        Err(error) => return (None, Err(DruidApiError::invalid_query(error.to_string()))),
+    };
+    let query_id = context
+        .query_id
+        .clone()
+        .unwrap_or_else(|| state.queries.new_query_id());
+    let limits = QueryLimits::new(
+        context.timeout(Some(state.query_limits.default_timeout)),
+        context.memory_budget(state.query_limits.max_memory_bytes),
+    );
+    let answer = match druid::parse_request(&value) {
+        Ok(request) => run_within(state, &query_id, request, limits).await,
+        Err(error) => Err(DruidApiError::invalid_query(error.to_string())),
+    };
+    (Some(query_id), answer)
+}
+
+/// Runs `request` on a blocking thread, registered under `query_id`, and
+/// waits for its answer, its deadline or a cancel, whichever comes first.
+async fn run_within(
+    state: &AppState,
+    query_id: &str,
+    request: DruidRequest,
+    limits: QueryLimits,
+) -> Result<Value, DruidApiError> {
+    let registration = state.queries.register(query_id, limits.clone());
+    let deadline = limits.deadline();
+    let timeout = limits.timeout();
+    let service = state.ingest.clone();
+    let task = tokio::task::spawn_blocking(move || answer(&service, &request, &limits));
+    let at_deadline = async {
+        match deadline {
+            Some(deadline) => tokio::time::sleep_until(deadline.into()).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        joined = task => joined.map_err(|error| {
+            DruidApiError::internal(format!("the query's thread failed: {error}"))
+        })?,
+        () = registration.cancelled() => Err(DruidApiError::stopped(&QueryStopped::Cancelled)),
+        () = at_deadline => Err(DruidApiError::stopped(&QueryStopped::TimedOut {
+            timeout: timeout.unwrap_or_default(),
+        })),
+    }
+}
+
+/// Answers `request`, within `limits`.
+fn answer(
+    service: &IngestService,
+    request: &DruidRequest,
+    limits: &QueryLimits,
+) -> Result<Value, DruidApiError> {
+    let catalog = service.catalog().as_ref();
+    let snapshot = || {
+        service
+            .read_view(request.datasource())
+            .map_err(ingest_error)
+    };
+    Ok(match request {
+        DruidRequest::Aggregate(query) => {
+            let rows = snapshot()?
+                .execute(&query.plan, catalog, limits)
+                .map_err(query_error)?;
+            druid::response::render(query, rows)
+        }
+        DruidRequest::Scan(query) => {
+            let result = snapshot()?
+                .scan(&query.plan, catalog, limits)
+                .map_err(query_error)?;
+            druid::response::render_scan(query, &result)
+        }
+        DruidRequest::Search(plan) => {
+            let buckets = snapshot()?
+                .search(plan, catalog, limits)
+                .map_err(query_error)?;
+            druid::response::render_search(&buckets)
+        }
+        DruidRequest::TimeBoundary { bound, filter, .. } => {
+            let snapshot = snapshot()?;
+            let bounds = match filter {
+                Some(filter) => snapshot.filtered_time_bounds(filter, catalog, limits),
+                None => snapshot.time_bounds(catalog),
+            }
+            .map_err(query_error)?;
+            druid::response::render_time_boundary(*bound, bounds)
+        }
+        DruidRequest::DataSourceMetadata { .. } => {
+            let bounds = snapshot()?.time_bounds(catalog).map_err(query_error)?;
+            druid::response::render_datasource_metadata(bounds.map(|(_, max)| max))
+        }
+        // Only published segments are described, so the real-time
+        // chunks are not copied (under the index lock) as above.
+        DruidRequest::SegmentMetadata(query) => {
+            let state = catalog
+                .datasource(&query.datasource)
+                .ok_or_else(|| DruidApiError::unknown_datasource(&query.datasource))?;
+            let analyses = strata_query::segment_metadata::analyze(&state, query, catalog)
+                .map_err(query_error)?;
+            druid::response::render_segment_metadata(&analyses)
+        }
+    })
+}
+
+fn ingest_error(error: IngestError) -> DruidApiError {
+    match error {
+        IngestError::UnknownDatasource { name } => DruidApiError::unknown_datasource(&name),
+        other => DruidApiError::internal(other.to_string()),
+    }
+}
+
+/// A stopped query as Druid reports it; a damaged or unreadable table as the
+/// server's fault; anything else as the query's.
+fn query_error(error: QueryError) -> DruidApiError {
+    if let Some(stopped) = error.stopped() {
+        return DruidApiError::stopped(stopped);
+    }
+    let server_fault = match &error {
+        QueryError::Segment { .. } => true,
+        QueryError::Execute(error) => matches!(
+            error,
+            ExecuteError::Table(_)
+                | ExecuteError::DamagedColumn { .. }
+                | ExecuteError::Select(SelectError::Table(_) | SelectError::ColumnLength { .. })
+        ),
+        QueryError::Scan(error) => matches!(
+            error,
+            ScanError::Table(_)
+                | ScanError::DamagedColumn { .. }
+                | ScanError::Select(SelectError::Table(_) | SelectError::ColumnLength { .. })
+        ),
+        QueryError::Search(error) => matches!(
+            error,
+            SearchError::Table(_)
+                | SearchError::DamagedColumn { .. }
+                | SearchError::Select(SelectError::Table(_) | SelectError::ColumnLength { .. })
+        ),
+        QueryError::Table(_) => true,
+        QueryError::Select(error) => {
+            matches!(
+                error,
+                SelectError::Table(_) | SelectError::ColumnLength { .. }
+            )
+        }
+        _ => false,
+    };
+    if server_fault {
+        DruidApiError::internal(error.to_string())
+    } else {
+        DruidApiError::invalid_query(error.to_string())
+    }
+}
+
+/// The `outcome` label of `strata_queries_total` for an answer.
+fn outcome(answer: &Result<Value, DruidApiError>) -> &'static str {
+    let Err(error) = answer else {
+        return "success";
+    };
+    match (error.status(), error.code()) {
+        (_, "Query timeout") => "timeout",
+        (_, "Query cancelled") => "cancelled",
+        (_, "Resource limit exceeded") => "over_memory_budget",
+        (StatusCode::NOT_FOUND, _) => "not_found",
+        (status, _) if status.is_client_error() => "invalid",
+        _ => "error",
+    }
 }

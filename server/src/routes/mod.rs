@@ -32,6 +32,9 @@ pub fn routes(
         metrics_state
             .metrics
             .observe_ingest(&metrics_state.ingest.stats());
+        metrics_state
+            .metrics
+            .observe_running_queries(metrics_state.queries.running());
         warp::reply::with_header(
             metrics_state.metrics.render(),
             "content-type",
@@ -79,14 +82,17 @@ pub fn routes(
         .unify()
         .map(|result: Result<Response, ApiError>| result.unwrap_or_else(Reply::into_response));
 
-    let druid_service = state.ingest.clone();
+    let query_state = state.clone();
     let druid_query = warp::path!("druid" / "v2")
         .and(warp::post())
-        .and(warp::any().map(move || druid_service.clone()))
+        .and(warp::any().map(move || query_state.clone()))
         .and(warp::body::content_length_limit(MAX_QUERY_BYTES))
         .and(warp::body::bytes())
-        .then(druid::query)
-        .map(|result: Result<Response, ApiError>| result.unwrap_or_else(Reply::into_response));
+        .then(druid::query);
+    let cancel_state = state.clone();
+    let druid_cancel = warp::path!("druid" / "v2" / String)
+        .and(warp::delete())
+        .map(move |query_id: String| druid::cancel(&cancel_state, &query_id));
     let listing_service = state.ingest.clone();
     let druid_datasources = warp::path!("druid" / "v2" / "datasources")
         .and(warp::get())
@@ -99,6 +105,8 @@ pub fn routes(
         .or(datasource_routes)
         .unify()
         .or(druid_query)
+        .unify()
+        .or(druid_cancel)
         .unify()
         .or(druid_datasources)
         .unify()
@@ -124,6 +132,7 @@ fn route_label(path: &str) -> &'static str {
         p if p.starts_with("/v1/datasources/") => "/v1/datasources/{name}",
         "/druid/v2" => "/druid/v2",
         "/druid/v2/datasources" => "/druid/v2/datasources",
+        p if p.starts_with("/druid/v2/") => "/druid/v2/{queryId}",
         _ => "other",
     }
 }

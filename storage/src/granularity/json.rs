@@ -79,10 +79,16 @@ impl Granularity {
             }
             "duration" => {
                 check_fields(fields, kind, &["type", "duration", "origin"])?;
+                // Druid (Jackson) reads the length from a number or from a
+                // string holding one: `"duration": "86400000"`.
                 let length = match present("duration") {
-                    Some(value) => value.as_i64().ok_or(GranularityError::WrongJsonType {
+                    Some(value) => match value {
+                        Value::String(text) => text.trim().parse().ok(),
+                        _ => value.as_i64(),
+                    }
+                    .ok_or(GranularityError::WrongJsonType {
                         field: "duration",
-                        expected: "a whole number of milliseconds",
+                        expected: "a whole number of milliseconds, such as 3600000 or \"3600000\"",
                     })?,
                     None => {
                         return Err(GranularityError::MissingField {
@@ -304,6 +310,10 @@ mod tests {
             serde_json::to_value(granularity(duration)).unwrap(),
             json!({"type": "duration", "duration": 3_600_000, "origin": "1970-01-01T00:00:00.000Z"})
         );
+        assert_eq!(
+            granularity(json!({"type": "duration", "duration": "86400000"})),
+            granularity(json!({"type": "duration", "duration": 86_400_000}))
+        );
         let parsed: Granularity =
             serde_json::from_str(r#"{"type": "period", "period": "PT15M", "origin": null}"#)
                 .unwrap();
@@ -337,6 +347,8 @@ mod tests {
             message.contains("positive") && message.contains("3600000"),
             "{message}"
         );
+        let message = error(json!({"type": "duration", "duration": "a day"}));
+        assert!(message.contains("\"3600000\""), "{message}");
         let message = error(json!({"type": "duration", "duration": -5}));
         assert!(message.contains("-5"), "{message}");
         let message = error(json!({"type": "period", "period": "P1D", "timeZone": "Mars/Olympus"}));

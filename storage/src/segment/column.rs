@@ -464,6 +464,11 @@ impl ComplexColumn<'_> {
         self.0.blocks.len()
     }
 
+    /// The rows of block `b`, from the footer.
+    pub fn block_rows(&self, b: usize) -> Option<u32> {
+        self.0.blocks.get(b).map(|meta| meta.rows)
+    }
+
     /// The decoded values of block `b`; `get(i)` is row `b * ROWS_PER_BLOCK + i`.
     pub fn decode_block(&self, b: usize) -> Result<VarBinaryBlock, SegmentError> {
         self.0.decode_block(b)

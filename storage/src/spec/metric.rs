@@ -32,6 +32,14 @@ pub struct HllLgK(u8);
 impl HllLgK {
     pub const DEFAULT: HllLgK = HllLgK(12);
 
+    /// `lg_k` if it lies in 4..=21.
+    pub fn new(lg_k: i64) -> Option<Self> {
+        u8::try_from(lg_k)
+            .ok()
+            .filter(|lg_k| (4..=21).contains(lg_k))
+            .map(HllLgK)
+    }
+
     pub fn get(self) -> u8 {
         self.0
     }
@@ -50,7 +58,8 @@ pub enum HllTargetType {
 }
 
 impl HllTargetType {
-    fn from_druid_name(name: &str) -> Option<Self> {
+    /// `HLL_4`, `HLL_6` or `HLL_8`, in any case.
+    pub fn from_druid_name(name: &str) -> Option<Self> {
         match name.to_ascii_uppercase().as_str() {
             "HLL_4" => Some(HllTargetType::Hll4),
             "HLL_6" => Some(HllTargetType::Hll6),
@@ -66,6 +75,14 @@ pub struct QuantilesK(u16);
 
 impl QuantilesK {
     pub const DEFAULT: QuantilesK = QuantilesK(128);
+
+    /// `k` if it is a power of 2 in 2..=32768.
+    pub fn new(k: i64) -> Option<Self> {
+        u16::try_from(k)
+            .ok()
+            .filter(|k| *k >= 2 && k.is_power_of_two())
+            .map(QuantilesK)
+    }
 
     pub fn get(self) -> u16 {
         self.0
@@ -286,16 +303,12 @@ impl Metric {
                 &unsupported,
             )?;
             let lg_k = match object.integer("lgK")? {
-                Some(found) => u8::try_from(found)
-                    .ok()
-                    .filter(|lg_k| (4..=21).contains(lg_k))
-                    .map(HllLgK)
-                    .ok_or_else(|| {
-                        object
-                            .path()
-                            .field("lgK")
-                            .error(SpecProblem::LgKOutOfRange { found })
-                    })?,
+                Some(found) => HllLgK::new(found).ok_or_else(|| {
+                    object
+                        .path()
+                        .field("lgK")
+                        .error(SpecProblem::LgKOutOfRange { found })
+                })?,
                 None => HllLgK::DEFAULT,
             };
             let target_type = match object.string("tgtHllType")? {
@@ -317,16 +330,12 @@ impl Metric {
         } else if type_name == QUANTILES_SKETCH {
             object.check_fields(&["type", "name", "fieldName", "k"], &unsupported)?;
             let k = match object.integer("k")? {
-                Some(found) => u16::try_from(found)
-                    .ok()
-                    .filter(|k| *k >= 2 && k.is_power_of_two())
-                    .map(QuantilesK)
-                    .ok_or_else(|| {
-                        object
-                            .path()
-                            .field("k")
-                            .error(SpecProblem::InvalidQuantilesK { found })
-                    })?,
+                Some(found) => QuantilesK::new(found).ok_or_else(|| {
+                    object
+                        .path()
+                        .field("k")
+                        .error(SpecProblem::InvalidQuantilesK { found })
+                })?,
                 None => QuantilesK::DEFAULT,
             };
             Aggregator::QuantilesSketch {

@@ -1,0 +1,224 @@
+//! Group slots: one table's groups numbered densely, so that aggregations
+//! fold into flat arrays.
+//!
+//! Before any aggregation reads a value, each selected row is given the
+//! *slot* of its group — its time bucket and the codes of its key values
+//! (see `group_keys`) — a number from 0 up, in order of first appearance.
+//! Every aggregation then folds column by column: for each (row, slot) pair,
+//! the row's input into the slot's accumulator. Finding a group is the only
+//! per-row work that depends on the keys, and it is done once per row, not
+//! once per aggregation.
+//!
+//! A group is found by its codes packed into one integer — the key codes in
+//! mixed radix, the bucket's local number above them — in a dense array when
+//! there is a single bucket and few enough combinations (a dimension of a few
+//! thousand values, or two small ones), in a hash map otherwise; keys whose
+//! combinations do not fit 32 bits are hashed as lists. Rows come in time
+//! order within a table, so a row's bucket is nearly always the previous
+//! row's, which is checked first.
+//!
+//! A row of a multi-value dimension has one pair per combination of its
+//! values, as it counts in each of those groups.
+
+use std::collections::HashMap;
+
+use roaring::RoaringBitmap;
+use strata_storage::time::Millis;
+
+use super::bucketing::Bucketing;
+use super::group_keys::{KeyColumn, for_each_combination};
+
+/// Combinations of key codes up to this many are found in a dense array
+/// (4 bytes each) when there is a single time bucket.
+const DENSE_SLOTS: u64 = 1 << 20;
+
+/// Each selected row's group slot, and each slot's group.
+pub(super) struct SlotAssignment {
+    /// The rows, in row order, each once per group it counts in.
+    pub(super) rows: Vec<u32>,
+    /// The slot of each entry of `rows`.
+    pub(super) slots: Vec<u32>,
+    /// Per slot: its bucket's timestamp and its key codes.
+    pub(super) groups: Vec<(Millis, Vec<u32>)>,
+}
+
+impl SlotAssignment {
+    /// Gives every row of `selected` its slot. `times` holds each row's
+    /// `__time` (read for the selected rows at least).
+    pub(super) fn assign(
+        selected: &RoaringBitmap,
+        times: &[Millis],
+        bucketing: &Bucketing,
+        keys: &[KeyColumn],
+    ) -> Self {
+        let mut index = SlotIndex::new(bucketing, keys);
+        let mut buckets = BucketNumbers::new(bucketing);
+        let capacity = selected.len() as usize;
+        let mut assignment = SlotAssignment {
+            rows: Vec::with_capacity(capacity),
+            slots: Vec::with_capacity(capacity),
+            groups: Vec::new(),
+        };
+        let multi_value = keys.iter().any(KeyColumn::is_multi_value);
+        let mut codes: Vec<u64> = Vec::with_capacity(keys.len());
+        let mut choices: Vec<&[u32]> = Vec::with_capacity(keys.len());
+        for row in selected {
+            let Some(&time) = times.get(row as usize) else {
+                continue;
+            };
+            let (bucket, bucket_start) = buckets.number(time);
+            if multi_value {
+                choices.clear();
+                choices.extend(keys.iter().map(|key| key.codes(row as usize)));
+                codes.clear();
+                for_each_combination(&choices, &mut codes, &mut |codes| {
+                    let slot = index.slot(bucket, codes, || (bucket_start, codes));
+                    assignment.push(row, slot);
+                });
+            } else {
+                codes.clear();
+                codes.extend(
+                    keys.iter()
+                        .map(|key| key.codes(row as usize).first().map_or(0, |&c| u64::from(c))),
+                );
+                let slot = index.slot(bucket, &codes, || (bucket_start, &codes));
+                assignment.push(row, slot);
+            }
+        }
+        assignment.groups = index.into_groups();
+        assignment
+    }
+
+    fn push(&mut self, row: u32, slot: u32) {
+        self.rows.push(row);
+        self.slots.push(slot);
+    }
+}
+
+/// Numbers a table's time buckets from 0, in order of first appearance.
+struct BucketNumbers<'b> {
+    bucketing: &'b Bucketing,
+    numbers: HashMap<Millis, u32>,
+    /// The last bucket met: its start, its end (exclusive) and its number.
+    last: Option<(Millis, Millis, u32)>,
+}
+
+impl<'b> BucketNumbers<'b> {
+    fn new(bucketing: &'b Bucketing) -> Self {
+        BucketNumbers {
+            bucketing,
+            numbers: HashMap::new(),
+            last: None,
+        }
+    }
+
+    /// The number of the bucket holding `time`, and the bucket's start.
+    fn number(&mut self, time: Millis) -> (u32, Millis) {
+        if let Some((start, end, number)) = self.last
+            && (start..end).contains(&time)
+        {
+            return (number, start);
+        }
+        let start = self.bucketing.bucket(time);
+        let end = self.bucketing.next_bucket_start(start);
+        let next = self.numbers.len() as u32;
+        let number = *self.numbers.entry(start).or_insert(next);
+        self.last = Some((start, end, number));
+        (number, start)
+    }
+}
+
+/// Finds a group's slot from its bucket number and key codes.
+struct SlotIndex {
+    /// The number of codes of each key: the radices of the packing.
+    radices: Vec<u64>,
+    lookup: Lookup,
+    groups: Vec<(Millis, Vec<u32>)>,
+}
+
+enum Lookup {
+    /// One bucket; slot of each packed key, `u32::MAX` when unseen.
+    Dense(Vec<u32>),
+    /// Bucket number above the packed key.
+    Packed(HashMap<u64, u32, foldhash::fast::RandomState>),
+    /// Too many combinations to pack: the bucket number then the codes.
+    Wide(HashMap<Vec<u64>, u32, foldhash::fast::RandomState>),
+}
+
+impl SlotIndex {
+    fn new(bucketing: &Bucketing, keys: &[KeyColumn]) -> Self {
+        let radices: Vec<u64> = keys.iter().map(|key| key.code_count() as u64).collect();
+        let combinations = radices
+            .iter()
+            .try_fold(1u64, |product, &radix| product.checked_mul(radix.max(1)));
+        let lookup = match combinations {
+            Some(combinations) if bucketing.is_single() && combinations <= DENSE_SLOTS => {
+                Lookup::Dense(vec![u32::MAX; combinations as usize])
+            }
+            Some(combinations) if combinations <= u64::from(u32::MAX) => {
+                Lookup::Packed(HashMap::default())
+            }
+            _ => Lookup::Wide(HashMap::default()),
+        };
+        SlotIndex {
+            radices,
+            lookup,
+            groups: Vec::new(),
+        }
+    }
+
+    /// The slot of the group (`bucket`, `codes`); a new group is described
+    /// by `describe` (its bucket start and codes).
+    fn slot<'c>(
+        &mut self,
+        bucket: u32,
+        codes: &'c [u64],
+        describe: impl FnOnce() -> (Millis, &'c [u64]),
+    ) -> u32 {
+        let next = self.groups.len() as u32;
+        let packed = || {
+            codes
+                .iter()
+                .zip(&self.radices)
+                .fold(0u64, |packed, (&code, &radix)| packed * radix + code)
+        };
+        let (slot, is_new) = match &mut self.lookup {
+            Lookup::Dense(slots) => {
+                let index = packed() as usize;
+                match slots.get_mut(index) {
+                    Some(slot) if *slot == u32::MAX => {
+                        *slot = next;
+                        (next, true)
+                    }
+                    Some(slot) => (*slot, false),
+                    // Codes are below their radices, so the index is in
+                    // range; were it not, the rows would still come out
+                    // right, as groups of equal keys merge in `Groups`.
+                    None => (next, true),
+                }
+            }
+            Lookup::Packed(map) => {
+                let key = (u64::from(bucket) << 32) | packed();
+                let slot = *map.entry(key).or_insert(next);
+                (slot, slot == next)
+            }
+            Lookup::Wide(map) => {
+                let mut key = Vec::with_capacity(codes.len() + 1);
+                key.push(u64::from(bucket));
+                key.extend_from_slice(codes);
+                let slot = *map.entry(key).or_insert(next);
+                (slot, slot == next)
+            }
+        };
+        if is_new {
+            let (start, codes) = describe();
+            self.groups
+                .push((start, codes.iter().map(|&code| code as u32).collect()));
+        }
+        slot
+    }
+
+    fn into_groups(self) -> Vec<(Millis, Vec<u32>)> {
+        self.groups
+    }
+}
