@@ -315,11 +315,15 @@ fn wanted_ids(
 
 /// `values` with the rows of `nulls` made `None`.
 fn with_nulls<T>(values: Vec<T>, nulls: RoaringBitmap) -> Vec<Option<T>> {
-    values
-        .into_iter()
-        .enumerate()
-        .map(|(row, value)| (!nulls.contains(row as u32)).then_some(value))
-        .collect()
+    // Null rows are few or none: set them once, rather than asking the
+    // bitmap about every row.
+    let mut cells: Vec<Option<T>> = values.into_iter().map(Some).collect();
+    for row in &nulls {
+        if let Some(cell) = cells.get_mut(row as usize) {
+            *cell = None;
+        }
+    }
+    cells
 }
 
 #[cfg(test)]

@@ -27,7 +27,7 @@
 use std::cmp::Ordering;
 use std::sync::Arc;
 
-use strata_storage::metric_cell::{HllState, QuantilesState, Timed};
+use strata_storage::metric_cell::{HllState, HllUnionState, QuantilesState, Timed};
 use strata_storage::spec::{HllLgK, HllTargetType};
 use strata_storage::time::Millis;
 
@@ -174,7 +174,7 @@ pub(super) enum Accumulator {
         picked: Option<Timed<Picked>>,
     },
     Distinct {
-        state: Box<HllState>,
+        state: Box<HllUnionState>,
         round: bool,
     },
     Quantiles(Box<QuantilesState>),
@@ -210,13 +210,13 @@ impl Accumulator {
                 ..
             } => {
                 return Accumulator::Distinct {
-                    state: Box::new(HllState::new(*lg_k, *target_type)),
+                    state: Box::new(HllUnionState::new(*lg_k, *target_type)),
                     round: *round,
                 };
             }
             AggregateFunction::Cardinality { round, .. } => {
                 return Accumulator::Distinct {
-                    state: Box::new(HllState::new(CARDINALITY_LG_K, HllTargetType::Hll4)),
+                    state: Box::new(HllUnionState::new(CARDINALITY_LG_K, HllTargetType::Hll4)),
                     round: *round,
                 };
             }
@@ -275,7 +275,7 @@ impl Accumulator {
             (Accumulator::Distinct { state, .. }, RowValue::Distinct(row)) => {
                 row.for_each_key(|key| state.add(key));
             }
-            (Accumulator::Distinct { state, .. }, RowValue::Hll(stored)) => state.merge(stored),
+            (Accumulator::Distinct { state, .. }, RowValue::Hll(stored)) => state.add_state(stored),
             (Accumulator::Quantiles(state), RowValue::Number(value)) => {
                 // NaN has no rank; like ingest, it is left out. A sketch
                 // cannot be full before 2^64 values.
@@ -307,7 +307,11 @@ impl Accumulator {
             Accumulator::Pick {
                 picked: Some(pair), ..
             } => self.add(RowValue::Pair(pair.clone())),
-            Accumulator::Distinct { state, .. } => self.add(RowValue::Hll(state)),
+            Accumulator::Distinct { state: other, .. } => {
+                if let Accumulator::Distinct { state, .. } = self {
+                    state.merge(other);
+                }
+            }
             Accumulator::Quantiles(state) => self.add(RowValue::Quantiles(state)),
             Accumulator::Long(_, None)
             | Accumulator::Double(_, None)
@@ -330,7 +334,7 @@ impl Accumulator {
                 .as_ref()
                 .map_or(ResultValue::Null, |pair| pair.value.result()),
             Accumulator::Distinct { state, round } => ResultValue::Sketch(SketchValue::Hll {
-                sketch: Arc::new(state.sketch().clone()),
+                sketch: Arc::new(state.to_sketch()),
                 round: *round,
             }),
             Accumulator::Quantiles(state) => ResultValue::Sketch(SketchValue::Quantiles(Arc::new(
@@ -422,9 +426,17 @@ mod tests {
         for (is_first, kind, expected) in cases {
             let column = "c".to_owned();
             let function = if is_first {
-                AggregateFunction::First { column, kind }
+                AggregateFunction::First {
+                    column,
+                    kind,
+                    time_column: None,
+                }
             } else {
-                AggregateFunction::Last { column, kind }
+                AggregateFunction::Last {
+                    column,
+                    kind,
+                    time_column: None,
+                }
             };
             let mut accumulator = Accumulator::empty(&function);
             for row in &rows {

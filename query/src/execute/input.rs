@@ -11,8 +11,9 @@
 //! hashed — so a sketch rebuilt from it is the one ingest built. Any other
 //! name reads the column of that name; a column a table lacks is null.
 //!
-//! First/last read each row's `__time` beside the value, except from a
-//! rollup table's first/last metric, whose pairs keep the event's own time.
+//! First/last read each row's `__time` beside the value (or the long column
+//! their `time_column` names), except from a rollup table's first/last
+//! metric, whose pairs keep the event's own time.
 //! Distinct counts read every value of a row (each value of a multi-value
 //! row), hashed through its [`DistinctKey`]; `cardinality` by row hashes the
 //! row's combination instead: its columns' texts joined by U+0000, a
@@ -129,6 +130,17 @@ pub(super) enum Column {
 }
 
 impl Column {
+    /// Makes the value of `row` null (ones stay ones).
+    fn clear(&mut self, row: usize) {
+        match self {
+            Column::Absent | Column::Ones => {}
+            Column::Long(values) => values.get_mut(row).into_iter().for_each(|v| *v = None),
+            Column::Double(values) => values.get_mut(row).into_iter().for_each(|v| *v = None),
+            Column::Strings { rows, .. } => rows.get_mut(row).into_iter().for_each(Vec::clear),
+            Column::Text(values) => values.get_mut(row).into_iter().for_each(|v| *v = None),
+        }
+    }
+
     /// The row's value for first/last: a multi-value row's first value.
     fn scalar(&self, row: usize) -> Option<Scalar<'_>> {
         match self {
@@ -365,6 +377,34 @@ impl Input {
         Self::read_function(&reading, spec, &aggregation.function)
     }
 
+    /// First/last candidates ordered by the long column `time_column`
+    /// instead of `__time`: a row where it is null, or missing from the
+    /// table, is no candidate (its value reads as null), as Druid skips it.
+    fn read_timed_by(
+        reading: &Reading<'_>,
+        source: Source<'_>,
+        time_column: &str,
+    ) -> Result<Self, ExecuteError> {
+        let times = match reading.values(time_column)? {
+            None => return Ok(Input::Absent),
+            Some(ColumnValues::Long(times)) => times,
+            Some(other) => return Err(reading.cannot_read(time_column, &other)),
+        };
+        let mut column = match reading.column(source)? {
+            Column::Ones => Column::Long(vec![Some(1); reading.rows]),
+            column => column,
+        };
+        for (row, time) in times.iter().enumerate() {
+            if time.is_none() {
+                column.clear(row);
+            }
+        }
+        Ok(Input::Timed {
+            times: times.iter().map(|time| time.unwrap_or(0)).collect(),
+            column,
+        })
+    }
+
     /// What `function` reads; a filtered function reads what its inner one
     /// does, the filter being applied to rows, not to values.
     fn read_function(
@@ -386,6 +426,16 @@ impl Input {
                 Source::Ones => Ok(Input::Ones),
                 Source::Column(column) => Self::read_numbers(reading, column),
             },
+            AggregateFunction::First {
+                column,
+                time_column: Some(time_column),
+                ..
+            }
+            | AggregateFunction::Last {
+                column,
+                time_column: Some(time_column),
+                ..
+            } => Self::read_timed_by(reading, source(spec, column, kind), time_column),
             AggregateFunction::First { column, .. } | AggregateFunction::Last { column, .. } => {
                 if kind == TableKind::Rollup
                     && let Some(

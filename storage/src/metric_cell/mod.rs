@@ -25,7 +25,7 @@ pub mod quantiles;
 pub mod timed;
 
 pub use datasketches::hll::HllSketch;
-pub use distinct::{DistinctKey, HllState};
+pub use distinct::{DistinctKey, HllState, HllUnionState};
 pub use quantiles::{DoublesSketch, QuantilesProblem, QuantilesState, QuantilesView, kll_k};
 pub use timed::{TIMED_BYTES, Timed};
 
