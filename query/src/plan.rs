@@ -118,12 +118,18 @@ pub enum AggregateFunction {
     First {
         column: String,
         kind: ValueKind,
+        /// Druid's `timeColumn`: order by this long column instead of
+        /// `__time` (`None`); rows where it is null are skipped, as in Druid.
+        /// Only an events table holds it per event, so it is read there.
+        time_column: Option<String>,
     },
     /// The value of the latest event by event `__time` (`longLast`...,
-    /// `stringLast`); ties go to the last value read, as in Druid.
+    /// `stringLast`), or by `time_column` as for `First`; ties go to the
+    /// last value read, as in Druid.
     Last {
         column: String,
         kind: ValueKind,
+        time_column: Option<String>,
     },
     /// A distinct-count HLL sketch of a dimension's values or an HLL
     /// metric's (Druid's `HLLSketchBuild` and `HLLSketchMerge`): stored

@@ -118,9 +118,10 @@ impl DataSourceSnapshot {
     }
 
     /// The earliest and latest times of the events `filter` selects, within
-    /// `limits`; `None` when it selects none. As in [`time_bounds`]
-    /// (Self::time_bounds), each set is read through its events table, else
-    /// through its rollup table (whose times are truncated).
+    /// `limits`; `None` when it selects none. As in
+    /// [`time_bounds`](Self::time_bounds), each set is read through its
+    /// events table, else through its rollup table (whose times are
+    /// truncated).
     pub fn filtered_time_bounds(
         &self,
         filter: &Filter,

@@ -151,7 +151,10 @@ fn scans_return_the_matching_events_before_and_after_persist() {
         );
         assert_eq!(status, 400, "{error}");
         assert!(
-            error["errorMessage"].as_str().unwrap().starts_with("order: "),
+            error["errorMessage"]
+                .as_str()
+                .unwrap()
+                .starts_with("order: "),
             "{error}"
         );
         assert!(server.terminate().success());

@@ -8,8 +8,8 @@
 //!   metric of the datasource;
 //! - `longFirst`, `longLast`, `doubleFirst`, `doubleLast`, `floatFirst`,
 //!   `floatLast`, `stringFirst`, `stringLast` over `fieldName`, by event
-//!   `__time` (`maxStringBytes` is accepted and ignored: strings are kept
-//!   whole; `timeColumn` other than `__time` is refused);
+//!   `__time` or by the long column `timeColumn` names (`maxStringBytes` is
+//!   accepted and ignored: strings are kept whole);
 //! - `HLLSketchBuild` and `HLLSketchMerge` over `fieldName`, with `lgK`
 //!   (4..=21, default 12), `tgtHllType` (`HLL_4` default, `HLL_6`, `HLL_8`)
 //!   and `round` (default false); `shouldFinalize` false is refused;
@@ -156,13 +156,10 @@ fn first_last_function(
     is_first: bool,
 ) -> Result<AggregateFunction, JsonError> {
     let column = field.required("fieldName")?.string()?;
-    if let Some(time) = field.optional("timeColumn").filter(|time| !time.is_null())
-        && time.string()? != "__time"
-    {
-        return Err(time.invalid(
-            "first/last order by event time only; leave timeColumn out or set it to \"__time\"",
-        ));
-    }
+    let time_column = match field.optional("timeColumn").filter(|time| !time.is_null()) {
+        Some(time) => Some(time.string()?).filter(|name| name != "__time"),
+        None => None,
+    };
     if let Some(bytes) = field
         .optional("maxStringBytes")
         .filter(|bytes| !bytes.is_null())
@@ -170,9 +167,17 @@ fn first_last_function(
         bytes.count()?;
     }
     Ok(if is_first {
-        AggregateFunction::First { column, kind }
+        AggregateFunction::First {
+            column,
+            kind,
+            time_column,
+        }
     } else {
-        AggregateFunction::Last { column, kind }
+        AggregateFunction::Last {
+            column,
+            kind,
+            time_column,
+        }
     })
 }
 

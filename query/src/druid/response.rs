@@ -112,7 +112,11 @@ pub fn render(query: &DruidQuery, mut rows: Vec<ResultRow>) -> Value {
                         .keys
                         .iter()
                         .zip(&b.keys)
-                        .map(|(x, y)| compare_dimension_values(DimensionOrder::Lexicographic, x, y))
+                        .map(|(x, y)| match (x, y) {
+                            (KeyValue::Long(x), KeyValue::Long(y)) => x.cmp(y),
+                            (KeyValue::Double(x), KeyValue::Double(y)) => x.total_cmp(y),
+                            _ => compare_dimension_values(DimensionOrder::Lexicographic, x, y),
+                        })
                         .find(|ordering| ordering.is_ne())
                         .unwrap_or(Ordering::Equal);
                 }

@@ -396,6 +396,111 @@ fn responses_take_druids_shapes() {
 }
 
 #[test]
+fn groupby_rows_order_by_time_then_columns_unless_dims_come_first() {
+    let query = |columns: serde_json::Value, context: serde_json::Value| {
+        parse(&json!({
+            "queryType": "groupBy", "dataSource": "a", "intervals": ["2024-01-01/2024-01-03"],
+            "granularity": "day", "dimensions": ["plan"],
+            "limitSpec": {"type": "default", "columns": columns},
+            "aggregations": [{"type": "count", "name": "n"}],
+            "context": context
+        }))
+        .unwrap()
+    };
+    // The executor's order: by day, then by key.
+    let rows: Vec<ResultRow> = [
+        (JAN_1, "10"),
+        (JAN_1, "9"),
+        (JAN_1 + DAY, "100"),
+        (JAN_1 + DAY, "9"),
+    ]
+    .iter()
+    .map(|(time, plan)| ResultRow {
+        timestamp: *time,
+        keys: vec![KeyValue::String((*plan).into())],
+        values: vec![ResultValue::Long(1)],
+    })
+    .collect();
+    let order = |query: &DruidQuery| -> Vec<(String, String)> {
+        response::render(query, rows.clone())
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|row| {
+                (
+                    row["timestamp"].as_str().unwrap()[8..10].to_owned(),
+                    row["event"]["plan"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    };
+    let pairs = |expected: &[(&str, &str)]| -> Vec<(String, String)> {
+        expected
+            .iter()
+            .map(|(day, plan)| ((*day).to_owned(), (*plan).to_owned()))
+            .collect()
+    };
+    let alphanumeric =
+        json!([{"dimension": "plan", "direction": "descending", "dimensionOrder": "alphanumeric"}]);
+    assert_eq!(
+        order(&query(alphanumeric.clone(), json!({}))),
+        pairs(&[("01", "10"), ("01", "9"), ("02", "100"), ("02", "9")])
+    );
+    assert_eq!(
+        order(&query(alphanumeric, json!({"sortByDimsFirst": true}))),
+        pairs(&[("02", "100"), ("01", "10"), ("01", "9"), ("02", "9")])
+    );
+    assert_eq!(
+        order(&query(json!(["plan"]), json!({"sortByDimsFirst": true}))),
+        pairs(&[("01", "10"), ("02", "100"), ("01", "9"), ("02", "9")])
+    );
+    assert_eq!(
+        order(&query(
+            json!([{"dimension": "plan", "dimensionOrder": "strlen"}]),
+            json!({"sortByDimsFirst": true})
+        )),
+        pairs(&[("01", "9"), ("02", "9"), ("01", "10"), ("02", "100")])
+    );
+    assert_eq!(
+        order(&query(json!([]), json!({"sortByDimsFirst": true}))),
+        pairs(&[("01", "10"), ("02", "100"), ("01", "9"), ("02", "9")])
+    );
+}
+
+#[test]
+fn timeseries_render_zoned_buckets_and_the_grand_total() {
+    let query = parse(&json!({
+        "queryType": "timeseries", "dataSource": "a", "intervals": ["2024-01-01/2024-01-03"],
+        "granularity": {"type": "period", "period": "P1D", "timeZone": "America/Los_Angeles"},
+        "descending": true,
+        "aggregations": [{"type": "count", "name": "n"}],
+        "context": {"grandTotal": true}
+    }))
+    .unwrap();
+    let row = |timestamp: i64, n: i64| ResultRow {
+        timestamp,
+        keys: Vec::new(),
+        values: vec![ResultValue::Long(n)],
+    };
+    let eight_hours = 8 * 3_600_000;
+    assert_eq!(
+        response::render(
+            &query,
+            vec![
+                row(JAN_1 + eight_hours, 2),
+                row(JAN_1 + DAY + eight_hours, 3),
+                row(JAN_1 + eight_hours, 5)
+            ]
+        ),
+        json!([
+            {"timestamp": "2024-01-02T00:00:00.000-08:00", "result": {"n": 3}},
+            {"timestamp": "2024-01-01T00:00:00.000-08:00", "result": {"n": 2}},
+            {"timestamp": null, "result": {"n": 5}}
+        ])
+    );
+}
+
+#[test]
 fn metadata_queries_are_read_and_rendered() {
     assert_eq!(
         parse_request(&json!({"queryType": "timeBoundary", "dataSource": "a", "bound": "maxTime"}))
@@ -661,10 +766,12 @@ fn first_and_last_aggregators_lower_with_their_value_kind() {
     let first = |column: &str, kind| AggregateFunction::First {
         column: column.into(),
         kind,
+        time_column: None,
     };
     let last = |column: &str, kind| AggregateFunction::Last {
         column: column.into(),
         kind,
+        time_column: None,
     };
     assert_eq!(
         functions,
@@ -683,13 +790,21 @@ fn first_and_last_aggregators_lower_with_their_value_kind() {
         aggregation_error(json!({"type": "longFirst", "name": "a"})),
         "aggregations[0].fieldName: is missing"
     );
+    assert_eq!(
+        aggregations_of(json!([
+            {"type": "longFirst", "name": "a", "fieldName": "b", "timeColumn": "t"}
+        ]))[0]
+            .function,
+        AggregateFunction::First {
+            column: "b".into(),
+            kind: ValueKind::Long,
+            time_column: Some("t".into()),
+        }
+    );
     let error = aggregation_error(
-        json!({"type": "longFirst", "name": "a", "fieldName": "b", "timeColumn": "t"}),
+        json!({"type": "longFirst", "name": "a", "fieldName": "b", "timeColumn": 7}),
     );
-    assert!(
-        error.starts_with("aggregations[0].timeColumn: first/last order by event time only"),
-        "{error}"
-    );
+    assert!(error.starts_with("aggregations[0].timeColumn:"), "{error}");
     let error = aggregation_error(
         json!({"type": "stringLast", "name": "a", "fieldName": "b", "maxStringBytes": -1}),
     );

@@ -140,6 +140,15 @@ fn folds_exactly_from_rollup(function: &AggregateFunction, spec: &DataSourceSpec
         }
         AggregateFunction::Min { column, .. } => (column, false),
         AggregateFunction::Max { column, .. } => (column, true),
+        // A rollup row's pair is ordered by event time, not by another column.
+        AggregateFunction::First {
+            time_column: Some(_),
+            ..
+        }
+        | AggregateFunction::Last {
+            time_column: Some(_),
+            ..
+        } => return false,
         AggregateFunction::First { column, .. } => {
             return matches!(
                 spec.metric(column).map(|metric| metric.aggregator()),
@@ -441,6 +450,7 @@ mod tests {
                 aggregating(AggregateFunction::First {
                     column: "bytes_first".into(),
                     kind: ValueKind::Double,
+                    time_column: None,
                 }),
                 &with_count,
                 Rollup,
@@ -450,6 +460,7 @@ mod tests {
                 aggregating(AggregateFunction::Last {
                     column: "latency_last".into(),
                     kind: ValueKind::String,
+                    time_column: None,
                 }),
                 &with_count,
                 Rollup,
@@ -459,6 +470,7 @@ mod tests {
                 aggregating(AggregateFunction::Last {
                     column: "bytes_first".into(),
                     kind: ValueKind::Long,
+                    time_column: None,
                 }),
                 &with_count,
                 Events,
@@ -468,6 +480,7 @@ mod tests {
                 aggregating(AggregateFunction::First {
                     column: "status".into(),
                     kind: ValueKind::Long,
+                    time_column: None,
                 }),
                 &with_count,
                 Events,

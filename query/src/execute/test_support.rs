@@ -383,7 +383,8 @@ fn oracle_distinct(texts: BTreeSet<String>, round: bool) -> ResultValue {
 fn oracle_aggregate(function: &AggregateFunction, events: &[&Event]) -> ResultValue {
     let (fold, column, number) = match function {
         AggregateFunction::Count => return ResultValue::Long(events.len() as i64),
-        AggregateFunction::First { column, kind } | AggregateFunction::Last { column, kind } => {
+        AggregateFunction::First { column, kind, .. }
+        | AggregateFunction::Last { column, kind, .. } => {
             let is_first = matches!(function, AggregateFunction::First { .. });
             let mut picked: Option<(Millis, ResultValue)> = None;
             for event in events {

@@ -14,7 +14,7 @@ use super::{TableSet, execute};
 use crate::mem_table::{MemTable, MemTableBuilder};
 use crate::plan::{
     AggregateFunction, ArithmeticOperator, Filter, Having, HavingComparison, NumberType,
-    PostAggregation, PostExpression, QueryPlan, RangeBound, RangeOrdering, ValueKind,
+    PostAggregation, PostExpression, QueryPlan, RangeBound, RangeOrdering, ResultValue, ValueKind,
 };
 use crate::table::TableSource;
 
@@ -154,9 +154,17 @@ fn any_value_kind() -> impl Strategy<Value = ValueKind> {
 fn first_or_last(is_first: bool, column: &str, kind: ValueKind) -> AggregateFunction {
     let column = column.to_owned();
     if is_first {
-        AggregateFunction::First { column, kind }
+        AggregateFunction::First {
+            column,
+            kind,
+            time_column: None,
+        }
     } else {
-        AggregateFunction::Last { column, kind }
+        AggregateFunction::Last {
+            column,
+            kind,
+            time_column: None,
+        }
     }
 }
 
@@ -622,6 +630,68 @@ proptest! {
             return Err(TestCaseError::fail(format!("{plan:#?}\n{mismatch}")));
         }
     }
+}
+
+/// First/last by another long column: the rows where it is null are no
+/// candidates, and a rollup table, whose pairs are by event time, is not read.
+#[test]
+fn first_and_last_by_a_time_column_order_by_that_column() {
+    let at = |minute: i64, host: &str, status: Option<i64>, latency: Option<f64>| Event {
+        status,
+        latency,
+        ..event(T0 + minute * MILLIS_PER_MINUTE, Some(host), &[], None)
+    };
+    let events = vec![
+        at(0, "a", Some(5), Some(1.0)),
+        at(1, "b", Some(9), Some(2.0)),
+        at(2, "c", None, Some(3.0)),
+        at(3, "d", Some(1), None),
+    ];
+    let by_status = |is_first: bool, column: &str, kind: ValueKind| {
+        let (column, time_column) = (column.to_owned(), Some("status".to_owned()));
+        if is_first {
+            AggregateFunction::First {
+                column,
+                kind,
+                time_column,
+            }
+        } else {
+            AggregateFunction::Last {
+                column,
+                kind,
+                time_column,
+            }
+        }
+    };
+    let plan = plan(
+        Granularity::All,
+        hours(0, 1),
+        &[],
+        vec![
+            by_status(false, "host", ValueKind::String),
+            by_status(true, "host", ValueKind::String),
+            by_status(false, "latency", ValueKind::Double),
+            by_status(true, "latency", ValueKind::Double),
+            by_status(true, "latency_first", ValueKind::Double),
+            first_or_last(false, "host", ValueKind::String),
+        ],
+    );
+    let (events_table, rollup_table) = (events_table(&events), rollup_table(&events));
+    let sets = [TableSet {
+        events: Some(&events_table),
+        rollup: Some(&rollup_table),
+    }];
+    assert_eq!(
+        values_of(&execute(&plan, &spec(), &sets).unwrap()),
+        [vec![
+            ResultValue::String("b".into()),
+            ResultValue::String("d".into()),
+            ResultValue::Double(2.0),
+            ResultValue::Double(1.0),
+            ResultValue::Double(1.0),
+            ResultValue::String("d".into()),
+        ]]
+    );
 }
 
 // ---- Errors ----
