@@ -29,6 +29,8 @@
 //! - `scan` — one table's selected rows, read once and folded into groups;
 //! - `slots` — each selected row's group, numbered densely per table, so
 //!   that aggregations fold into flat arrays;
+//! - `column_fold` — counts, sums, minima and maxima of long and double
+//!   columns folded a column at a time, in typed loops;
 //! - `group_keys` — a group key column as small codes; a row of a
 //!   multi-value dimension counts in the group of each of its values;
 //! - `bucketing` — a row's time bucket, its `__time` truncated by the plan's
@@ -59,6 +61,7 @@ use crate::select::SelectError;
 use crate::table::{ColumnValues, TableError, TableSource};
 
 mod bucketing;
+mod column_fold;
 mod fold;
 mod group_keys;
 mod groups;

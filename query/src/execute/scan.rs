@@ -19,6 +19,7 @@ use strata_storage::spec::DataSourceSpec;
 
 use super::ExecuteError;
 use super::bucketing::Bucketing;
+use super::column_fold::{FoldRows, fold_column};
 use super::fold::Accumulator;
 use super::group_keys::KeyColumn;
 use super::groups::{GroupId, Groups};
@@ -73,6 +74,15 @@ pub(super) fn fold_table(
     for (aggregation, (input, passing)) in inputs.iter().zip(&passing).enumerate() {
         limits.check()?;
         let passing = passing.as_ref().map(|passing| row_mask(passing, rows));
+        let fold_rows = FoldRows {
+            rows: &assignment.rows,
+            slots: &assignment.slots,
+            passing: passing.as_deref(),
+        };
+        let column = accumulators.get_mut(aggregation..).unwrap_or_default();
+        if fold_column(input, &fold_rows, column, width, assignment.groups.len()) {
+            continue;
+        }
         for (&row, &slot) in assignment.rows.iter().zip(&assignment.slots) {
             let row = row as usize;
             if passing

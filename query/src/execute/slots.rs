@@ -133,6 +133,9 @@ struct SlotIndex {
     /// The number of codes of each key: the radices of the packing.
     radices: Vec<u64>,
     lookup: Lookup,
+    /// The packed key and slot of the last packed lookup: rows in time order
+    /// with few keys meet the same group many times in a row.
+    last_packed: Option<(u64, u32)>,
     groups: Vec<(Millis, Vec<u32>)>,
 }
 
@@ -163,6 +166,7 @@ impl SlotIndex {
         SlotIndex {
             radices,
             lookup,
+            last_packed: None,
             groups: Vec::new(),
         }
     }
@@ -199,8 +203,14 @@ impl SlotIndex {
             }
             Lookup::Packed(map) => {
                 let key = (u64::from(bucket) << 32) | packed();
-                let slot = *map.entry(key).or_insert(next);
-                (slot, slot == next)
+                match self.last_packed {
+                    Some((last, slot)) if last == key => (slot, false),
+                    _ => {
+                        let slot = *map.entry(key).or_insert(next);
+                        self.last_packed = Some((key, slot));
+                        (slot, slot == next)
+                    }
+                }
             }
             Lookup::Wide(map) => {
                 let mut key = Vec::with_capacity(codes.len() + 1);
