@@ -250,11 +250,9 @@ fn wanted_numbers<T: NumericValue + Default + Copy>(
     let block_rows =
         (0..column.block_count()).map(|b| column.block_meta(b).map_or(0, |meta| meta.rows()));
     let mut values = Vec::new();
-    let mut buffer = Vec::new();
     for (b, (range, needed)) in block_ranges(block_rows, wanted).enumerate() {
         if needed {
-            column.decode_block(b, &mut buffer)?;
-            values.extend_from_slice(&buffer);
+            column.append_block(b, &mut values)?;
         } else {
             values.resize(values.len() + range.len(), T::default());
         }

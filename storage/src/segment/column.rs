@@ -214,6 +214,27 @@ impl<T: NumericValue> NumericColumn<'_, T> {
             .map_err(|e| decode_error(self.table, meta.block(), e))
     }
 
+    /// Appends the values of block `b` to `out` (null rows hold 0): a
+    /// reader gathering several blocks decodes each straight into place.
+    pub fn append_block(&self, b: usize, out: &mut Vec<T>) -> Result<(), SegmentError> {
+        let meta = self.blocks.get(b).ok_or_else(|| {
+            SegmentError::corrupt(self.table.path(), format!("row block {b} does not exist"))
+        })?;
+        let bytes = self.table.block(meta.block())?;
+        let before = out.len();
+        T::decode(bytes, meta.rows() as usize, out)
+            .map_err(|e| decode_error(self.table, meta.block(), e))?;
+        if out.len() - before != meta.rows() as usize {
+            out.truncate(before);
+            return Err(decode_error(
+                self.table,
+                meta.block(),
+                "value count differs from the footer's".into(),
+            ));
+        }
+        Ok(())
+    }
+
     /// Every value, in row order.
     pub fn values(&self) -> Result<Vec<T>, SegmentError> {
         let mut all = Vec::with_capacity(self.table.rows() as usize);
