@@ -12,6 +12,8 @@
 //! values of a string column (the bitmaps of the accepted dictionary ids,
 //! unioned; equalities look their values up in the sorted dictionary).
 
+use std::ops::Range;
+
 use roaring::RoaringBitmap;
 use strata_storage::segment::column::{
     ComplexColumn, NumericColumn, NumericValue, RowBlock, StringColumn,
@@ -19,7 +21,7 @@ use strata_storage::segment::column::{
 use strata_storage::segment::{Column, SegmentError, Table, TableKind, TableSchema};
 use strata_storage::time::{Interval, Millis};
 
-use crate::table::{ColumnValues, StringCodes, TableError, TableSource, ValueRows, ValueTest};
+use crate::table::{ColumnValues, TableError, TableSource, ValueRows, ValueTest};
 
 /// One table of a memory-mapped segment.
 #[derive(Clone, Copy)]
@@ -55,106 +57,98 @@ impl TableSource for SegmentTable<'_> {
     }
 
     fn read_column(&self, name: &str) -> Result<Option<ColumnValues>, TableError> {
-        let Some(column) = self.table.column(name) else {
-            return Ok(None);
-        };
-        Ok(Some(match column {
-            Column::Long(column) => {
-                ColumnValues::Long(with_nulls(column.values()?, column.nulls()?))
-            }
-            Column::Double(column) => {
-                ColumnValues::Double(with_nulls(column.values()?, column.nulls()?))
-            }
-            Column::String(column) => {
-                let dictionary = column.dictionary()?;
-                let values = (0..column.cardinality())
-                    .map(|id| dictionary.value(id).map(str::to_owned))
-                    .collect::<Result<Vec<_>, SegmentError>>()?;
-                ColumnValues::String {
-                    dictionary: values,
-                    rows: column.rows_as_ids()?,
-                }
-            }
-            Column::Text(column) => {
-                ColumnValues::Text(with_nulls(column.values()?, column.nulls()?))
-            }
-            Column::Complex(column) => {
-                ColumnValues::Complex(with_nulls(column.values()?, column.nulls()?))
-            }
-        }))
+        if let Some(Column::Text(column)) = self.table.column(name) {
+            let values = with_nulls(column.values()?, column.nulls()?, 0);
+            return Ok(Some(ColumnValues::Text(values)));
+        }
+        self.read_column_range(name, 0..self.rows())
     }
 
     fn rows_in_intervals(&self, intervals: &[Interval]) -> Result<RoaringBitmap, TableError> {
         Ok(self.intervals_rows(intervals)?)
     }
 
-    fn read_time_for(&self, wanted: &RoaringBitmap) -> Result<Vec<Millis>, TableError> {
-        Ok(wanted_numbers(self.table.time(), wanted)?)
+    fn row_blocks(&self) -> Vec<Range<usize>> {
+        let time = self.table.time();
+        let block_rows =
+            (0..time.block_count()).map(|b| time.block_meta(b).map_or(0, |m| m.rows()));
+        block_starts(block_rows)
+            .map(|(start, rows)| start..start + rows)
+            .collect()
     }
 
-    fn read_column_for(
+    fn read_time_range(&self, rows: Range<usize>) -> Result<Vec<Millis>, TableError> {
+        Ok(numbers_in(self.table.time(), rows)?)
+    }
+
+    fn read_column_range(
         &self,
         name: &str,
-        wanted: &RoaringBitmap,
+        rows: Range<usize>,
     ) -> Result<Option<ColumnValues>, TableError> {
         let Some(column) = self.table.column(name) else {
             return Ok(None);
         };
-        Ok(Some(match column {
-            Column::Long(column) => {
-                ColumnValues::Long(with_nulls(wanted_numbers(column, wanted)?, column.nulls()?))
+        let nulls = |column: &Column<'_>| -> Result<RoaringBitmap, SegmentError> {
+            let mut nulls = column.nulls()?;
+            nulls.remove_range(..rows.start as u32);
+            nulls.remove_range(rows.end as u32..);
+            Ok(nulls)
+        };
+        let start = rows.start as u32;
+        Ok(Some(match &column {
+            Column::Long(values) => ColumnValues::Long(with_nulls(
+                numbers_in(*values, rows.clone())?,
+                nulls(&column)?,
+                start,
+            )),
+            Column::Double(values) => ColumnValues::Double(with_nulls(
+                numbers_in(*values, rows.clone())?,
+                nulls(&column)?,
+                start,
+            )),
+            Column::String(values) => ColumnValues::String {
+                dictionary: dictionary_values(*values)?,
+                rows: ids_in(*values, rows.clone())?,
+            },
+            Column::Complex(values) => ColumnValues::Complex(with_nulls(
+                bytes_in(*values, rows.clone())?,
+                nulls(&column)?,
+                start,
+            )),
+            Column::Text(_) => {
+                return Ok(self.read_column(name)?.map(|values| values.slice(rows)));
             }
-            Column::Double(column) => {
-                ColumnValues::Double(with_nulls(wanted_numbers(column, wanted)?, column.nulls()?))
-            }
-            Column::String(column) => {
-                let dictionary = column.dictionary()?;
-                let values = (0..column.cardinality())
-                    .map(|id| dictionary.value(id).map(str::to_owned))
-                    .collect::<Result<Vec<_>, SegmentError>>()?;
-                ColumnValues::String {
-                    dictionary: values,
-                    rows: wanted_ids(column, wanted)?,
-                }
-            }
-            Column::Complex(column) => {
-                ColumnValues::Complex(with_nulls(wanted_bytes(column, wanted)?, column.nulls()?))
-            }
-            Column::Text(_) => return self.read_column(name),
         }))
     }
 
-    fn read_string_codes_for(
+    fn string_dictionary(&self, name: &str) -> Result<Option<Vec<String>>, TableError> {
+        let Some(Column::String(column)) = self.table.column(name) else {
+            return Ok(None);
+        };
+        Ok(Some(dictionary_values(column)?))
+    }
+
+    fn read_string_codes_range(
         &self,
         name: &str,
-        wanted: &RoaringBitmap,
-    ) -> Result<Option<StringCodes>, TableError> {
+        rows: Range<usize>,
+    ) -> Result<Option<Vec<u32>>, TableError> {
         let Some(Column::String(column)) = self.table.column(name) else {
             return Ok(None);
         };
         if column.is_multi_value() {
             return Ok(None);
         }
-        let dictionary = column.dictionary()?;
-        let values = (0..column.cardinality())
-            .map(|id| dictionary.value(id).map(str::to_owned))
-            .collect::<Result<Vec<_>, SegmentError>>()?;
         let block_rows =
             (0..column.block_count()).map(|b| column.block_meta(b).map_or(0, |meta| meta.rows));
-        let mut codes = Vec::with_capacity(self.rows());
+        let mut codes = Vec::with_capacity(rows.len());
         let mut buffer = Vec::new();
-        for (b, (range, needed)) in block_ranges(block_rows, wanted).enumerate() {
-            if needed {
-                column.decode_block_codes(b, &mut buffer)?;
-                codes.extend_from_slice(&buffer);
-            } else {
-                codes.resize(codes.len() + range.len(), 0);
-            }
+        for (b, part) in blocks_meeting(block_rows, &rows) {
+            column.decode_block_codes(b, &mut buffer)?;
+            codes.extend_from_slice(buffer.get(part).unwrap_or_default());
         }
-        Ok(Some(StringCodes {
-            dictionary: values,
-            codes,
-        }))
+        Ok(Some(codes))
     }
 
     fn string_value_rows(
@@ -227,97 +221,110 @@ impl SegmentTable<'_> {
     }
 }
 
-/// The row ranges of a column's blocks, in order, each with whether a row of
-/// `wanted` lies in it.
-fn block_ranges(
-    block_rows: impl Iterator<Item = u32>,
-    wanted: &RoaringBitmap,
-) -> impl Iterator<Item = (std::ops::Range<u32>, bool)> {
-    block_rows.scan(0u32, move |start, rows| {
-        let range = *start..start.saturating_add(rows);
-        *start = range.end;
-        let needed = wanted.range_cardinality(range.clone()) > 0;
-        Some((range, needed))
+/// Each block's first row and row count, from the blocks' row counts.
+fn block_starts(block_rows: impl Iterator<Item = u32>) -> impl Iterator<Item = (usize, usize)> {
+    block_rows.scan(0usize, |start, rows| {
+        let block = (*start, rows as usize);
+        *start += rows as usize;
+        Some(block)
     })
 }
 
-/// Every value of a numeric column, decoding only the blocks holding a row
-/// of `wanted`; the other blocks' rows are 0.
-fn wanted_numbers<T: NumericValue + Default + Copy>(
+/// The blocks that hold rows of `rows`, each with the part of the block
+/// (as offsets into it) that lies in `rows`.
+fn blocks_meeting(
+    block_rows: impl Iterator<Item = u32>,
+    rows: &Range<usize>,
+) -> impl Iterator<Item = (usize, Range<usize>)> {
+    block_starts(block_rows)
+        .enumerate()
+        .filter_map(move |(b, (start, count))| {
+            let from = rows.start.max(start);
+            let to = rows.end.min(start + count);
+            (from < to).then(|| (b, from - start..to - start))
+        })
+}
+
+/// The values of a numeric column's rows in `rows` (null rows hold 0).
+fn numbers_in<T: NumericValue>(
     column: NumericColumn<'_, T>,
-    wanted: &RoaringBitmap,
+    rows: Range<usize>,
 ) -> Result<Vec<T>, SegmentError> {
     let block_rows =
-        (0..column.block_count()).map(|b| column.block_meta(b).map_or(0, |meta| meta.rows()));
-    let mut values = Vec::new();
-    for (b, (range, needed)) in block_ranges(block_rows, wanted).enumerate() {
-        if needed {
+        (0..column.block_count()).map(|b| column.block_meta(b).map_or(0, |m| m.rows()));
+    let mut values = Vec::with_capacity(rows.len());
+    let mut buffer = Vec::new();
+    for (b, part) in blocks_meeting(block_rows, &rows) {
+        if part.start == 0 && part.len() == column.block_meta(b).map_or(0, |m| m.rows() as usize) {
             column.append_block(b, &mut values)?;
         } else {
-            values.resize(values.len() + range.len(), T::default());
+            column.decode_block(b, &mut buffer)?;
+            values.extend_from_slice(buffer.get(part).unwrap_or_default());
         }
     }
     Ok(values)
 }
 
-/// Every value of a complex column, decoding only the blocks holding a row of
-/// `wanted`; the other blocks' rows are empty.
-fn wanted_bytes(
-    column: ComplexColumn<'_>,
-    wanted: &RoaringBitmap,
-) -> Result<Vec<Vec<u8>>, SegmentError> {
-    let block_rows = (0..column.block_count()).map(|b| column.block_rows(b).unwrap_or(0));
-    let mut values = Vec::new();
-    for (b, (range, needed)) in block_ranges(block_rows, wanted).enumerate() {
-        if needed {
-            let block = column.decode_block(b)?;
-            values.extend((0..block.len()).map(|i| block.get(i).unwrap_or_default().to_vec()));
-        } else {
-            values.resize(values.len() + range.len(), Vec::new());
-        }
-    }
-    Ok(values)
-}
-
-/// Every row's dictionary ids, decoding only the blocks holding a row of
-/// `wanted`; the other blocks' rows are empty (null).
-fn wanted_ids(
-    column: StringColumn<'_>,
-    wanted: &RoaringBitmap,
-) -> Result<Vec<Vec<u32>>, SegmentError> {
+/// The dictionary ids of a string column's rows in `rows` (none: null).
+fn ids_in(column: StringColumn<'_>, rows: Range<usize>) -> Result<Vec<Vec<u32>>, SegmentError> {
     let block_rows =
         (0..column.block_count()).map(|b| column.block_meta(b).map_or(0, |meta| meta.rows));
-    let mut rows = Vec::new();
+    let mut ids_of_rows = Vec::with_capacity(rows.len());
     let (mut lengths, mut ids) = (Vec::new(), Vec::new());
-    for (b, (range, needed)) in block_ranges(block_rows, wanted).enumerate() {
-        if !needed {
-            rows.resize(rows.len() + range.len(), Vec::new());
-        } else if column.is_multi_value() {
+    for (b, part) in blocks_meeting(block_rows, &rows) {
+        if column.is_multi_value() {
             column.decode_block_multi(b, &mut lengths, &mut ids)?;
             let mut at = 0;
-            for &length in &lengths {
+            for (row, &length) in lengths.iter().enumerate() {
                 let end = at + length as usize;
-                rows.push(ids.get(at..end).unwrap_or_default().to_vec());
+                if part.contains(&row) {
+                    ids_of_rows.push(ids.get(at..end).unwrap_or_default().to_vec());
+                }
                 at = end;
             }
         } else {
             column.decode_block_codes(b, &mut ids)?;
-            rows.extend(
-                ids.iter()
+            let codes = ids.get(part).unwrap_or_default();
+            ids_of_rows.extend(
+                codes
+                    .iter()
                     .map(|&code| code.checked_sub(1).into_iter().collect()),
             );
         }
     }
-    Ok(rows)
+    Ok(ids_of_rows)
 }
 
-/// `values` with the rows of `nulls` made `None`.
-fn with_nulls<T>(values: Vec<T>, nulls: RoaringBitmap) -> Vec<Option<T>> {
+/// The bytes of a complex column's rows in `rows` (null rows are empty).
+fn bytes_in(column: ComplexColumn<'_>, rows: Range<usize>) -> Result<Vec<Vec<u8>>, SegmentError> {
+    let block_rows = (0..column.block_count()).map(|b| column.block_rows(b).unwrap_or(0));
+    let mut values = Vec::with_capacity(rows.len());
+    for (b, part) in blocks_meeting(block_rows, &rows) {
+        let block = column.decode_block(b)?;
+        values.extend(part.map(|i| block.get(i).unwrap_or_default().to_vec()));
+    }
+    Ok(values)
+}
+
+/// A string column's values, by dictionary id.
+fn dictionary_values(column: StringColumn<'_>) -> Result<Vec<String>, SegmentError> {
+    let dictionary = column.dictionary()?;
+    (0..column.cardinality())
+        .map(|id| dictionary.value(id).map(str::to_owned))
+        .collect()
+}
+
+/// `values` — rows `first_row..` of their column — with the rows of
+/// `nulls` made `None`.
+fn with_nulls<T>(values: Vec<T>, nulls: RoaringBitmap, first_row: u32) -> Vec<Option<T>> {
     // Null rows are few or none: set them once, rather than asking the
     // bitmap about every row.
     let mut cells: Vec<Option<T>> = values.into_iter().map(Some).collect();
     for row in &nulls {
-        if let Some(cell) = cells.get_mut(row as usize) {
+        if let Some(cell) = row
+            .checked_sub(first_row)
+            .and_then(|offset| cells.get_mut(offset as usize))
+        {
             *cell = None;
         }
     }

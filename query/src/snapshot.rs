@@ -139,7 +139,7 @@ impl DataSourceSnapshot {
                 if rows.is_empty() {
                     continue;
                 }
-                let times = table.read_time_for(&rows)?;
+                let times = table.read_time()?;
                 for row in &rows {
                     let time = times.get(row as usize).copied().ok_or_else(|| {
                         SelectError::ColumnLength {

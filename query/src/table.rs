@@ -13,6 +13,8 @@
 //! built row by row in memory (the ingest crate builds one per real-time
 //! chunk with the same row producer that writes segments).
 
+use std::ops::Range;
+
 use roaring::RoaringBitmap;
 use strata_storage::segment::{SegmentError, TableKind, TableSchema};
 use strata_storage::time::{Interval, Millis};
@@ -38,49 +40,57 @@ pub trait TableSource: Send + Sync {
     /// as null everywhere, which is the caller's to decide).
     fn read_column(&self, name: &str) -> Result<Option<ColumnValues>, TableError>;
 
-    /// [`read_time`](Self::read_time) where only the rows of `wanted` need
-    /// their right value: a table may leave the others at 0 (a segment
-    /// decodes only the blocks holding wanted rows).
-    fn read_time_for(&self, wanted: &RoaringBitmap) -> Result<Vec<Millis>, TableError> {
-        let _ = wanted;
-        self.read_time()
+    /// The runs of rows the table reads in one piece (a segment's row
+    /// blocks), in order, covering every row. A query folds a long table a
+    /// run at a time, so that what it decodes stays small.
+    fn row_blocks(&self) -> Vec<Range<usize>> {
+        std::iter::once(0..self.rows()).collect()
     }
 
-    /// [`read_column`](Self::read_column) where only the rows of `wanted`
-    /// need their right value: a table may leave the others null (a segment
-    /// decodes only the blocks holding wanted rows).
-    fn read_column_for(
+    /// [`read_time`](Self::read_time) of the rows in `rows` only.
+    fn read_time_range(&self, rows: Range<usize>) -> Result<Vec<Millis>, TableError> {
+        let times = self.read_time()?;
+        Ok(times.get(rows).unwrap_or_default().to_vec())
+    }
+
+    /// [`read_column`](Self::read_column) of the rows in `rows` only.
+    fn read_column_range(
         &self,
         name: &str,
-        wanted: &RoaringBitmap,
+        rows: Range<usize>,
     ) -> Result<Option<ColumnValues>, TableError> {
-        let _ = wanted;
-        self.read_column(name)
+        Ok(self.read_column(name)?.map(|values| values.slice(rows)))
     }
 
-    /// A string column of one value per row at most, as codes: 0 for null,
-    /// `id + 1` for dictionary id `id`, right for the rows of `wanted` (others
-    /// may read as null). `None` when the table has no such column — no
-    /// column of that name, not a string column, or a row with several
-    /// values.
-    fn read_string_codes_for(
+    /// The sorted values of string column `name`: dictionary id `i` is
+    /// value `i`. `None` when the table has no string column of that name.
+    fn string_dictionary(&self, name: &str) -> Result<Option<Vec<String>>, TableError> {
+        Ok(match self.read_column_range(name, 0..0)? {
+            Some(ColumnValues::String { dictionary, .. }) => Some(dictionary),
+            _ => None,
+        })
+    }
+
+    /// The rows in `rows` of a string column of one value per row at most,
+    /// as codes: 0 for null, `id + 1` for dictionary id `id`. `None` when
+    /// the table has no such column — no column of that name, not a string
+    /// column, or a row with several values.
+    fn read_string_codes_range(
         &self,
         name: &str,
-        wanted: &RoaringBitmap,
-    ) -> Result<Option<StringCodes>, TableError> {
-        let Some(ColumnValues::String { dictionary, rows }) = self.read_column_for(name, wanted)?
-        else {
+        rows: Range<usize>,
+    ) -> Result<Option<Vec<u32>>, TableError> {
+        let Some(ColumnValues::String { rows, .. }) = self.read_column_range(name, rows)? else {
             return Ok(None);
         };
-        let codes = rows
+        Ok(rows
             .iter()
             .map(|ids| match ids.as_slice() {
                 [] => Some(0),
                 [id] => id.checked_add(1),
                 _ => None,
             })
-            .collect::<Option<Vec<u32>>>();
-        Ok(codes.map(|codes| StringCodes { dictionary, codes }))
+            .collect())
     }
 
     /// The rows whose `__time` lies in any of `intervals`.
@@ -117,15 +127,6 @@ pub trait TableSource: Send + Sync {
             _ => None,
         })
     }
-}
-
-/// What [`TableSource::read_string_codes_for`] answers.
-#[derive(Debug, Clone, PartialEq)]
-pub struct StringCodes {
-    /// The distinct values, sorted: dictionary id `i` is `dictionary[i]`.
-    pub dictionary: Vec<String>,
-    /// One code per row: 0 for null, `id + 1` for dictionary id `id`.
-    pub codes: Vec<u32>,
 }
 
 /// Which values of a string column a condition accepts.
@@ -206,6 +207,30 @@ impl ColumnValues {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// The values of the rows in `rows` (those past the end are left out);
+    /// a string column keeps its whole dictionary.
+    pub fn slice(self, rows: Range<usize>) -> ColumnValues {
+        fn cut<T>(mut values: Vec<T>, rows: Range<usize>) -> Vec<T> {
+            let end = rows.end.min(values.len());
+            values.truncate(end);
+            values.drain(..rows.start.min(end));
+            values
+        }
+        match self {
+            ColumnValues::Long(values) => ColumnValues::Long(cut(values, rows)),
+            ColumnValues::Double(values) => ColumnValues::Double(cut(values, rows)),
+            ColumnValues::String {
+                dictionary,
+                rows: ids,
+            } => ColumnValues::String {
+                dictionary,
+                rows: cut(ids, rows),
+            },
+            ColumnValues::Text(values) => ColumnValues::Text(cut(values, rows)),
+            ColumnValues::Complex(values) => ColumnValues::Complex(cut(values, rows)),
+        }
     }
 }
 

@@ -49,7 +49,7 @@ pub(super) struct FoldRows<'a> {
 impl FoldRows<'_> {
     /// Calls `each` with the row and slot of every pair that passes.
     #[inline]
-    fn for_each(&self, mut each: impl FnMut(usize, usize)) {
+    pub(super) fn for_each(&self, mut each: impl FnMut(usize, usize)) {
         match self.passing {
             None => {
                 for (&row, &slot) in self.rows.iter().zip(self.slots) {

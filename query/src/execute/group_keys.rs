@@ -9,12 +9,13 @@
 //! multi-value dimensions count in every combination.
 
 use std::collections::HashMap;
+use std::ops::Range;
 
-use roaring::RoaringBitmap;
+use strata_storage::segment::ColumnKind;
 
 use super::{ExecuteError, check_length, column_kind_name, table_name};
 use crate::plan::KeyValue;
-use crate::table::{ColumnValues, StringCodes, TableSource};
+use crate::table::{ColumnValues, TableSource};
 
 /// Calls `visit` with `prefix` followed by every combination of one code
 /// from each of `choices`.
@@ -36,69 +37,61 @@ pub(super) fn for_each_combination(
 }
 
 /// A group key column of one table, as codes into its distinct values.
+///
+/// A single-value string column is read a run of rows at a time ([`load`]):
+/// its codes are the table's dictionary codes, the same in every run. Other
+/// columns are read whole when opened, as their codes are assigned while
+/// reading.
+///
+/// [`load`]: KeyColumn::load
 pub(super) struct KeyColumn {
+    name: String,
     /// The distinct values, indexed by code.
     values: Vec<KeyValue>,
     /// The code of [`KeyValue::Null`].
     null: u32,
     rows: KeyRows,
+    /// The first row of the run loaded: rows are asked relative to it.
+    start: usize,
 }
 
 enum KeyRows {
     /// The table lacks the column: every row is null.
     Absent,
+    /// Every row's code, for the whole table.
     Single(Vec<u32>),
-    /// Each row's codes; an empty row is null.
+    /// Each row's codes, for the whole table; an empty row is null.
     Multi(Vec<Vec<u32>>),
+    /// The codes of the run loaded: 0 for null, `id + 1` for a value.
+    Run(Vec<u32>),
 }
 
 impl KeyColumn {
-    /// The key column `column` of `table`, right for the rows of `wanted`
-    /// (others may read as null).
-    pub(super) fn read(
-        table: &dyn TableSource,
-        column: &str,
-        rows: usize,
-        wanted: &RoaringBitmap,
-    ) -> Result<Self, ExecuteError> {
+    /// The key column `column` of `table`, ready for [`load`](Self::load).
+    pub(super) fn open(table: &dyn TableSource, column: &str) -> Result<Self, ExecuteError> {
         let table_name = table_name(table.kind());
-        if let Some(StringCodes { dictionary, codes }) =
-            table.read_string_codes_for(column, wanted)?
-        {
-            if codes.len() != rows {
-                return Err(ExecuteError::DamagedColumn {
-                    column: column.to_owned(),
-                    table: table_name,
-                    problem: format!("it has {} values for {rows} rows", codes.len()),
-                });
-            }
+        let key = |values: Vec<KeyValue>, null: u32, rows: KeyRows| KeyColumn {
+            name: column.to_owned(),
+            values,
+            null,
+            rows,
+            start: 0,
+        };
+        let single_value_string = table
+            .schema()
+            .position(column)
+            .and_then(|position| table.schema().columns().get(position))
+            .is_some_and(|schema| schema.kind == ColumnKind::String { multi_value: false });
+        if single_value_string && let Some(dictionary) = table.string_dictionary(column)? {
             // The table's codes are the key's: 0 for null, then the values.
             let values = std::iter::once(KeyValue::Null)
                 .chain(dictionary.into_iter().map(KeyValue::String))
-                .collect::<Vec<_>>();
-            if let Some(code) = codes.iter().find(|&&code| code as usize >= values.len()) {
-                return Err(ExecuteError::DamagedColumn {
-                    column: column.to_owned(),
-                    table: table_name,
-                    problem: format!(
-                        "a row holds value id {}, past its dictionary of {} values",
-                        code - 1,
-                        values.len() - 1
-                    ),
-                });
-            }
-            return Ok(KeyColumn {
-                values,
-                null: 0,
-                rows: KeyRows::Single(codes),
-            });
+                .collect();
+            return Ok(key(values, 0, KeyRows::Run(Vec::new())));
         }
-        let Some(values) = table.read_column_for(column, wanted)? else {
-            return Ok(KeyColumn {
-                values: vec![KeyValue::Null],
-                null: 0,
-                rows: KeyRows::Absent,
-            });
+        let rows = table.rows();
+        let Some(values) = table.read_column(column)? else {
+            return Ok(key(vec![KeyValue::Null], 0, KeyRows::Absent));
         };
         check_length(&values, rows, column, table_name)?;
         match values {
@@ -121,8 +114,8 @@ impl KeyColumn {
                     .map(KeyValue::String)
                     .chain([KeyValue::Null])
                     .collect();
-                // Most string columns hold one value per row at most:
-                // their rows are then a flat list of codes.
+                // A multi-value column whose rows hold one value at most is
+                // a flat list of codes.
                 let rows = if rows.iter().all(|ids| ids.len() <= 1) {
                     KeyRows::Single(
                         rows.iter()
@@ -132,10 +125,12 @@ impl KeyColumn {
                 } else {
                     KeyRows::Multi(rows)
                 };
-                Ok(KeyColumn { values, null, rows })
+                Ok(key(values, null, rows))
             }
-            ColumnValues::Long(cells) => Ok(KeyColumn::from_cells(cells, KeyValue::Long)),
-            ColumnValues::Double(cells) => Ok(KeyColumn::from_cells(cells, KeyValue::Double)),
+            ColumnValues::Long(cells) => Ok(KeyColumn::from_cells(column, cells, KeyValue::Long)),
+            ColumnValues::Double(cells) => {
+                Ok(KeyColumn::from_cells(column, cells, KeyValue::Double))
+            }
             other @ (ColumnValues::Text(_) | ColumnValues::Complex(_)) => {
                 Err(ExecuteError::CannotGroup {
                     column: column.to_owned(),
@@ -146,9 +141,54 @@ impl KeyColumn {
         }
     }
 
+    /// Makes the rows `rows` of `table` the ones [`codes`](Self::codes) asks
+    /// about.
+    pub(super) fn load(
+        &mut self,
+        table: &dyn TableSource,
+        rows: Range<usize>,
+    ) -> Result<(), ExecuteError> {
+        self.start = rows.start;
+        let KeyRows::Run(codes) = &mut self.rows else {
+            return Ok(());
+        };
+        let table_name = table_name(table.kind());
+        let damaged = |problem: String| ExecuteError::DamagedColumn {
+            column: self.name.clone(),
+            table: table_name,
+            problem,
+        };
+        let read = table
+            .read_string_codes_range(&self.name, rows.clone())?
+            .ok_or_else(|| damaged("its rows are not one string value each".to_owned()))?;
+        if read.len() != rows.len() {
+            return Err(damaged(format!(
+                "it has {} values for {} rows",
+                read.len(),
+                rows.len()
+            )));
+        }
+        if let Some(code) = read
+            .iter()
+            .find(|&&code| code as usize >= self.values.len())
+        {
+            return Err(damaged(format!(
+                "a row holds value id {}, past its dictionary of {} values",
+                code - 1,
+                self.values.len() - 1
+            )));
+        }
+        *codes = read;
+        Ok(())
+    }
+
     /// Codes a numeric column by its distinct values (doubles by their bits,
     /// so every value, `-0.0` and NaN included, is one group).
-    fn from_cells<T: Copy + Bits>(cells: Vec<Option<T>>, key: fn(T) -> KeyValue) -> Self {
+    fn from_cells<T: Copy + Bits>(
+        name: &str,
+        cells: Vec<Option<T>>,
+        key: fn(T) -> KeyValue,
+    ) -> Self {
         let mut values = vec![KeyValue::Null];
         let mut codes: HashMap<u64, u32> = HashMap::new();
         let rows = cells
@@ -163,9 +203,11 @@ impl KeyColumn {
             })
             .collect();
         KeyColumn {
+            name: name.to_owned(),
             values,
             null: 0,
             rows: KeyRows::Single(rows),
+            start: 0,
         }
     }
 
@@ -179,13 +221,16 @@ impl KeyColumn {
         matches!(self.rows, KeyRows::Multi(_))
     }
 
-    /// The codes of a row's values: one, or several for a multi-value row.
+    /// The codes of a row's values — one, or several for a multi-value row
+    /// — the row counted from the first of the run loaded.
     pub(super) fn codes(&self, row: usize) -> &[u32] {
         let null = std::slice::from_ref(&self.null);
+        let row_in_table = self.start + row;
         match &self.rows {
             KeyRows::Absent => null,
-            KeyRows::Single(codes) => codes.get(row).map_or(null, std::slice::from_ref),
-            KeyRows::Multi(rows) => match rows.get(row) {
+            KeyRows::Run(codes) => codes.get(row).map_or(null, std::slice::from_ref),
+            KeyRows::Single(codes) => codes.get(row_in_table).map_or(null, std::slice::from_ref),
+            KeyRows::Multi(rows) => match rows.get(row_in_table) {
                 Some(codes) if !codes.is_empty() => codes,
                 _ => null,
             },

@@ -24,7 +24,8 @@
 //! a sum, min or max of a first/last or sketch metric, first/last of a
 //! sketch, a sketch of the other kind of sketch.
 
-use roaring::RoaringBitmap;
+use std::ops::Range;
+
 use strata_storage::metric_cell::{DistinctKey, HllState, QuantilesState, Timed};
 use strata_storage::segment::TableKind;
 use strata_storage::spec::{Aggregator, DataSourceSpec, NumericType};
@@ -289,17 +290,21 @@ fn source<'a>(spec: &'a DataSourceSpec, column: &'a str, kind: TableKind) -> Sou
 struct Reading<'a> {
     table: &'a dyn TableSource,
     aggregation: &'a str,
-    rows: usize,
-    /// The rows the aggregation folds: only their values need be read.
-    wanted: &'a RoaringBitmap,
+    /// The rows read: values are indexed from the first of them.
+    rows: Range<usize>,
 }
 
 impl Reading<'_> {
     fn values(&self, column: &str) -> Result<Option<ColumnValues>, ExecuteError> {
-        let Some(values) = self.table.read_column_for(column, self.wanted)? else {
+        let Some(values) = self.table.read_column_range(column, self.rows.clone())? else {
             return Ok(None);
         };
-        check_length(&values, self.rows, column, table_name(self.table.kind()))?;
+        check_length(
+            &values,
+            self.rows.len(),
+            column,
+            table_name(self.table.kind()),
+        )?;
         Ok(Some(values))
     }
 
@@ -359,20 +364,18 @@ impl Reading<'_> {
 }
 
 impl Input {
-    /// What `aggregation` reads from `table`, right for the rows of `wanted`
-    /// (others may read as null).
+    /// What `aggregation` reads from the rows `rows` of `table`; the
+    /// values are indexed from the first of them.
     pub(super) fn read(
         table: &dyn TableSource,
         spec: &DataSourceSpec,
         aggregation: &Aggregation,
-        rows: usize,
-        wanted: &RoaringBitmap,
+        rows: Range<usize>,
     ) -> Result<Self, ExecuteError> {
         let reading = Reading {
             table,
             aggregation: &aggregation.name,
             rows,
-            wanted,
         };
         Self::read_function(&reading, spec, &aggregation.function)
     }
@@ -391,7 +394,7 @@ impl Input {
             Some(other) => return Err(reading.cannot_read(time_column, &other)),
         };
         let mut column = match reading.column(source)? {
-            Column::Ones => Column::Long(vec![Some(1); reading.rows]),
+            Column::Ones => Column::Long(vec![Some(1); reading.rows.len()]),
             column => column,
         };
         for (row, time) in times.iter().enumerate() {
@@ -445,7 +448,7 @@ impl Input {
                     return Self::read_pairs(reading, column, *value_type);
                 }
                 Ok(Input::Timed {
-                    times: reading.table.read_time_for(reading.wanted)?,
+                    times: reading.table.read_time_range(reading.rows.clone())?,
                     column: reading.column(source(spec, column, kind))?,
                 })
             }

@@ -14,18 +14,21 @@
 //! filter is a row bitmap of the table, as the query's filter is, and a row
 //! is folded into that aggregation when it lies in all of them.
 
+use std::ops::Range;
+
 use roaring::RoaringBitmap;
+use strata_storage::segment::TIME_COLUMN;
 use strata_storage::spec::DataSourceSpec;
 
-use super::ExecuteError;
 use super::bucketing::Bucketing;
 use super::column_fold::{FoldRows, fold_column};
 use super::fold::Accumulator;
 use super::group_keys::KeyColumn;
 use super::groups::{GroupId, Groups};
 use super::input::Input;
-use super::slots::SlotAssignment;
-use crate::plan::{Filter, QueryPlan};
+use super::slots::GroupSlots;
+use super::{ExecuteError, table_name};
+use crate::plan::{AggregateFunction, Filter, QueryPlan};
 use crate::query_limits::QueryLimits;
 use crate::select::select_rows;
 use crate::table::TableSource;
@@ -43,65 +46,79 @@ pub(super) fn fold_table(
     if selected.is_empty() {
         return Ok(());
     }
-    let times = table.read_time_for(&selected)?;
-    let rows = times.len();
-    let keys = plan
+    let aggregations = &plan.aggregate.aggregations;
+    let mut keys = plan
         .aggregate
         .group_by
         .iter()
-        .map(|key| KeyColumn::read(table, &key.column, rows, &selected))
+        .map(|key| KeyColumn::open(table, &key.column))
         .collect::<Result<Vec<_>, _>>()?;
-    let inputs = plan
-        .aggregate
-        .aggregations
-        .iter()
-        .map(|aggregation| Input::read(table, spec, aggregation, rows, &selected))
-        .collect::<Result<Vec<_>, _>>()?;
-    let passing = plan
-        .aggregate
-        .aggregations
+    let passing = aggregations
         .iter()
         .map(|aggregation| rows_passing_filters(table, plan, &aggregation.function.filters()))
         .collect::<Result<Vec<_>, _>>()?;
+    let runs = if aggregations
+        .iter()
+        .all(|aggregation| reads_by_run(&aggregation.function))
+    {
+        table.row_blocks()
+    } else {
+        std::iter::once(0..table.rows()).collect()
+    };
 
-    let assignment = SlotAssignment::assign(&selected, &times, bucketing, &keys);
-    limits.check()?;
-    let width = inputs.len();
-    let mut accumulators: Vec<Accumulator> = Vec::with_capacity(assignment.groups.len() * width);
-    for _ in &assignment.groups {
-        accumulators.extend_from_slice(&groups.empty);
-    }
-    for (aggregation, (input, passing)) in inputs.iter().zip(&passing).enumerate() {
-        limits.check()?;
-        let passing = passing.as_ref().map(|passing| row_mask(passing, rows));
-        let fold_rows = FoldRows {
-            rows: &assignment.rows,
-            slots: &assignment.slots,
-            passing: passing.as_deref(),
-        };
-        let column = accumulators.get_mut(aggregation..).unwrap_or_default();
-        if fold_column(input, &fold_rows, column, width, assignment.groups.len()) {
+    let mut slots = GroupSlots::new(bucketing, &keys);
+    let width = aggregations.len();
+    let mut accumulators: Vec<Accumulator> = Vec::new();
+    for run in runs {
+        let (start, end) = (run.start as u32, run.end as u32);
+        if selected.range_cardinality(start..end) == 0 {
             continue;
         }
-        for (&row, &slot) in assignment.rows.iter().zip(&assignment.slots) {
-            let row = row as usize;
-            if passing
-                .as_ref()
-                .is_some_and(|passing| !passing.get(row).copied().unwrap_or(false))
-            {
-                continue;
-            }
-            let Some(value) = input.value(row) else {
-                continue;
+        limits.check()?;
+        let times = table.read_time_range(run.clone())?;
+        if times.len() != run.len() {
+            return Err(ExecuteError::DamagedColumn {
+                column: TIME_COLUMN.to_owned(),
+                table: table_name(table.kind()),
+                problem: format!("it has {} values for {} rows", times.len(), run.len()),
+            });
+        }
+        for key in &mut keys {
+            key.load(table, run.clone())?;
+        }
+        let assignment = slots.assign(
+            selected.range(start..end).map(|row| row - start),
+            &times,
+            &keys,
+        );
+        let slot_count = slots.len();
+        accumulators.reserve((slot_count * width).saturating_sub(accumulators.len()));
+        while accumulators.len() < slot_count * width {
+            accumulators.extend_from_slice(&groups.empty);
+        }
+        for (index, (aggregation, passing)) in aggregations.iter().zip(&passing).enumerate() {
+            let input = Input::read(table, spec, aggregation, run.clone())?;
+            let passing = passing.as_ref().map(|passing| run_mask(passing, &run));
+            let fold_rows = FoldRows {
+                rows: &assignment.rows,
+                slots: &assignment.slots,
+                passing: passing.as_deref(),
             };
-            if let Some(accumulator) = accumulators.get_mut(slot as usize * width + aggregation) {
-                accumulator.add(value);
+            let column = accumulators.get_mut(index..).unwrap_or_default();
+            if !fold_column(&input, &fold_rows, column, width, slot_count) {
+                fold_rows.for_each(|row, slot| {
+                    if let (Some(value), Some(accumulator)) =
+                        (input.value(row), accumulators.get_mut(slot * width + index))
+                    {
+                        accumulator.add(value);
+                    }
+                });
             }
         }
     }
-    for ((bucket, codes), accumulators) in assignment
-        .groups
-        .iter()
+    for ((bucket, codes), accumulators) in slots
+        .into_groups()
+        .into_iter()
         .zip(accumulators.chunks(width.max(1)))
     {
         let keys = codes
@@ -111,7 +128,7 @@ pub(super) fn fold_table(
             .collect();
         groups.merge(
             GroupId {
-                timestamp: *bucket,
+                timestamp: bucket,
                 keys,
             },
             accumulators,
@@ -120,12 +137,32 @@ pub(super) fn fold_table(
     Ok(())
 }
 
-/// `rows` flags, set for the rows of `bitmap`: a row is then checked by
-/// indexing, not by a search in the bitmap.
-fn row_mask(bitmap: &RoaringBitmap, rows: usize) -> Vec<bool> {
-    let mut mask = vec![false; rows];
-    for row in bitmap {
-        if let Some(flag) = mask.get_mut(row as usize) {
+/// Whether `function` reads only numbers or stored sketches, cheap to read
+/// a run of rows at a time; functions that read strings (distinct counts
+/// and first/last of dimensions) read the table in one run, so that a
+/// dictionary is not rebuilt for every run.
+fn reads_by_run(function: &AggregateFunction) -> bool {
+    match function {
+        AggregateFunction::Filtered { inner, .. } => reads_by_run(inner),
+        AggregateFunction::Count
+        | AggregateFunction::Sum { .. }
+        | AggregateFunction::Min { .. }
+        | AggregateFunction::Max { .. }
+        | AggregateFunction::QuantilesSketch { .. } => true,
+        AggregateFunction::First { .. }
+        | AggregateFunction::Last { .. }
+        | AggregateFunction::DistinctSketch { .. }
+        | AggregateFunction::Cardinality { .. } => false,
+    }
+}
+
+/// Flags for the rows of `run`, counted from its first, set for the rows of
+/// `bitmap`: a row is then checked by indexing, not by a search in the
+/// bitmap.
+fn run_mask(bitmap: &RoaringBitmap, run: &Range<usize>) -> Vec<bool> {
+    let mut mask = vec![false; run.len()];
+    for row in bitmap.range(run.start as u32..run.end as u32) {
+        if let Some(flag) = mask.get_mut(row as usize - run.start) {
             *flag = true;
         }
     }
@@ -231,5 +268,61 @@ mod tests {
                 ResultValue::Long(0),
             ]]
         );
+    }
+
+    /// A segment of several row blocks is folded a block at a time; its
+    /// answers must be those of the same rows read in one piece.
+    #[test]
+    fn a_table_folded_block_by_block_answers_as_one_read_whole() {
+        use strata_storage::segment::TableKind;
+
+        use crate::execute::TableSet;
+        use crate::segment_table::SegmentTable;
+        use crate::table::TableSource;
+
+        let hosts = ["a", "b", "c"];
+        let events: Vec<Event> = (0..150_000i64)
+            .map(|i| {
+                let host = (i % 7 != 0).then(|| hosts[(i % 3) as usize]);
+                let user = format!("u{}", i % 11);
+                Event {
+                    bytes: (i % 5 != 0).then_some(i % 1000 - 300),
+                    latency: (i % 4 != 0).then_some((i % 97) as f64 / 8.0),
+                    status: Some([200, 404, 500][(i % 3) as usize]),
+                    ..event(T0 + i * 30_000, host, &[], Some(&user))
+                }
+            })
+            .collect();
+        let dir = tempfile::tempdir().unwrap();
+        let segment = events_segment(&events, &dir.path().join("s"));
+        let stored = SegmentTable::new(segment.table(TableKind::Events).unwrap());
+        assert!(stored.row_blocks().len() >= 3);
+        let memory = events_table(&events);
+        let mut plan = plan(
+            Granularity::HOUR,
+            hours(0, 40),
+            &["host", "status"],
+            vec![
+                AggregateFunction::Count,
+                sum("bytes", NumberType::Long),
+                min("latency", NumberType::Double),
+                max("bytes", NumberType::Double),
+                filtered(host_is(Some("b")), sum("latency", NumberType::Double)),
+            ],
+        );
+        plan.filter = Some(Filter::Not(Box::new(Filter::Equals {
+            column: "user".into(),
+            value: Some("u3".into()),
+        })));
+        let read = |table: &dyn TableSource| {
+            let sets = [TableSet {
+                events: Some(table),
+                rollup: None,
+            }];
+            execute(&plan, &spec(), &sets).unwrap()
+        };
+        let by_block = read(&stored);
+        assert!(by_block.len() > 100);
+        assert_eq!(by_block, read(&memory));
     }
 }

@@ -22,7 +22,6 @@
 
 use std::collections::HashMap;
 
-use roaring::RoaringBitmap;
 use strata_storage::time::Millis;
 
 use super::bucketing::Bucketing;
@@ -32,45 +31,57 @@ use super::group_keys::{KeyColumn, for_each_combination};
 /// (4 bytes each) when there is a single time bucket.
 const DENSE_SLOTS: u64 = 1 << 20;
 
-/// Each selected row's group slot, and each slot's group.
+/// The rows of one run and their group slots.
 pub(super) struct SlotAssignment {
-    /// The rows, in row order, each once per group it counts in.
+    /// The rows, counted from the run's first, in row order, each once per
+    /// group it counts in.
     pub(super) rows: Vec<u32>,
     /// The slot of each entry of `rows`.
     pub(super) slots: Vec<u32>,
-    /// Per slot: its bucket's timestamp and its key codes.
-    pub(super) groups: Vec<(Millis, Vec<u32>)>,
 }
 
-impl SlotAssignment {
-    /// Gives every row of `selected` its slot. `times` holds each row's
-    /// `__time` (read for the selected rows at least).
+/// One table's groups, numbered as its runs of rows meet them.
+pub(super) struct GroupSlots<'b> {
+    index: SlotIndex,
+    buckets: BucketNumbers<'b>,
+    multi_value: bool,
+}
+
+impl<'b> GroupSlots<'b> {
+    pub(super) fn new(bucketing: &'b Bucketing, keys: &[KeyColumn]) -> Self {
+        GroupSlots {
+            index: SlotIndex::new(bucketing, keys),
+            buckets: BucketNumbers::new(bucketing),
+            multi_value: keys.iter().any(KeyColumn::is_multi_value),
+        }
+    }
+
+    /// Gives every row of `selected` (rows counted from the run's first)
+    /// its slot. `times` holds the run's `__time`s; `keys` are loaded with
+    /// the run.
     pub(super) fn assign(
-        selected: &RoaringBitmap,
+        &mut self,
+        selected: impl Iterator<Item = u32>,
         times: &[Millis],
-        bucketing: &Bucketing,
         keys: &[KeyColumn],
-    ) -> Self {
-        let mut index = SlotIndex::new(bucketing, keys);
-        let mut buckets = BucketNumbers::new(bucketing);
-        let capacity = selected.len() as usize;
+    ) -> SlotAssignment {
+        let (lower, _) = selected.size_hint();
         let mut assignment = SlotAssignment {
-            rows: Vec::with_capacity(capacity),
-            slots: Vec::with_capacity(capacity),
-            groups: Vec::new(),
+            rows: Vec::with_capacity(lower),
+            slots: Vec::with_capacity(lower),
         };
-        let multi_value = keys.iter().any(KeyColumn::is_multi_value);
         let mut codes: Vec<u64> = Vec::with_capacity(keys.len());
         let mut choices: Vec<&[u32]> = Vec::with_capacity(keys.len());
         for row in selected {
             let Some(&time) = times.get(row as usize) else {
                 continue;
             };
-            let (bucket, bucket_start) = buckets.number(time);
-            if multi_value {
+            let (bucket, bucket_start) = self.buckets.number(time);
+            if self.multi_value {
                 choices.clear();
                 choices.extend(keys.iter().map(|key| key.codes(row as usize)));
                 codes.clear();
+                let index = &mut self.index;
                 for_each_combination(&choices, &mut codes, &mut |codes| {
                     let slot = index.slot(bucket, codes, || (bucket_start, codes));
                     assignment.push(row, slot);
@@ -81,14 +92,25 @@ impl SlotAssignment {
                     keys.iter()
                         .map(|key| key.codes(row as usize).first().map_or(0, |&c| u64::from(c))),
                 );
-                let slot = index.slot(bucket, &codes, || (bucket_start, &codes));
+                let slot = self.index.slot(bucket, &codes, || (bucket_start, &codes));
                 assignment.push(row, slot);
             }
         }
-        assignment.groups = index.into_groups();
         assignment
     }
 
+    /// How many groups the runs so far met.
+    pub(super) fn len(&self) -> usize {
+        self.index.groups.len()
+    }
+
+    /// Per slot: its bucket's timestamp and its key codes.
+    pub(super) fn into_groups(self) -> Vec<(Millis, Vec<u32>)> {
+        self.index.groups
+    }
+}
+
+impl SlotAssignment {
     fn push(&mut self, row: u32, slot: u32) {
         self.rows.push(row);
         self.slots.push(slot);
@@ -226,9 +248,5 @@ impl SlotIndex {
                 .push((start, codes.iter().map(|&code| code as u32).collect()));
         }
         slot
-    }
-
-    fn into_groups(self) -> Vec<(Millis, Vec<u32>)> {
-        self.groups
     }
 }

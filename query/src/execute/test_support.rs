@@ -10,7 +10,9 @@ use std::collections::BTreeSet;
 
 use strata_storage::granularity::Granularity;
 use strata_storage::metric_cell::{DistinctKey, HllState, QuantilesState, Timed};
-use strata_storage::segment::{CellValue, ColumnKind, ColumnSchema, TableKind, TableSchema};
+use strata_storage::segment::{
+    CellValue, ColumnKind, ColumnSchema, Segment, SegmentWriter, TableKind, TableSchema,
+};
 use strata_storage::spec::{DataSourceSpec, HllLgK, HllTargetType, QuantilesK};
 use strata_storage::time::{Interval, MILLIS_PER_HOUR, MILLIS_PER_MINUTE, Millis};
 
@@ -92,7 +94,34 @@ pub(super) fn string(kind_multi_value: bool) -> ColumnKind {
 /// `ingest::table_layout`'s events table for [`SPEC`]: every dimension,
 /// then one raw input column per metric input field.
 pub(super) fn events_table(events: &[Event]) -> MemTable {
-    let schema = TableSchema::new(vec![
+    let mut builder = MemTableBuilder::new(TableKind::Events, events_schema());
+    for event in events {
+        let tags: Vec<&str> = event.tags.iter().map(String::as_str).collect();
+        builder
+            .append_row(event.time, &event_cells(event, &tags))
+            .unwrap();
+    }
+    builder.finish()
+}
+
+/// [`events_table`] written as a segment in `dir`: a table of several row
+/// blocks when there are many events.
+pub(super) fn events_segment(events: &[Event], dir: &std::path::Path) -> Segment {
+    let mut segment = SegmentWriter::create(dir).unwrap();
+    let mut writer = segment.table(TableKind::Events, events_schema()).unwrap();
+    for event in events {
+        let tags: Vec<&str> = event.tags.iter().map(String::as_str).collect();
+        writer
+            .append_row(event.time, &event_cells(event, &tags))
+            .unwrap();
+    }
+    segment.add_table(writer.finish().unwrap());
+    segment.finish().unwrap();
+    Segment::open(dir).unwrap()
+}
+
+fn events_schema() -> TableSchema {
+    TableSchema::new(vec![
         ColumnSchema::new("host", string(false)),
         ColumnSchema::new("tags", string(true)),
         ColumnSchema::new("user", string(false)),
@@ -100,25 +129,18 @@ pub(super) fn events_table(events: &[Event]) -> MemTable {
         ColumnSchema::new("bytes", ColumnKind::Long),
         ColumnSchema::new("latency", ColumnKind::Double),
     ])
-    .unwrap();
-    let mut builder = MemTableBuilder::new(TableKind::Events, schema);
-    for event in events {
-        let tags: Vec<&str> = event.tags.iter().map(String::as_str).collect();
-        builder
-            .append_row(
-                event.time,
-                &[
-                    str_cell(&event.host),
-                    CellValue::Strs(&tags),
-                    str_cell(&event.user),
-                    long_cell(event.status),
-                    long_cell(event.bytes),
-                    double_cell(event.latency),
-                ],
-            )
-            .unwrap();
-    }
-    builder.finish()
+    .unwrap()
+}
+
+fn event_cells<'e>(event: &'e Event, tags: &'e [&'e str]) -> [CellValue<'e>; 6] {
+    [
+        str_cell(&event.host),
+        CellValue::Strs(tags),
+        str_cell(&event.user),
+        long_cell(event.status),
+        long_cell(event.bytes),
+        double_cell(event.latency),
+    ]
 }
 
 /// One rollup row's metrics.
