@@ -17,7 +17,7 @@
 use std::ops::Range;
 
 use roaring::RoaringBitmap;
-use strata_storage::segment::TIME_COLUMN;
+use strata_storage::segment::{ColumnKind, TIME_COLUMN, TableSchema};
 use strata_storage::spec::DataSourceSpec;
 
 use super::bucketing::Bucketing;
@@ -57,9 +57,9 @@ pub(super) fn fold_table(
         .iter()
         .map(|aggregation| rows_passing_filters(table, plan, &aggregation.function.filters()))
         .collect::<Result<Vec<_>, _>>()?;
-    let runs = if aggregations
+    let runs = if !aggregations
         .iter()
-        .all(|aggregation| reads_by_run(&aggregation.function))
+        .any(|aggregation| reads_strings(&aggregation.function, spec, table.schema()))
     {
         table.row_blocks()
     } else {
@@ -137,23 +137,55 @@ pub(super) fn fold_table(
     Ok(())
 }
 
-/// Whether `function` reads only numbers or stored sketches, cheap to read
-/// a run of rows at a time; functions that read strings (distinct counts
-/// and first/last of dimensions) read the table in one run, so that a
-/// dictionary is not rebuilt for every run.
-fn reads_by_run(function: &AggregateFunction) -> bool {
-    match function {
-        AggregateFunction::Filtered { inner, .. } => reads_by_run(inner),
-        AggregateFunction::Count
-        | AggregateFunction::Sum { .. }
-        | AggregateFunction::Min { .. }
-        | AggregateFunction::Max { .. }
-        | AggregateFunction::QuantilesSketch { .. } => true,
-        AggregateFunction::First { .. }
-        | AggregateFunction::Last { .. }
-        | AggregateFunction::DistinctSketch { .. }
-        | AggregateFunction::Cardinality { .. } => false,
-    }
+/// Whether `function` reads a string or text column of a table with
+/// `schema`: those are read in one run, so that a dictionary is not rebuilt
+/// for every run. A metric reads its own column or its input field.
+fn reads_strings(
+    function: &AggregateFunction,
+    spec: &DataSourceSpec,
+    schema: &TableSchema,
+) -> bool {
+    let columns: Vec<&str> = match function {
+        AggregateFunction::Filtered { inner, .. } => return reads_strings(inner, spec, schema),
+        AggregateFunction::Count => Vec::new(),
+        AggregateFunction::Sum { column, .. }
+        | AggregateFunction::Min { column, .. }
+        | AggregateFunction::Max { column, .. }
+        | AggregateFunction::DistinctSketch { column, .. }
+        | AggregateFunction::QuantilesSketch { column, .. } => vec![column],
+        AggregateFunction::First {
+            column,
+            time_column,
+            ..
+        }
+        | AggregateFunction::Last {
+            column,
+            time_column,
+            ..
+        } => std::iter::once(column)
+            .chain(time_column)
+            .map(String::as_str)
+            .collect(),
+        AggregateFunction::Cardinality { columns, .. } => {
+            columns.iter().map(String::as_str).collect()
+        }
+    };
+    columns
+        .into_iter()
+        .flat_map(|column| {
+            let input = spec
+                .metric(column)
+                .and_then(|metric| metric.aggregator().field_name());
+            std::iter::once(column).chain(input)
+        })
+        .any(|column| {
+            schema
+                .position(column)
+                .and_then(|position| schema.columns().get(position))
+                .is_some_and(|schema| {
+                    matches!(schema.kind, ColumnKind::String { .. } | ColumnKind::Text)
+                })
+        })
 }
 
 /// Flags for the rows of `run`, counted from its first, set for the rows of
