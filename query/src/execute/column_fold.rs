@@ -13,11 +13,20 @@
 //! long fold truncates doubles, minima and maxima compare doubles by total
 //! order, nulls are skipped).
 //!
-//! Anything else — 32-bit floats, first/last, sketches — takes the general
+//! First and last of a long or double column, in the long or double kind,
+//! are column folds too: each slot keeps its pick and its time, replaced by
+//! the pick rule (`Pick::replaces`) row by row in row order, which is the
+//! general fold's order.
+//!
+//! Anything else — 32-bit floats, strings, sketches — takes the general
 //! fold.
 
-use super::fold::{Accumulator, Fold};
-use super::input::Input;
+use strata_storage::metric_cell::Timed;
+use strata_storage::time::Millis;
+
+use super::fold::{Accumulator, Fold, Pick, Picked};
+use super::input::{Column, Input};
+use crate::plan::ValueKind;
 
 /// What a column fold computes, when it can compute an aggregation.
 #[derive(Debug, Clone, Copy)]
@@ -25,6 +34,8 @@ enum ColumnFold {
     Count,
     Long(Fold),
     Double(Fold),
+    /// First or last, picked as a long (`true`) or a double.
+    Pick(Pick, bool),
 }
 
 impl ColumnFold {
@@ -33,6 +44,16 @@ impl ColumnFold {
             Accumulator::Count(_) => Some(ColumnFold::Count),
             Accumulator::Long(fold, _) => Some(ColumnFold::Long(*fold)),
             Accumulator::Double(fold, _) => Some(ColumnFold::Double(*fold)),
+            Accumulator::Pick {
+                pick,
+                kind: ValueKind::Long,
+                ..
+            } => Some(ColumnFold::Pick(*pick, true)),
+            Accumulator::Pick {
+                pick,
+                kind: ValueKind::Double,
+                ..
+            } => Some(ColumnFold::Pick(*pick, false)),
             _ => None,
         }
     }
@@ -136,9 +157,75 @@ pub(super) fn fold_column(
                 Accumulator::Double(fold, Some(value))
             });
         }
+        (ColumnFold::Pick(pick, as_long), Input::Timed { times, column }) => {
+            let picked = match column {
+                Column::Long(values) => pick_numbers(rows, times, values, slot_count, pick, |v| {
+                    if as_long {
+                        Picked::Long(v)
+                    } else {
+                        Picked::Double(v as f64)
+                    }
+                }),
+                Column::Double(values) => {
+                    pick_numbers(rows, times, values, slot_count, pick, |v| {
+                        // Druid's `(long)` cast: toward zero, saturating.
+                        if as_long {
+                            Picked::Long(v as i64)
+                        } else {
+                            Picked::Double(v)
+                        }
+                    })
+                }
+                _ => return false,
+            };
+            for (picked, accumulator) in picked
+                .into_iter()
+                .zip(accumulators.iter_mut().step_by(stride))
+            {
+                if let Some(picked) = picked {
+                    accumulator.merge(&Accumulator::Pick {
+                        pick,
+                        kind: if as_long {
+                            ValueKind::Long
+                        } else {
+                            ValueKind::Double
+                        },
+                        picked: Some(picked),
+                    });
+                }
+            }
+        }
         _ => return false,
     }
     true
+}
+
+/// Each slot's pick among the non-null values of its rows, with its time.
+fn pick_numbers<V: Copy>(
+    rows: &FoldRows<'_>,
+    times: &[Millis],
+    values: &[Option<V>],
+    slot_count: usize,
+    pick: Pick,
+    convert: impl Fn(V) -> Picked,
+) -> Vec<Option<Timed<Picked>>> {
+    let mut best: Vec<Option<(Millis, V)>> = vec![None; slot_count];
+    rows.for_each(|row, slot| {
+        if let (Some(Some(value)), Some(&time), Some(current)) =
+            (values.get(row), times.get(row), best.get_mut(slot))
+            && current.is_none_or(|(at, _)| pick.replaces(time, at))
+        {
+            *current = Some((time, *value));
+        }
+    });
+    best.into_iter()
+        .map(|best| {
+            best.map(|(time, value)| Timed {
+                time,
+                value: convert(value),
+            })
+        })
+        .collect()
 }
 
 fn long_op(fold: Fold) -> fn(i64, i64) -> i64 {
@@ -222,6 +309,19 @@ mod tests {
             });
             functions.push(AggregateFunction::Max { column, number });
         }
+        for kind in [ValueKind::Long, ValueKind::Double] {
+            let (column, time_column) = ("x".to_owned(), None);
+            functions.push(AggregateFunction::First {
+                column: column.clone(),
+                kind,
+                time_column: time_column.clone(),
+            });
+            functions.push(AggregateFunction::Last {
+                column,
+                kind,
+                time_column,
+            });
+        }
         functions
     }
 
@@ -282,13 +382,23 @@ mod tests {
         #[test]
         fn a_column_fold_gives_what_the_general_fold_gives(
             cells in prop::collection::vec((longs(), doubles(), 0u32..4, any::<bool>()), 0..60),
+            times in prop::collection::vec(0i64..5, 60),
         ) {
+            let times: Vec<Millis> = times[..cells.len()].to_vec();
             let slots: Vec<u32> = cells.iter().map(|cell| cell.2).collect();
             let passing: Vec<bool> = cells.iter().map(|cell| cell.3).collect();
             let inputs = [
                 Input::Ones,
                 Input::Long(cells.iter().map(|cell| cell.0).collect()),
                 Input::Double(cells.iter().map(|cell| cell.1).collect()),
+                Input::Timed {
+                    times: times.clone(),
+                    column: Column::Long(cells.iter().map(|cell| cell.0).collect()),
+                },
+                Input::Timed {
+                    times,
+                    column: Column::Double(cells.iter().map(|cell| cell.1).collect()),
+                },
             ];
             for input in &inputs {
                 check(input, cells.len(), &slots, None);

@@ -153,7 +153,7 @@ pub(super) enum Pick {
 
 impl Pick {
     /// Whether a value read now at `time` replaces one picked at `current`.
-    fn replaces(self, time: Millis, current: Millis) -> bool {
+    pub(super) fn replaces(self, time: Millis, current: Millis) -> bool {
         match self {
             Pick::First => time < current,
             Pick::Last => time >= current,
