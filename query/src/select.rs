@@ -588,29 +588,16 @@ impl Truth {
     }
 }
 
-/// Builds a leaf's [`Truth`] row by row, in row order.
+/// Builds a leaf's [`Truth`] from its rows, in row order.
 struct LeafTruth {
-    truth: Truth,
     null_matches: bool,
 }
 
 impl LeafTruth {
     fn new(matcher: &Matcher) -> Self {
         LeafTruth {
-            truth: Truth::all_false(),
             null_matches: matcher.matches_null(),
         }
-    }
-
-    /// Records row `row`: `None` when it is null, else whether it matches.
-    fn push(&mut self, row: u32, matches: Option<bool>) {
-        let rows = match matches {
-            Some(true) => &mut self.truth.true_rows,
-            Some(false) => return,
-            None if self.null_matches => &mut self.truth.true_rows,
-            None => &mut self.truth.unknown_rows,
-        };
-        rows.insert(row);
     }
 
     /// From the rows holding an accepted value and the null rows.
@@ -628,12 +615,28 @@ impl LeafTruth {
         }
     }
 
-    /// Records every row of `cells` (see [`push`](Self::push)).
-    fn extend(mut self, cells: impl Iterator<Item = Option<bool>>) -> Truth {
+    /// The truth of every row of `cells`, in row order: `None` when the row
+    /// is null, else whether it matches.
+    ///
+    /// Rows are gathered in order and the bitmaps built from the sorted
+    /// lists at the end, which costs far less than inserting row by row.
+    fn extend(self, cells: impl Iterator<Item = Option<bool>>) -> Truth {
+        let (mut true_rows, mut unknown_rows) = (Vec::new(), Vec::new());
         for (row, matches) in (0..=u32::MAX).zip(cells) {
-            self.push(row, matches);
+            match matches {
+                Some(true) => true_rows.push(row),
+                Some(false) => {}
+                None if self.null_matches => true_rows.push(row),
+                None => unknown_rows.push(row),
+            }
         }
-        self.truth
+        let bitmap = |rows: Vec<u32>| {
+            RoaringBitmap::from_sorted_iter(rows).unwrap_or_else(|_| RoaringBitmap::new())
+        };
+        Truth {
+            true_rows: bitmap(true_rows),
+            unknown_rows: bitmap(unknown_rows),
+        }
     }
 }
 
