@@ -21,7 +21,9 @@ use strata_storage::segment::column::{
 use strata_storage::segment::{Column, SegmentError, Table, TableKind, TableSchema};
 use strata_storage::time::{Interval, Millis};
 
-use crate::table::{ColumnValues, TableError, TableSource, ValueRows, ValueTest};
+use crate::table::{
+    BlockVerdict, ColumnValues, NumberTest, TableError, TableSource, ValueRows, ValueTest,
+};
 
 /// One table of a memory-mapped segment.
 #[derive(Clone, Copy)]
@@ -151,6 +153,47 @@ impl TableSource for SegmentTable<'_> {
         Ok(Some(codes))
     }
 
+    fn number_rows(
+        &self,
+        name: &str,
+        test: &NumberTest<'_>,
+    ) -> Result<Option<ValueRows>, TableError> {
+        let matching = match self.table.column(name) {
+            Some(Column::Long(column)) => judged_rows(
+                column,
+                |meta| match (meta.min, meta.max) {
+                    (Some(min), Some(max)) => (test.long_block)(min, max),
+                    _ => BlockVerdict::NoValue,
+                },
+                test.long,
+            )?,
+            Some(Column::Double(column)) => judged_rows(
+                column,
+                |meta| match (meta.min, meta.max) {
+                    // NaN lies outside the recorded range: such a block is
+                    // read, never taken whole.
+                    (Some(min), Some(max)) => match (test.double_block)(min, max) {
+                        BlockVerdict::EveryValue => BlockVerdict::Undecided,
+                        verdict => verdict,
+                    },
+                    _ => BlockVerdict::Undecided,
+                },
+                test.double,
+            )?,
+            _ => return Ok(None),
+        };
+        let null = self
+            .table
+            .column(name)
+            .map(|column| column.nulls())
+            .transpose()?
+            .unwrap_or_default();
+        Ok(Some(ValueRows {
+            matching: matching - &null,
+            null,
+        }))
+    }
+
     fn string_value_rows(
         &self,
         name: &str,
@@ -219,6 +262,37 @@ impl SegmentTable<'_> {
         }
         Ok(rows)
     }
+}
+
+/// The rows of a numeric column whose value `test` accepts (null rows may be
+/// among them: their slots hold 0), each block judged by `judge` first.
+fn judged_rows<T: NumericValue>(
+    column: NumericColumn<'_, T>,
+    judge: impl Fn(&T::BlockMeta) -> BlockVerdict,
+    test: &dyn Fn(T) -> bool,
+) -> Result<RoaringBitmap, SegmentError> {
+    let mut rows = RoaringBitmap::new();
+    let mut buffer = Vec::new();
+    let block_rows =
+        (0..column.block_count()).map(|b| column.block_meta(b).map_or(0, |m| m.rows()));
+    for (b, (start, count)) in block_starts(block_rows).enumerate() {
+        let Some(meta) = column.block_meta(b) else {
+            break;
+        };
+        let block = start as u32..(start + count) as u32;
+        match judge(meta) {
+            BlockVerdict::NoValue => {}
+            BlockVerdict::EveryValue => {
+                rows.insert_range(block);
+            }
+            BlockVerdict::Undecided => {
+                column.decode_block(b, &mut buffer)?;
+                let accepted = block.zip(&buffer).filter(|(_, value)| test(**value));
+                rows.extend(accepted.map(|(row, _)| row));
+            }
+        }
+    }
+    Ok(rows)
 }
 
 /// Each block's first row and row count, from the blocks' row counts.
@@ -350,17 +424,29 @@ mod tests {
             0 => None,
             n => Some(["a", "b", "c", "d"][n as usize - 1]),
         };
-        let schema = TableSchema::new(vec![ColumnSchema::new(
-            "host",
-            ColumnKind::String { multi_value: false },
-        )])
+        let schema = TableSchema::new(vec![
+            ColumnSchema::new("host", ColumnKind::String { multi_value: false }),
+            ColumnSchema::new("n", ColumnKind::Long),
+            ColumnSchema::new("d", ColumnKind::Double),
+        ])
         .unwrap();
+        // Rising in the first blocks, then constant, with nulls and NaN.
+        let n = |row: u32| (row % 11 != 0).then(|| i64::from(row.min(140_000) / 1000));
+        let d = |row: u32| match row % 13 {
+            0 => None,
+            1 if row > 190_000 => Some(f64::NAN),
+            _ => Some(f64::from(row) / 1000.0),
+        };
         let dir = tempfile::tempdir().unwrap();
         let mut segment = SegmentWriter::create(&dir.path().join("s")).unwrap();
         let mut writer = segment.table(TableKind::Events, schema.clone()).unwrap();
         let mut memory = MemTableBuilder::new(TableKind::Events, schema);
         for row in 0..rows {
-            let cells = [host(row).map_or(CellValue::Null, CellValue::Str)];
+            let cells = [
+                host(row).map_or(CellValue::Null, CellValue::Str),
+                n(row).map_or(CellValue::Null, CellValue::Long),
+                d(row).map_or(CellValue::Null, CellValue::Double),
+            ];
             writer.append_row(time(row), &cells).unwrap();
             memory.append_row(time(row), &cells).unwrap();
         }
@@ -397,6 +483,35 @@ mod tests {
                 stored.string_value_rows("host", &test).unwrap(),
                 Some(expected)
             );
+        }
+        let between = |low: f64, high: f64| {
+            move |min: f64, max: f64| {
+                if max < low || min > high {
+                    BlockVerdict::NoValue
+                } else if min >= low && max <= high {
+                    BlockVerdict::EveryValue
+                } else {
+                    BlockVerdict::Undecided
+                }
+            }
+        };
+        for (low, high) in [(10.0, 20.0), (0.0, 1e9), (139.0, 141.0), (-5.0, -1.0)] {
+            let long_block = between(low, high);
+            let long_block = move |min: i64, max: i64| long_block(min as f64, max as f64);
+            let double_block = between(low, high);
+            let long = move |value: i64| (low..=high).contains(&(value as f64));
+            let double = move |value: f64| (low..=high).contains(&value);
+            let test = NumberTest {
+                long_block: &long_block,
+                double_block: &double_block,
+                long: &long,
+                double: &double,
+            };
+            for column in ["n", "d"] {
+                let expected = memory.number_rows(column, &test).unwrap().unwrap();
+                assert!(!expected.null.is_empty());
+                assert_eq!(stored.number_rows(column, &test).unwrap(), Some(expected));
+            }
         }
         assert_eq!(
             stored

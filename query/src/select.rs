@@ -54,7 +54,9 @@ use strata_storage::segment::{ColumnKind, TIME_COLUMN, TableSchema};
 use strata_storage::time::{Interval, Millis};
 
 use crate::plan::{Filter, RangeBound, RangeOrdering};
-use crate::table::{ColumnValues, TableError, TableSource, ValueRows, ValueTest};
+use crate::table::{
+    BlockVerdict, ColumnValues, NumberTest, TableError, TableSource, ValueRows, ValueTest,
+};
 
 /// Why rows could not be selected.
 #[derive(Debug, thiserror::Error)]
@@ -344,6 +346,41 @@ impl Matcher {
         }
     }
 
+    /// What this says of a block of numbers from its smallest and largest
+    /// value: conditions on text (patterns, text ranges) read every value.
+    fn judge_block(&self, min: Number, max: Number) -> BlockVerdict {
+        let within = |value: Number| {
+            min.compare(value).is_some_and(Ordering::is_le)
+                && max.compare(value).is_some_and(Ordering::is_ge)
+        };
+        match self {
+            Matcher::OneOf { numbers, .. } => {
+                if !numbers.iter().any(|number| within(*number)) {
+                    BlockVerdict::NoValue
+                } else if min.compare(max) == Some(Ordering::Equal) {
+                    BlockVerdict::EveryValue
+                } else {
+                    BlockVerdict::Undecided
+                }
+            }
+            Matcher::NumberRanges(ranges) => {
+                if ranges
+                    .iter()
+                    .any(|range| range.contains(min) && range.contains(max))
+                {
+                    BlockVerdict::EveryValue
+                } else if ranges.iter().any(|range| range.meets(min, max)) {
+                    BlockVerdict::Undecided
+                } else {
+                    BlockVerdict::NoValue
+                }
+            }
+            Matcher::TextRange { .. } | Matcher::Pattern(_) | Matcher::Contains { .. } => {
+                BlockVerdict::Undecided
+            }
+        }
+    }
+
     fn matches_number(&self, value: Number) -> bool {
         match self {
             Matcher::OneOf { numbers, .. } => numbers
@@ -441,6 +478,17 @@ impl NumberRange {
                 strict: true,
             }),
         }
+    }
+
+    /// Whether some number between `min` and `max` lies in the range.
+    fn meets(&self, min: Number, max: Number) -> bool {
+        self.lower
+            .as_ref()
+            .is_none_or(|bound| bound.admits_above(max.compare(bound.value)))
+            && self
+                .upper
+                .as_ref()
+                .is_none_or(|bound| bound.admits_below(min.compare(bound.value)))
     }
 
     fn contains(&self, value: Number) -> bool {
@@ -666,6 +714,9 @@ impl<'f> ColumnReader<'_, 'f> {
         if let Some(truth) = self.evaluate_by_value(column, matcher)? {
             return Ok(truth);
         }
+        if let Some(truth) = self.evaluate_numbers(column, matcher)? {
+            return Ok(truth);
+        }
         let rows = self.rows;
         let Some(values) = self.column(column)? else {
             return Ok(leaf.extend(std::iter::repeat_n(None, rows)));
@@ -697,6 +748,39 @@ impl<'f> ColumnReader<'_, 'f> {
                 });
             }
         })
+    }
+
+    /// A leaf on a long or double column, answered by the table, which may
+    /// judge whole blocks by their smallest and largest values; `None` when
+    /// the column is not a numeric column of this table.
+    fn evaluate_numbers(
+        &mut self,
+        column: &str,
+        matcher: &Matcher,
+    ) -> Result<Option<Truth>, SelectError> {
+        let is_number = self
+            .table
+            .schema()
+            .position(column)
+            .and_then(|position| self.table.schema().columns().get(position))
+            .is_some_and(|schema| matches!(schema.kind, ColumnKind::Long | ColumnKind::Double));
+        if !is_number {
+            return Ok(None);
+        }
+        let long_block =
+            |min: i64, max: i64| matcher.judge_block(Number::Long(min), Number::Long(max));
+        let double_block =
+            |min: f64, max: f64| matcher.judge_block(Number::Double(min), Number::Double(max));
+        let long = |value: i64| matcher.matches_number(Number::Long(value));
+        let double = |value: f64| matcher.matches_number(Number::Double(value));
+        let test = NumberTest {
+            long_block: &long_block,
+            double_block: &double_block,
+            long: &long,
+            double: &double,
+        };
+        let value_rows = self.table.number_rows(column, &test)?;
+        Ok(value_rows.map(|value_rows| LeafTruth::new(matcher).of_value_rows(value_rows)))
     }
 
     /// A leaf on a string column, answered by the table from its values'

@@ -40,6 +40,45 @@ pub trait TableSource: Send + Sync {
     /// as null everywhere, which is the caller's to decide).
     fn read_column(&self, name: &str) -> Result<Option<ColumnValues>, TableError>;
 
+    /// For long or double column `name`: the rows whose value `test`
+    /// accepts, and the null rows. `None` when the table has no numeric
+    /// column of that name.
+    ///
+    /// The default decodes the column and tests every value; a table that
+    /// knows each block's smallest and largest value (a segment) lets `test`
+    /// judge whole blocks first, and decodes only those it cannot judge.
+    fn number_rows(
+        &self,
+        name: &str,
+        test: &NumberTest<'_>,
+    ) -> Result<Option<ValueRows>, TableError> {
+        let (mut matching, mut null) = (Vec::new(), Vec::new());
+        let mut sort = |row: u32, matches: Option<bool>| match matches {
+            None => null.push(row),
+            Some(true) => matching.push(row),
+            Some(false) => {}
+        };
+        match self.read_column(name)? {
+            Some(ColumnValues::Long(values)) => {
+                for (row, value) in (0..=u32::MAX).zip(values) {
+                    sort(row, value.map(|value| (test.long)(value)));
+                }
+            }
+            Some(ColumnValues::Double(values)) => {
+                for (row, value) in (0..=u32::MAX).zip(values) {
+                    sort(row, value.map(|value| (test.double)(value)));
+                }
+            }
+            _ => return Ok(None),
+        }
+        // The rows are in order, so the bitmaps build from sorted lists.
+        let bitmap = |rows: Vec<u32>| RoaringBitmap::from_sorted_iter(rows).unwrap_or_default();
+        Ok(Some(ValueRows {
+            matching: bitmap(matching),
+            null: bitmap(null),
+        }))
+    }
+
     /// The runs of rows the table reads in one piece (a segment's row
     /// blocks), in order, covering every row. A query folds a long table a
     /// run at a time, so that what it decodes stays small.
@@ -127,6 +166,29 @@ pub trait TableSource: Send + Sync {
             _ => None,
         })
     }
+}
+
+/// What a condition on a numeric column says of a block of rows, judged
+/// from the block's smallest and largest value alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BlockVerdict {
+    /// No value between them is accepted: the block is skipped.
+    NoValue,
+    /// Every value between them is accepted: the block is taken whole.
+    EveryValue,
+    /// The values must be read.
+    Undecided,
+}
+
+/// A condition on a numeric column's non-null values.
+pub struct NumberTest<'a> {
+    /// Judges a block of a long column by its smallest and largest value.
+    pub long_block: &'a dyn Fn(i64, i64) -> BlockVerdict,
+    /// Judges a block of a double column by its smallest and largest value
+    /// other than NaN (a block with NaN is never taken whole).
+    pub double_block: &'a dyn Fn(f64, f64) -> BlockVerdict,
+    pub long: &'a dyn Fn(i64) -> bool,
+    pub double: &'a dyn Fn(f64) -> bool,
 }
 
 /// Which values of a string column a condition accepts.
