@@ -431,7 +431,7 @@ mod tests {
         ])
         .unwrap();
         // Rising in the first blocks, then constant, with nulls and NaN.
-        let n = |row: u32| (row % 11 != 0).then(|| i64::from(row.min(140_000) / 1000));
+        let n = |row: u32| (!row.is_multiple_of(11)).then(|| i64::from(row.min(140_000) / 1000));
         let d = |row: u32| match row % 13 {
             0 => None,
             1 if row > 190_000 => Some(f64::NAN),
