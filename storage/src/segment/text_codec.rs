@@ -121,7 +121,7 @@ pub fn decode_tokenized(block: &[u8]) -> Result<(Vec<u32>, Vec<u8>), DecodeError
             .ok_or("stream is cut off")?;
         let content = match form {
             0 => stored.to_vec(),
-            1 => zstd::bulk::decompress(stored, len).map_err(|e| e.to_string())?,
+            1 => super::codec::decompress(stored, len).map_err(|e| e.to_string())?,
             other => return Err(format!("unknown stream form {other}")),
         };
         if content.len() != len {
