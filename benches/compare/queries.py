@@ -21,8 +21,9 @@ checked within the error their algorithms state:
   error moves the p99 by tens of percent).
 
 Strata answers from its rollup table when that is exact and from its events table otherwise
-(query/src/execute/table_choice.rs). Every query but the one grouped by `host` (outside the
-rollup) is answered by the rollup table as written; `events_table_variant` asks the same
+(query/src/execute/table_choice.rs), and from the events table too when merging the rollup's
+quantiles sketches would cost more than reading the events. Every query but the one grouped by
+`host` (outside the rollup) and the quantiles one is answered by the rollup table as written; `events_table_variant` asks the same
 question so that only the events table can answer it: it adds a filter on `__time` equal to the
 query's intervals. The answer cannot change (the intervals already keep exactly those events),
 but a filter on `__time` needs each event's own time, which the rollup truncated to the minute.
@@ -353,7 +354,10 @@ def _query_set() -> list[Query]:
                 Column("p[0]", "rank", tolerance=0.02, fraction=0.5),
                 Column("p[1]", "rank", tolerance=0.02, fraction=0.99),
             ),
-            rollup_answers=True,
+            # Exact from the rollup table, but on this dataset it keeps 0.9 rows per
+            # event and merging a stored sketch costs more than adding a value:
+            # Strata's table choice reads the events table.
+            rollup_answers=False,
         )
     )
 

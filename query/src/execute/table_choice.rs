@@ -35,6 +35,15 @@
 //! All but the interval bounds is decided once per plan; the bounds are
 //! checked against each rollup table's time range, as only a bucket that
 //! holds rows can be cut.
+//!
+//! # When exact is not cheaper
+//!
+//! A rollup row is cheaper to fold than the events it stands for — except a
+//! stored quantiles sketch, which is deserialized and merged per row: about
+//! as costly as adding [`QUANTILES_MERGE_COST`] raw values (measured on the
+//! reference dataset). When the plan merges quantiles sketches and a set's
+//! rollup table keeps so many rows that folding them would cost more than
+//! reading its events, the events table answers; both are exact.
 
 use strata_storage::granularity::Granularity;
 use strata_storage::spec::{Aggregator, DataSourceSpec, NumericType};
@@ -45,9 +54,15 @@ use super::input::count_metric;
 use crate::plan::{AggregateFunction, Filter, NumberType, QueryPlan};
 use crate::table::TableSource;
 
+/// What merging one stored quantiles sketch costs, in raw values added.
+pub(super) const QUANTILES_MERGE_COST: usize = 4;
+
 /// Decides, per set, whether the rollup table answers (see the
 /// [module docs](self)).
 pub(super) struct TableChoice {
+    /// What folding one rollup row costs, in events read: more than one
+    /// when the plan merges quantiles sketches.
+    rollup_row_cost: usize,
     /// Whether the rollup table is exact for every part of the plan but the
     /// interval bounds, which depend on the rows a table holds.
     exact_but_bounds: bool,
@@ -75,7 +90,16 @@ impl TableChoice {
                 .aggregations
                 .iter()
                 .all(|aggregation| folds_exactly_from_rollup(&aggregation.function, spec));
+        let merges_quantiles = aggregate
+            .aggregations
+            .iter()
+            .any(|aggregation| merges_quantiles(&aggregation.function));
         TableChoice {
+            rollup_row_cost: if merges_quantiles {
+                QUANTILES_MERGE_COST
+            } else {
+                1
+            },
             exact_but_bounds,
             query_granularity: *spec.query_granularity(),
             bounds: plan
@@ -89,7 +113,12 @@ impl TableChoice {
     pub(super) fn table_of<'a>(&self, set: &TableSet<'a>) -> Option<&'a dyn TableSource> {
         match (set.events, set.rollup) {
             (None, rollup) => rollup,
-            (Some(_), Some(rollup)) if self.is_exact_on(rollup) => Some(rollup),
+            (Some(events), Some(rollup))
+                if self.is_exact_on(rollup)
+                    && rollup.rows().saturating_mul(self.rollup_row_cost) <= events.rows() =>
+            {
+                Some(rollup)
+            }
             (Some(events), _) => Some(events),
         }
     }
@@ -103,6 +132,14 @@ impl TableChoice {
                 let bucket = self.query_granularity.truncate(bound);
                 bucket == bound || range.is_none_or(|(first, last)| bucket < first || bucket > last)
             })
+    }
+}
+
+fn merges_quantiles(function: &AggregateFunction) -> bool {
+    match function {
+        AggregateFunction::Filtered { inner, .. } => merges_quantiles(inner),
+        AggregateFunction::QuantilesSketch { .. } => true,
+        _ => false,
     }
 }
 
@@ -204,13 +241,13 @@ fn is_rollup_dimension(spec: &DataSourceSpec, column: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use strata_storage::granularity::Granularity;
-    use strata_storage::spec::DataSourceSpec;
+    use strata_storage::segment::TableKind;
+    use strata_storage::spec::{DataSourceSpec, HllLgK, HllTargetType, QuantilesK};
     use strata_storage::time::{MILLIS_PER_HOUR, MILLIS_PER_MINUTE};
 
+    use super::TableChoice;
     use crate::execute::test_support::*;
     use crate::execute::{TableSet, execute};
-    use strata_storage::spec::{HllLgK, HllTargetType, QuantilesK};
-
     use crate::plan::{
         AggregateFunction, Filter, KeyValue, NumberType, QueryPlan, ResultRow, ResultValue,
         ValueKind,
@@ -514,10 +551,13 @@ mod tests {
                 Events,
             ),
             (
-                "quantiles of a quantiles metric",
+                // Exact from the rollup table, but it keeps nearly a row per
+                // event here: merging their sketches costs more than reading
+                // the events.
+                "quantiles of a quantiles metric, the rollup keeping most rows",
                 aggregating(quantiles("latency_sketch")),
                 &with_count,
-                Rollup,
+                Events,
             ),
             (
                 "quantiles of a raw input",
@@ -635,6 +675,46 @@ mod tests {
                 rows_match(wrong_one, &expected).is_err(),
                 "{case}: {wrong_one:?}"
             );
+        }
+    }
+
+    /// With many events per rollup row, the rollup table answers quantiles;
+    /// with about one, the events table does.
+    #[test]
+    fn quantiles_read_the_rollup_table_when_it_is_much_smaller() {
+        let spec = spec();
+        let plan = plan(
+            Granularity::HOUR,
+            hours(0, 4),
+            &["host"],
+            vec![AggregateFunction::QuantilesSketch {
+                column: "latency_sketch".into(),
+                k: QuantilesK::DEFAULT,
+            }],
+        );
+        let choice = TableChoice::new(&plan, &spec);
+        let same_minute: Vec<Event> = (0..40)
+            .map(|i| Event {
+                latency: Some(f64::from(i)),
+                ..event(T0 + i64::from(i) * 100, Some("a"), &["x"], Some("u1"))
+            })
+            .collect();
+        let one_per_minute: Vec<Event> = (0..40)
+            .map(|i| event(T0 + i64::from(i) * 60_000, Some("a"), &["x"], Some("u1")))
+            .collect();
+        for (events, rollup_answers) in [(same_minute, true), (one_per_minute, false)] {
+            let (events_table, rollup_table) = (events_table(&events), rollup_table(&events));
+            let set = TableSet {
+                events: Some(&events_table),
+                rollup: Some(&rollup_table),
+            };
+            let chosen = choice.table_of(&set).map(|table| table.kind());
+            let expected = if rollup_answers {
+                TableKind::Rollup
+            } else {
+                TableKind::Events
+            };
+            assert_eq!(chosen, Some(expected));
         }
     }
 
