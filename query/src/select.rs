@@ -346,6 +346,52 @@ impl Matcher {
         }
     }
 
+    /// The longs this accepts, as inclusive ranges, when that is all it
+    /// asks of a long — equalities and ranges whose bounds are longs — so a
+    /// long column is tested by comparing integers; `None` otherwise.
+    fn long_ranges(&self) -> Option<Vec<std::ops::RangeInclusive<i64>>> {
+        match self {
+            Matcher::OneOf { numbers, .. } => numbers
+                .iter()
+                .map(|number| match number {
+                    Number::Long(value) => Some(*value..=*value),
+                    Number::Double(_) => None,
+                })
+                .collect(),
+            Matcher::NumberRanges(ranges) => ranges
+                .iter()
+                .map(|range| {
+                    let low = match &range.lower {
+                        None => i64::MIN,
+                        Some(Bound {
+                            value: Number::Long(low),
+                            strict,
+                        }) if *strict => low.checked_add(1)?,
+                        Some(Bound {
+                            value: Number::Long(low),
+                            ..
+                        }) => *low,
+                        Some(_) => return None,
+                    };
+                    let high = match &range.upper {
+                        None => i64::MAX,
+                        Some(Bound {
+                            value: Number::Long(high),
+                            strict,
+                        }) if *strict => high.checked_sub(1)?,
+                        Some(Bound {
+                            value: Number::Long(high),
+                            ..
+                        }) => *high,
+                        Some(_) => return None,
+                    };
+                    Some(low..=high)
+                })
+                .collect(),
+            Matcher::TextRange { .. } | Matcher::Pattern(_) | Matcher::Contains { .. } => None,
+        }
+    }
+
     /// What this says of a block of numbers from its smallest and largest
     /// value: conditions on text (patterns, text ranges) read every value.
     fn judge_block(&self, min: Number, max: Number) -> BlockVerdict {
@@ -771,7 +817,11 @@ impl<'f> ColumnReader<'_, 'f> {
             |min: i64, max: i64| matcher.judge_block(Number::Long(min), Number::Long(max));
         let double_block =
             |min: f64, max: f64| matcher.judge_block(Number::Double(min), Number::Double(max));
-        let long = |value: i64| matcher.matches_number(Number::Long(value));
+        let long_ranges = matcher.long_ranges();
+        let long = |value: i64| match &long_ranges {
+            Some(ranges) => ranges.iter().any(|range| range.contains(&value)),
+            None => matcher.matches_number(Number::Long(value)),
+        };
         let double = |value: f64| matcher.matches_number(Number::Double(value));
         let test = NumberTest {
             long_block: &long_block,
