@@ -57,8 +57,8 @@ impl<'b> GroupSlots<'b> {
     }
 
     /// Gives every row of `selected` (rows counted from the run's first)
-    /// its slot. `times` holds the run's `__time`s; `keys` are loaded with
-    /// the run.
+    /// its slot. `times` holds the run's `__time`s — or nothing, when the
+    /// bucketing has a single bucket; `keys` are loaded with the run.
     pub(super) fn assign(
         &mut self,
         selected: impl Iterator<Item = u32>,
@@ -72,9 +72,12 @@ impl<'b> GroupSlots<'b> {
         };
         let mut codes: Vec<u64> = Vec::with_capacity(keys.len());
         let mut choices: Vec<&[u32]> = Vec::with_capacity(keys.len());
+        let single = self.buckets.bucketing.is_single();
         for row in selected {
-            let Some(&time) = times.get(row as usize) else {
-                continue;
+            let time = match times.get(row as usize) {
+                Some(&time) => time,
+                None if single => 0,
+                None => continue,
             };
             let (bucket, bucket_start) = self.buckets.number(time);
             if self.multi_value {
