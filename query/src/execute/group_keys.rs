@@ -221,6 +221,19 @@ impl KeyColumn {
         matches!(self.rows, KeyRows::Multi(_))
     }
 
+    /// The code of a row's value in a column of one value per row at most
+    /// (see [`codes`](Self::codes)); a multi-value row gives its first.
+    #[inline]
+    pub(super) fn code(&self, row: usize) -> u32 {
+        match &self.rows {
+            KeyRows::Run(codes) => codes.get(row).copied().unwrap_or(self.null),
+            KeyRows::Single(codes) => codes.get(self.start + row).copied().unwrap_or(self.null),
+            KeyRows::Absent | KeyRows::Multi(_) => {
+                self.codes(row).first().copied().unwrap_or(self.null)
+            }
+        }
+    }
+
     /// The codes of a row's values — one, or several for a multi-value row
     /// — the row counted from the first of the run loaded.
     pub(super) fn codes(&self, row: usize) -> &[u32] {

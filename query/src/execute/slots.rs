@@ -89,12 +89,11 @@ impl<'b> GroupSlots<'b> {
                     let slot = index.slot(bucket, codes, || (bucket_start, codes));
                     assignment.push(row, slot);
                 });
+            } else if let Some(slot) = self.index.dense_slot(keys, row as usize, bucket_start) {
+                assignment.push(row, slot);
             } else {
                 codes.clear();
-                codes.extend(
-                    keys.iter()
-                        .map(|key| key.codes(row as usize).first().map_or(0, |&c| u64::from(c))),
-                );
+                codes.extend(keys.iter().map(|key| u64::from(key.code(row as usize))));
                 let slot = self.index.slot(bucket, &codes, || (bucket_start, &codes));
                 assignment.push(row, slot);
             }
@@ -123,7 +122,7 @@ impl SlotAssignment {
 /// Numbers a table's time buckets from 0, in order of first appearance.
 struct BucketNumbers<'b> {
     bucketing: &'b Bucketing,
-    numbers: HashMap<Millis, u32>,
+    numbers: HashMap<Millis, u32, foldhash::fast::RandomState>,
     /// The last bucket met: its start, its end (exclusive) and its number.
     last: Option<(Millis, Millis, u32)>,
 }
@@ -132,13 +131,18 @@ impl<'b> BucketNumbers<'b> {
     fn new(bucketing: &'b Bucketing) -> Self {
         BucketNumbers {
             bucketing,
-            numbers: HashMap::new(),
+            numbers: HashMap::default(),
             last: None,
         }
     }
 
     /// The number of the bucket holding `time`, and the bucket's start.
     fn number(&mut self, time: Millis) -> (u32, Millis) {
+        // One bucket holds every row, whatever its time (which may not have
+        // been read).
+        if let Bucketing::All(start) = self.bucketing {
+            return (0, *start);
+        }
         if let Some((start, end, number)) = self.last
             && (start..end).contains(&time)
         {
@@ -194,6 +198,29 @@ impl SlotIndex {
             last_packed: None,
             groups: Vec::new(),
         }
+    }
+
+    /// With a dense lookup (one bucket, keys of one value per row), the
+    /// slot of `row`'s group, its key codes read and packed in one pass;
+    /// `None` for any other lookup.
+    #[inline]
+    fn dense_slot(&mut self, keys: &[KeyColumn], row: usize, bucket_start: Millis) -> Option<u32> {
+        let Lookup::Dense(slots) = &mut self.lookup else {
+            return None;
+        };
+        let packed = keys
+            .iter()
+            .zip(&self.radices)
+            .fold(0u64, |packed, (key, &radix)| {
+                packed * radix + u64::from(key.code(row))
+            });
+        let slot = slots.get_mut(packed as usize)?;
+        if *slot == u32::MAX {
+            *slot = self.groups.len() as u32;
+            self.groups
+                .push((bucket_start, keys.iter().map(|key| key.code(row)).collect()));
+        }
+        Some(*slot)
     }
 
     /// The slot of the group (`bucket`, `codes`); a new group is described
