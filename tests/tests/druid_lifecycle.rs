@@ -52,9 +52,18 @@ fn count_query() -> Value {
 
 /// POSTs `query` to `/druid/v2`: status, `X-Druid-Query-Id`, JSON answer.
 fn druid(server: &StrataServer, query: &Value) -> (u16, Option<String>, Value) {
-    let response = server
-        .client()
-        .post(server.url("/druid/v2"))
+    post_query(server.client(), server.url("/druid/v2"), query)
+}
+
+/// POSTs `query` to `url` with `client`: status, `X-Druid-Query-Id`, JSON
+/// answer.
+fn post_query(
+    client: &reqwest::blocking::Client,
+    url: String,
+    query: &Value,
+) -> (u16, Option<String>, Value) {
+    let response = client
+        .post(url)
         .header("content-type", "application/json")
         .body(query.to_string())
         .send()
@@ -158,21 +167,11 @@ fn delete_cancels_a_running_query_by_its_id() {
     let url = server.url("/druid/v2");
     let query = slow_query(json!({"queryId": "slow-one", "timeout": 120_000}));
     let running = std::thread::spawn(move || {
-        let response = reqwest::blocking::Client::builder()
+        let client = reqwest::blocking::Client::builder()
             .timeout(None)
             .build()
-            .unwrap()
-            .post(url)
-            .header("content-type", "application/json")
-            .body(query.to_string())
-            .send()
-            .expect("POST /druid/v2");
-        let status = response.status().as_u16();
-        let query_id = response
-            .headers()
-            .get("x-druid-query-id")
-            .map(|value| value.to_str().unwrap().to_owned());
-        (status, query_id, response.json::<Value>().unwrap())
+            .unwrap();
+        post_query(&client, url, &query)
     });
     // Cancel once the query is registered as running.
     let deadline = Instant::now() + Duration::from_secs(30);
