@@ -51,6 +51,8 @@
 //!   aggregations' sketches are then finalized;
 //! - `having` — which result rows are kept, judged on their keys and values.
 
+use std::ops::Range;
+
 use strata_storage::segment::TableKind;
 use strata_storage::segment::schema::SchemaError;
 use strata_storage::spec::DataSourceSpec;
@@ -80,7 +82,7 @@ use groups::Groups;
 use having::{apply_having, check_having};
 use input::check_metrics_supported;
 use post_aggregation::compile_post_aggregations;
-use scan::fold_table;
+use scan::{fold_runs, select_table};
 use table_choice::TableChoice;
 
 /// The tables of one segment or one real-time chunk.
@@ -223,43 +225,64 @@ pub fn execute_with_limits(
     groups.check_memory(limits)?;
     let tables: Vec<&dyn TableSource> =
         sets.iter().filter_map(|set| choice.table_of(set)).collect();
-    let fold_all = |tables: &[&dyn TableSource], groups: &mut Groups| {
-        for table in tables {
-            limits.check()?;
-            fold_table(*table, plan, spec, &bucketing, groups, limits)?;
-            groups.check_memory(limits)?;
-        }
-        Ok::<(), ExecuteError>(())
-    };
-    let shares = split_by_rows(&tables, worker_count());
-    if shares.len() <= 1 {
-        fold_all(&tables, &mut groups)?;
-    } else {
-        // Each worker folds a run of consecutive tables into groups of its
-        // own; merging them in table order gives what one pass would.
-        let folded: Vec<Result<Groups, ExecuteError>> = std::thread::scope(|scope| {
-            let workers: Vec<_> = shares
+    let workers = worker_count();
+    // First each table's rows are selected, the tables shared among the
+    // workers; then the runs of rows of all of them are shared, so that a
+    // query of one segment is folded on every core too. Each worker takes
+    // consecutive runs, and merging the workers' groups in order gives what
+    // one pass in row order would.
+    let selections = in_parallel(
+        &split_by_rows(&tables, workers, |table| table.rows()),
+        |share| {
+            share
                 .iter()
-                .map(|share| {
-                    scope.spawn(|| {
-                        let mut local = Groups::new(aggregate);
-                        fold_all(share, &mut local).map(|()| local)
-                    })
+                .map(|table| {
+                    limits.check()?;
+                    select_table(*table, plan, spec)
                 })
-                .collect();
-            workers
-                .into_iter()
-                .map(|worker| {
-                    worker
-                        .join()
-                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-                })
-                .collect()
-        });
-        for local in folded {
-            groups.absorb(local?);
-            groups.check_memory(limits)?;
-        }
+                .collect::<Result<Vec<_>, _>>()
+        },
+    );
+    let mut selected = Vec::new();
+    for share in selections {
+        selected.extend(share?.into_iter().flatten());
+    }
+    let runs: Vec<(usize, Range<usize>)> = selected
+        .iter()
+        .enumerate()
+        .flat_map(|(index, table)| table.runs.iter().map(move |run| (index, run.clone())))
+        .collect();
+    let folded = in_parallel(
+        &split_by_rows(&runs, workers, |(_, run)| run.len()),
+        |share| {
+            let mut local = Groups::new(aggregate);
+            for same_table in share.chunk_by(|(a, _), (b, _)| a == b) {
+                let Some((index, _)) = same_table.first() else {
+                    continue;
+                };
+                let Some(table) = selected.get(*index) else {
+                    continue;
+                };
+                let table_runs: Vec<Range<usize>> =
+                    same_table.iter().map(|(_, run)| run.clone()).collect();
+                limits.check()?;
+                fold_runs(
+                    table,
+                    &table_runs,
+                    plan,
+                    spec,
+                    &bucketing,
+                    &mut local,
+                    limits,
+                )?;
+                local.check_memory(limits)?;
+            }
+            Ok::<Groups, ExecuteError>(local)
+        },
+    );
+    for local in folded {
+        groups.absorb(local?);
+        groups.check_memory(limits)?;
     }
     let total = aggregate.grand_total.then(|| groups.total());
     let mut rows = apply_having(aggregate, groups.into_rows(&post_aggregations))?;
@@ -274,25 +297,44 @@ fn worker_count() -> usize {
     std::thread::available_parallelism().map_or(1, usize::from)
 }
 
-/// `tables` cut into at most `workers` runs of consecutive tables with about
-/// the same number of rows each; empty runs are left out.
-fn split_by_rows<'t, 'a>(
-    tables: &'t [&'a dyn TableSource],
-    workers: usize,
-) -> Vec<&'t [&'a dyn TableSource]> {
-    let total: usize = tables.iter().map(|table| table.rows()).sum();
+/// `items` cut into at most `workers` runs of consecutive items of about
+/// the same number of rows (`rows_of` each); empty runs are left out.
+fn split_by_rows<T>(items: &[T], workers: usize, rows_of: impl Fn(&T) -> usize) -> Vec<&[T]> {
+    let total: usize = items.iter().map(&rows_of).sum();
     let per_worker = total.div_ceil(workers.max(1)).max(1);
     let mut shares = Vec::new();
     let (mut start, mut rows) = (0, 0);
-    for (index, table) in tables.iter().enumerate() {
-        rows += table.rows();
-        if rows >= per_worker || index + 1 == tables.len() {
-            shares.push(&tables[start..=index]);
+    for (index, item) in items.iter().enumerate() {
+        rows += rows_of(item);
+        if rows >= per_worker || index + 1 == items.len() {
+            shares.push(&items[start..=index]);
             start = index + 1;
             rows = 0;
         }
     }
     shares
+}
+
+/// `work` applied to each share, on threads of their own when there are
+/// several; the results in share order.
+fn in_parallel<T: Sync, R: Send>(shares: &[&[T]], work: impl Fn(&[T]) -> R + Sync) -> Vec<R> {
+    if shares.len() <= 1 {
+        return shares.iter().map(|share| work(share)).collect();
+    }
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = shares
+            .iter()
+            .map(|share| scope.spawn(|| work(share)))
+            .collect();
+        workers
+            .into_iter()
+            .map(|worker| {
+                worker
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    })
 }
 
 // How errors name a table and what a column holds, for the submodules that

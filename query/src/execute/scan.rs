@@ -1,14 +1,15 @@
 //! Scanning one table: its selected rows, read once, folded into groups.
 //!
-//! A table's rows are selected by the plan's intervals and filter, and its
-//! group key and aggregation columns are read — only the blocks holding
-//! selected rows. Each selected row is given the slot of its group (its
-//! time bucket and the codes of its key values, each combination of them
-//! for multi-value keys; see `slots`), then each aggregation folds its
-//! column into the slots' accumulators, one column at a time. The slots are
-//! merged into the result's groups once the table is done, when each code is
-//! turned back into its value: codes mean nothing outside the table that
-//! assigned them.
+//! A table's rows are selected by the plan's intervals and filter
+//! ([`select_table`]), then folded a run of rows (a row block) at a time
+//! ([`fold_runs`]; the runs of one table may be shared among workers): its
+//! group key and aggregation columns are read for the run only. Each
+//! selected row is given the slot of its group (its time bucket and the
+//! codes of its key values, each combination of them for multi-value keys;
+//! see `slots`), then each aggregation folds its column into the slots'
+//! accumulators, one column at a time. The slots are merged into the
+//! result's groups once the runs are done, when each code is turned back
+//! into its value: codes mean nothing outside the table that assigned them.
 //!
 //! A filtered aggregation folds only the rows its filters select too: each
 //! filter is a row bitmap of the table, as the query's filter is, and a row
@@ -33,26 +34,31 @@ use crate::query_limits::QueryLimits;
 use crate::select::select_rows;
 use crate::table::TableSource;
 
-/// Reads one table's selected rows and folds them into `groups`.
-pub(super) fn fold_table(
-    table: &dyn TableSource,
+/// One table's rows a query reads, selected before any is folded: the unit
+/// of work is then a run of its rows ([`fold_runs`]), so that even a single
+/// table is folded on every core.
+pub(super) struct SelectedTable<'t> {
+    pub(super) table: &'t dyn TableSource,
+    selected: RoaringBitmap,
+    /// Per aggregation, the rows its filters pass (`None`: all).
+    passing: Vec<Option<RoaringBitmap>>,
+    /// The runs of rows folded one at a time: the table's row blocks, or
+    /// the whole table when an aggregation reads strings (see
+    /// `reads_strings`).
+    pub(super) runs: Vec<Range<usize>>,
+}
+
+/// Selects `table`'s rows for `plan`; `None` when it has none to fold.
+pub(super) fn select_table<'t>(
+    table: &'t dyn TableSource,
     plan: &QueryPlan,
     spec: &DataSourceSpec,
-    bucketing: &Bucketing,
-    groups: &mut Groups,
-    limits: &QueryLimits,
-) -> Result<(), ExecuteError> {
+) -> Result<Option<SelectedTable<'t>>, ExecuteError> {
     let selected = select_rows(table, &plan.intervals, plan.filter.as_ref())?;
     if selected.is_empty() {
-        return Ok(());
+        return Ok(None);
     }
     let aggregations = &plan.aggregate.aggregations;
-    let mut keys = plan
-        .aggregate
-        .group_by
-        .iter()
-        .map(|key| KeyColumn::open(table, &key.column))
-        .collect::<Result<Vec<_>, _>>()?;
     let passing = aggregations
         .iter()
         .map(|aggregation| rows_passing_filters(table, plan, &aggregation.function.filters()))
@@ -65,11 +71,43 @@ pub(super) fn fold_table(
     } else {
         std::iter::once(0..table.rows()).collect()
     };
+    Ok(Some(SelectedTable {
+        table,
+        selected,
+        passing,
+        runs,
+    }))
+}
 
+/// Folds the selected rows of `runs` (some of `selected.runs`, in order)
+/// into `groups`.
+pub(super) fn fold_runs(
+    selected_table: &SelectedTable<'_>,
+    runs: &[Range<usize>],
+    plan: &QueryPlan,
+    spec: &DataSourceSpec,
+    bucketing: &Bucketing,
+    groups: &mut Groups,
+    limits: &QueryLimits,
+) -> Result<(), ExecuteError> {
+    let SelectedTable {
+        table,
+        selected,
+        passing,
+        ..
+    } = selected_table;
+    let table = *table;
+    let aggregations = &plan.aggregate.aggregations;
+    let mut keys = plan
+        .aggregate
+        .group_by
+        .iter()
+        .map(|key| KeyColumn::open(table, &key.column))
+        .collect::<Result<Vec<_>, _>>()?;
     let mut slots = GroupSlots::new(bucketing, &keys);
     let width = aggregations.len();
     let mut accumulators: Vec<Accumulator> = Vec::new();
-    for run in runs {
+    for run in runs.iter().cloned() {
         let (start, end) = (run.start as u32, run.end as u32);
         if selected.range_cardinality(start..end) == 0 {
             continue;
@@ -101,7 +139,7 @@ pub(super) fn fold_table(
         while accumulators.len() < slot_count * width {
             accumulators.extend_from_slice(&groups.empty);
         }
-        for (index, (aggregation, passing)) in aggregations.iter().zip(&passing).enumerate() {
+        for (index, (aggregation, passing)) in aggregations.iter().zip(passing).enumerate() {
             let input = Input::read(table, spec, aggregation, run.clone())?;
             let passing = passing.as_ref().map(|passing| run_mask(passing, &run));
             let fold_rows = FoldRows {
