@@ -247,24 +247,39 @@ pub fn execute_with_limits(
     for share in selections {
         selected.extend(share?.into_iter().flatten());
     }
-    let runs: Vec<(usize, Range<usize>)> = selected
+    // The runs that hold selected rows, with how many.
+    let runs: Vec<(usize, Range<usize>, usize)> = selected
         .iter()
         .enumerate()
-        .flat_map(|(index, table)| table.runs.iter().map(move |run| (index, run.clone())))
+        .flat_map(|(index, table)| {
+            table.runs.iter().filter_map(move |run| {
+                let rows = table
+                    .selected
+                    .range_cardinality(run.start as u32..run.end as u32);
+                (rows > 0).then(|| (index, run.clone(), rows as usize))
+            })
+        })
         .collect();
+    // A few rows are folded sooner than threads start.
+    let selected_rows: usize = runs.iter().map(|(_, _, rows)| rows).sum();
+    let fold_workers = if selected_rows < MIN_ROWS_PER_WORKER {
+        1
+    } else {
+        workers
+    };
     let folded = in_parallel(
-        &split_by_rows(&runs, workers, |(_, run)| run.len()),
+        &split_by_rows(&runs, fold_workers, |(_, _, rows)| *rows),
         |share| {
             let mut local = Groups::new(aggregate);
-            for same_table in share.chunk_by(|(a, _), (b, _)| a == b) {
-                let Some((index, _)) = same_table.first() else {
+            for same_table in share.chunk_by(|(a, ..), (b, ..)| a == b) {
+                let Some((index, ..)) = same_table.first() else {
                     continue;
                 };
                 let Some(table) = selected.get(*index) else {
                     continue;
                 };
                 let table_runs: Vec<Range<usize>> =
-                    same_table.iter().map(|(_, run)| run.clone()).collect();
+                    same_table.iter().map(|(_, run, _)| run.clone()).collect();
                 limits.check()?;
                 fold_runs(
                     table,
@@ -291,6 +306,9 @@ pub fn execute_with_limits(
     }
     Ok(rows)
 }
+
+/// Fewer selected rows than this are folded on one thread.
+const MIN_ROWS_PER_WORKER: usize = 1 << 16;
 
 /// How many threads fold tables: one per core.
 fn worker_count() -> usize {

@@ -39,7 +39,7 @@ use crate::table::TableSource;
 /// table is folded on every core.
 pub(super) struct SelectedTable<'t> {
     pub(super) table: &'t dyn TableSource,
-    selected: RoaringBitmap,
+    pub(super) selected: RoaringBitmap,
     /// Per aggregation, the rows its filters pass (`None`: all).
     passing: Vec<Option<RoaringBitmap>>,
     /// The runs of rows folded one at a time: the table's row blocks, or
