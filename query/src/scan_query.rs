@@ -115,6 +115,18 @@ pub enum ScanError {
     Stopped(#[from] QueryStopped),
 }
 
+impl ScanError {
+    /// Whether a table could not be read, or read back damaged: the
+    /// server's fault, not the plan's.
+    pub fn is_table_damage(&self) -> bool {
+        match self {
+            ScanError::Table(_) | ScanError::DamagedColumn { .. } => true,
+            ScanError::Select(error) => error.is_table_damage(),
+            _ => false,
+        }
+    }
+}
+
 /// Runs `plan` over the rows of `sets`, which hold data of the datasource
 /// `spec` describes, with no deadline and no memory budget. See the
 /// [module docs](self).

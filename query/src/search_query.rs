@@ -87,6 +87,18 @@ pub enum SearchError {
     },
 }
 
+impl SearchError {
+    /// Whether a table could not be read, or read back damaged: the
+    /// server's fault, not the plan's.
+    pub fn is_table_damage(&self) -> bool {
+        match self {
+            SearchError::Table(_) | SearchError::DamagedColumn { .. } => true,
+            SearchError::Select(error) => error.is_table_damage(),
+            _ => false,
+        }
+    }
+}
+
 /// Runs `plan` over the rows of `sets`, which hold data of the datasource
 /// `spec` describes. See the [module docs](self).
 pub fn search(

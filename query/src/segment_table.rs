@@ -72,8 +72,7 @@ impl TableSource for SegmentTable<'_> {
 
     fn row_blocks(&self) -> Vec<Range<usize>> {
         let time = self.table.time();
-        let block_rows =
-            (0..time.block_count()).map(|b| time.block_meta(b).map_or(0, |m| m.rows()));
+        let block_rows = numeric_block_rows(time);
         block_starts(block_rows)
             .map(|(start, rows)| start..start + rows)
             .collect()
@@ -142,8 +141,7 @@ impl TableSource for SegmentTable<'_> {
         if column.is_multi_value() {
             return Ok(None);
         }
-        let block_rows =
-            (0..column.block_count()).map(|b| column.block_meta(b).map_or(0, |meta| meta.rows));
+        let block_rows = string_block_rows(column);
         let mut codes = Vec::with_capacity(rows.len());
         let mut buffer = Vec::new();
         for (b, part) in blocks_meeting(block_rows, &rows) {
@@ -273,8 +271,7 @@ fn judged_rows<T: NumericValue>(
 ) -> Result<RoaringBitmap, SegmentError> {
     let mut rows = RoaringBitmap::new();
     let mut buffer = Vec::new();
-    let block_rows =
-        (0..column.block_count()).map(|b| column.block_meta(b).map_or(0, |m| m.rows()));
+    let block_rows = numeric_block_rows(column);
     for (b, (start, count)) in block_starts(block_rows).enumerate() {
         let Some(meta) = column.block_meta(b) else {
             break;
@@ -293,6 +290,18 @@ fn judged_rows<T: NumericValue>(
         }
     }
     Ok(rows)
+}
+
+/// The row count of each block of a numeric column, from the footer.
+fn numeric_block_rows<T: NumericValue>(
+    column: NumericColumn<'_, T>,
+) -> impl Iterator<Item = u32> + '_ {
+    (0..column.block_count()).map(move |b| column.block_meta(b).map_or(0, |meta| meta.rows()))
+}
+
+/// The row count of each block of a string column, from the footer.
+fn string_block_rows(column: StringColumn<'_>) -> impl Iterator<Item = u32> + '_ {
+    (0..column.block_count()).map(move |b| column.block_meta(b).map_or(0, |meta| meta.rows))
 }
 
 /// Each block's first row and row count, from the blocks' row counts.
@@ -324,8 +333,7 @@ fn numbers_in<T: NumericValue>(
     column: NumericColumn<'_, T>,
     rows: Range<usize>,
 ) -> Result<Vec<T>, SegmentError> {
-    let block_rows =
-        (0..column.block_count()).map(|b| column.block_meta(b).map_or(0, |m| m.rows()));
+    let block_rows = numeric_block_rows(column);
     let mut values = Vec::with_capacity(rows.len());
     let mut buffer = Vec::new();
     for (b, part) in blocks_meeting(block_rows, &rows) {
@@ -341,8 +349,7 @@ fn numbers_in<T: NumericValue>(
 
 /// The dictionary ids of a string column's rows in `rows` (none: null).
 fn ids_in(column: StringColumn<'_>, rows: Range<usize>) -> Result<Vec<Vec<u32>>, SegmentError> {
-    let block_rows =
-        (0..column.block_count()).map(|b| column.block_meta(b).map_or(0, |meta| meta.rows));
+    let block_rows = string_block_rows(column);
     let mut ids_of_rows = Vec::with_capacity(rows.len());
     let (mut lengths, mut ids) = (Vec::new(), Vec::new());
     for (b, part) in blocks_meeting(block_rows, &rows) {

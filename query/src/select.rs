@@ -98,6 +98,17 @@ pub enum SelectError {
     TooManyRows { rows: usize },
 }
 
+impl SelectError {
+    /// Whether a table could not be read, or read back damaged: the
+    /// server's fault, not the query's.
+    pub fn is_table_damage(&self) -> bool {
+        matches!(
+            self,
+            SelectError::Table(_) | SelectError::ColumnLength { .. }
+        )
+    }
+}
+
 /// The rows of `table` whose `__time` lies in one of `intervals` and for
 /// which `filter` is TRUE (see the [module docs](self)).
 pub fn select_rows(

@@ -73,6 +73,19 @@ pub enum QueryError {
 
 impl QueryError {
     /// Why the query was stopped early, when that is why it failed.
+    /// Whether a segment or table could not be read, or read back damaged:
+    /// the server's fault, not the query's.
+    pub fn is_table_damage(&self) -> bool {
+        match self {
+            QueryError::Segment { .. } | QueryError::Table(_) => true,
+            QueryError::Execute(error) => error.is_table_damage(),
+            QueryError::Scan(error) => error.is_table_damage(),
+            QueryError::Search(error) => error.is_table_damage(),
+            QueryError::Select(error) => error.is_table_damage(),
+            QueryError::Stopped(_) => false,
+        }
+    }
+
     pub fn stopped(&self) -> Option<&QueryStopped> {
         match self {
             QueryError::Stopped(stopped)

@@ -33,6 +33,8 @@ pub struct DruidApiError {
     code: &'static str,
     class: &'static str,
     message: String,
+    /// The `outcome` label of `strata_queries_total` for this failure.
+    outcome: &'static str,
 }
 
 #[derive(Serialize)]
@@ -54,6 +56,7 @@ impl DruidApiError {
             StatusCode::BAD_REQUEST,
             "Json parse failed",
             "com.fasterxml.jackson.core.JsonParseException",
+            "invalid",
             message,
         )
     }
@@ -64,6 +67,7 @@ impl DruidApiError {
             StatusCode::BAD_REQUEST,
             UNKNOWN_EXCEPTION,
             DRUID_EXCEPTION,
+            "invalid",
             message,
         )
     }
@@ -74,6 +78,7 @@ impl DruidApiError {
             StatusCode::NOT_FOUND,
             UNKNOWN_EXCEPTION,
             DRUID_EXCEPTION,
+            "not_found",
             format!("there is no datasource named `{name}`; GET /druid/v2/datasources lists them"),
         )
     }
@@ -84,36 +89,41 @@ impl DruidApiError {
             StatusCode::INTERNAL_SERVER_ERROR,
             UNKNOWN_EXCEPTION,
             "java.lang.RuntimeException",
+            "error",
             message,
         )
     }
 
     /// The query was stopped before its end.
     pub fn stopped(stopped: &QueryStopped) -> Self {
-        let (status, code, class) = match stopped {
+        let (status, code, class, outcome) = match stopped {
             QueryStopped::Cancelled => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "Query cancelled",
                 "org.apache.druid.query.QueryInterruptedException",
+                "cancelled",
             ),
             QueryStopped::TimedOut { .. } => (
                 StatusCode::GATEWAY_TIMEOUT,
                 "Query timeout",
                 "org.apache.druid.query.QueryTimeoutException",
+                "timeout",
             ),
             QueryStopped::OverMemoryBudget { .. } => (
                 StatusCode::BAD_REQUEST,
                 "Resource limit exceeded",
                 "org.apache.druid.query.ResourceLimitExceededException",
+                "over_memory_budget",
             ),
         };
-        Self::new(status, code, class, stopped.to_string())
+        Self::new(status, code, class, outcome, stopped.to_string())
     }
 
     fn new(
         status: StatusCode,
         code: &'static str,
         class: &'static str,
+        outcome: &'static str,
         message: impl Into<String>,
     ) -> Self {
         Self {
@@ -121,6 +131,7 @@ impl DruidApiError {
             code,
             class,
             message: message.into(),
+            outcome,
         }
     }
 
@@ -131,6 +142,12 @@ impl DruidApiError {
     /// Druid's error code, the `error` field.
     pub fn code(&self) -> &'static str {
         self.code
+    }
+
+    /// The `outcome` label of `strata_queries_total`: `invalid`,
+    /// `not_found`, `over_memory_budget`, `timeout`, `cancelled` or `error`.
+    pub fn outcome(&self) -> &'static str {
+        self.outcome
     }
 }
 

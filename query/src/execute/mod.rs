@@ -82,7 +82,7 @@ use groups::Groups;
 use having::{apply_having, check_having};
 use input::check_metrics_supported;
 use post_aggregation::compile_post_aggregations;
-use scan::{fold_runs, select_table};
+use scan::{SelectedRun, fold_runs, select_table};
 use table_choice::TableChoice;
 
 /// The tables of one segment or one real-time chunk.
@@ -193,6 +193,18 @@ pub enum ExecuteError {
     Stopped(#[from] QueryStopped),
 }
 
+impl ExecuteError {
+    /// Whether a table could not be read, or read back damaged: the
+    /// server's fault, not the plan's.
+    pub fn is_table_damage(&self) -> bool {
+        match self {
+            ExecuteError::Table(_) | ExecuteError::DamagedColumn { .. } => true,
+            ExecuteError::Select(error) => error.is_table_damage(),
+            _ => false,
+        }
+    }
+}
+
 /// Runs the aggregate plan of `plan` over the rows of `sets`, which hold data
 /// of the datasource `spec` describes, with no deadline and no memory
 /// budget. See the [module docs](self).
@@ -247,39 +259,32 @@ pub fn execute_with_limits(
     for share in selections {
         selected.extend(share?.into_iter().flatten());
     }
-    // The runs that hold selected rows, with how many.
-    let runs: Vec<(usize, Range<usize>, usize)> = selected
+    // Each run of selected rows, with its table's index.
+    let runs: Vec<(usize, &SelectedRun)> = selected
         .iter()
         .enumerate()
-        .flat_map(|(index, table)| {
-            table.runs.iter().filter_map(move |run| {
-                let rows = table
-                    .selected
-                    .range_cardinality(run.start as u32..run.end as u32);
-                (rows > 0).then(|| (index, run.clone(), rows as usize))
-            })
-        })
+        .flat_map(|(index, table)| table.runs.iter().map(move |run| (index, run)))
         .collect();
     // A few rows are folded sooner than threads start.
-    let selected_rows: usize = runs.iter().map(|(_, _, rows)| rows).sum();
+    let selected_rows: usize = runs.iter().map(|(_, run)| run.selected).sum();
     let fold_workers = if selected_rows < MIN_ROWS_PER_WORKER {
         1
     } else {
         workers
     };
     let folded = in_parallel(
-        &split_by_rows(&runs, fold_workers, |(_, _, rows)| *rows),
+        &split_by_rows(&runs, fold_workers, |(_, run)| run.selected),
         |share| {
             let mut local = Groups::new(aggregate);
-            for same_table in share.chunk_by(|(a, ..), (b, ..)| a == b) {
-                let Some((index, ..)) = same_table.first() else {
+            for same_table in share.chunk_by(|(a, _), (b, _)| a == b) {
+                let Some((index, _)) = same_table.first() else {
                     continue;
                 };
                 let Some(table) = selected.get(*index) else {
                     continue;
                 };
                 let table_runs: Vec<Range<usize>> =
-                    same_table.iter().map(|(_, run, _)| run.clone()).collect();
+                    same_table.iter().map(|(_, run)| run.rows.clone()).collect();
                 limits.check()?;
                 fold_runs(
                     table,

@@ -38,14 +38,21 @@ use crate::table::TableSource;
 /// of work is then a run of its rows ([`fold_runs`]), so that even a single
 /// table is folded on every core.
 pub(super) struct SelectedTable<'t> {
-    pub(super) table: &'t dyn TableSource,
-    pub(super) selected: RoaringBitmap,
+    table: &'t dyn TableSource,
+    selected: RoaringBitmap,
     /// Per aggregation, the rows its filters pass (`None`: all).
     passing: Vec<Option<RoaringBitmap>>,
-    /// The runs of rows folded one at a time: the table's row blocks, or
+    /// The runs of rows folded one at a time — the table's row blocks, or
     /// the whole table when an aggregation reads strings (see
-    /// `reads_strings`).
-    pub(super) runs: Vec<Range<usize>>,
+    /// `reads_strings`) — that hold selected rows.
+    pub(super) runs: Vec<SelectedRun>,
+}
+
+/// A run of a table's rows, and how many of them are selected (never 0).
+#[derive(Debug, Clone)]
+pub(super) struct SelectedRun {
+    pub(super) rows: Range<usize>,
+    pub(super) selected: usize,
 }
 
 /// Selects `table`'s rows for `plan`; `None` when it has none to fold.
@@ -71,6 +78,16 @@ pub(super) fn select_table<'t>(
     } else {
         std::iter::once(0..table.rows()).collect()
     };
+    let runs = runs
+        .into_iter()
+        .filter_map(|rows| {
+            let selected = selected.range_cardinality(rows.start as u32..rows.end as u32);
+            (selected > 0).then_some(SelectedRun {
+                rows,
+                selected: selected as usize,
+            })
+        })
+        .collect();
     Ok(Some(SelectedTable {
         table,
         selected,
@@ -79,8 +96,8 @@ pub(super) fn select_table<'t>(
     }))
 }
 
-/// Folds the selected rows of `runs` (some of `selected.runs`, in order)
-/// into `groups`.
+/// Folds the selected rows of `runs` (some of `selected_table.runs`, in
+/// order) into `groups`.
 pub(super) fn fold_runs(
     selected_table: &SelectedTable<'_>,
     runs: &[Range<usize>],
@@ -109,9 +126,6 @@ pub(super) fn fold_runs(
     let mut accumulators: Vec<Accumulator> = Vec::new();
     for run in runs.iter().cloned() {
         let (start, end) = (run.start as u32, run.end as u32);
-        if selected.range_cardinality(start..end) == 0 {
-            continue;
-        }
         limits.check()?;
         // One bucket holds every row: its time is not needed.
         let times = if bucketing.is_single() {

@@ -17,18 +17,15 @@
 //! waits for the first of: its answer, its deadline (504), or a cancel by
 //! `DELETE /druid/v2/{queryId}` (500 `Query cancelled`, as Druid answers).
 //! An answer at the deadline or at a cancel does not wait for the query to
-//! notice: the query stops at its next check, between table sets.
+//! notice: the query stops at its next check, between tables and between
+//! the blocks of rows it folds.
 
 use bytes::Bytes;
 use serde_json::Value;
 use strata_ingest::service::{IngestError, IngestService};
 use strata_query::druid::context::QueryContext;
 use strata_query::druid::{self, DruidRequest};
-use strata_query::execute::ExecuteError;
 use strata_query::query_limits::{QueryLimits, QueryStopped};
-use strata_query::scan_query::ScanError;
-use strata_query::search_query::SearchError;
-use strata_query::select::SelectError;
 use strata_query::snapshot::QueryError;
 use warp::http::{HeaderValue, StatusCode};
 use warp::reply::{Reply, Response};
@@ -42,11 +39,15 @@ const QUERY_ID_HEADER: &str = "x-druid-query-id";
 /// `POST /druid/v2`.
 pub async fn query(state: AppState, body: Bytes) -> Response {
     let (query_id, answer) = run(&state, &body).await;
-    state.metrics.count_query(outcome(&answer));
+    let outcome = answer
+        .as_ref()
+        .err()
+        .map_or("success", DruidApiError::outcome);
+    state.metrics.count_query(outcome);
     let mut response = match answer {
         Ok(answer) => warp::reply::json(&answer).into_response(),
         Err(error) => {
-            if error.status().is_server_error() && error.code() != "Query cancelled" {
+            if error.outcome() == "error" {
                 tracing::error!(query_id = query_id.as_deref(), "query failed: {error:?}");
             }
             error.into_response()
@@ -200,53 +201,9 @@ fn query_error(error: QueryError) -> DruidApiError {
     if let Some(stopped) = error.stopped() {
         return DruidApiError::stopped(stopped);
     }
-    let server_fault = match &error {
-        QueryError::Segment { .. } => true,
-        QueryError::Execute(error) => matches!(
-            error,
-            ExecuteError::Table(_)
-                | ExecuteError::DamagedColumn { .. }
-                | ExecuteError::Select(SelectError::Table(_) | SelectError::ColumnLength { .. })
-        ),
-        QueryError::Scan(error) => matches!(
-            error,
-            ScanError::Table(_)
-                | ScanError::DamagedColumn { .. }
-                | ScanError::Select(SelectError::Table(_) | SelectError::ColumnLength { .. })
-        ),
-        QueryError::Search(error) => matches!(
-            error,
-            SearchError::Table(_)
-                | SearchError::DamagedColumn { .. }
-                | SearchError::Select(SelectError::Table(_) | SelectError::ColumnLength { .. })
-        ),
-        QueryError::Table(_) => true,
-        QueryError::Select(error) => {
-            matches!(
-                error,
-                SelectError::Table(_) | SelectError::ColumnLength { .. }
-            )
-        }
-        _ => false,
-    };
-    if server_fault {
+    if error.is_table_damage() {
         DruidApiError::internal(error.to_string())
     } else {
         DruidApiError::invalid_query(error.to_string())
-    }
-}
-
-/// The `outcome` label of `strata_queries_total` for an answer.
-fn outcome(answer: &Result<Value, DruidApiError>) -> &'static str {
-    let Err(error) = answer else {
-        return "success";
-    };
-    match (error.status(), error.code()) {
-        (_, "Query timeout") => "timeout",
-        (_, "Query cancelled") => "cancelled",
-        (_, "Resource limit exceeded") => "over_memory_budget",
-        (StatusCode::NOT_FOUND, _) => "not_found",
-        (status, _) if status.is_client_error() => "invalid",
-        _ => "error",
     }
 }
