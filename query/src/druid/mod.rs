@@ -125,7 +125,21 @@ pub fn parse_request(value: &Value) -> Result<DruidRequest, DruidError> {
                 SegmentMetadataQuery::parse(&root, datasource, intervals)?,
             )))
         }
-        _ => Ok(DruidRequest::Aggregate(Box::new(parse(value)?))),
+        "timeseries" | "topN" | "groupBy" => Ok(DruidRequest::Aggregate(Box::new(parse(value)?))),
+        other => Err(unsupported_query_type(&root, other)),
+    }
+}
+
+/// The error for a `queryType` Strata does not answer, named before any
+/// other field is read.
+fn unsupported_query_type(root: &Field<'_>, query_type: &str) -> DruidError {
+    match root.required("queryType") {
+        Ok(field) => field
+            .invalid(format!(
+                "query type `{query_type}` is not supported yet; use timeseries, topN, groupBy, scan, search, timeBoundary, dataSourceMetadata or segmentMetadata"
+            ))
+            .into(),
+        Err(error) => error.into(),
     }
 }
 
@@ -301,14 +315,7 @@ pub fn parse(value: &Value) -> Result<DruidQuery, DruidError> {
                 false,
             )
         }
-        other => {
-            return Err(root
-                .required("queryType")?
-                .invalid(format!(
-                    "query type `{other}` is not supported yet; use timeseries, topN, groupBy, scan, search, timeBoundary, dataSourceMetadata or segmentMetadata"
-                ))
-                .into());
-        }
+        other => return Err(unsupported_query_type(&root, other)),
     };
     Ok(DruidQuery {
         plan: QueryPlan {

@@ -543,6 +543,14 @@ fn metadata_queries_are_read_and_rendered() {
         ),
         Ok(DruidRequest::Aggregate(_))
     ));
+    // An unknown query type is named before any field it would need.
+    let unknown = parse_request(&json!({"queryType": "bogus", "dataSource": "a"}));
+    assert!(
+        unknown
+            .unwrap_err()
+            .to_string()
+            .starts_with("queryType: query type `bogus` is not supported yet"),
+    );
     let range = Some((JAN_1, JAN_1 + DAY));
     assert_eq!(
         response::render_time_boundary(TimeBound::MaxTime, range),
