@@ -75,6 +75,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, RwLock, Weak};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
+use strata_query::open_segments::OpenSegments;
 use strata_query::snapshot::{ChunkTables, DataSourceSnapshot};
 use strata_query::table::TableSource;
 use strata_storage::catalog::{Catalog, CatalogError, Publish, SegmentDescriptor};
@@ -279,6 +280,8 @@ struct DataSourceIngest {
     persists: AtomicU64,
     segments_published: AtomicU64,
     compactions: AtomicU64,
+    /// The published segments queries have opened, kept open for the next.
+    open_segments: Arc<OpenSegments>,
 }
 
 impl DataSourceIngest {
@@ -876,7 +879,19 @@ impl IngestService {
             }
             realtime.push(tables);
         }
-        Ok(DataSourceSnapshot { state, realtime })
+        let published: Vec<PathBuf> = state
+            .segments
+            .iter()
+            .map(|segment| self.catalog.segment_dir(&segment.id))
+            .collect();
+        ingest
+            .open_segments
+            .retain(published.iter().map(PathBuf::as_path));
+        Ok(DataSourceSnapshot {
+            state,
+            realtime,
+            open_segments: Arc::clone(&ingest.open_segments),
+        })
     }
 
     /// Every counter of every datasource, by name.
@@ -1182,6 +1197,7 @@ fn open_datasource(
         persists: AtomicU64::new(0),
         segments_published: AtomicU64::new(0),
         compactions: AtomicU64::new(0),
+        open_segments: Arc::new(OpenSegments::new()),
     })
 }
 

@@ -13,6 +13,8 @@
 //!   chunks, taken together), and running a plan on it;
 //! - [`table`] — the one interface every table is read through, whether it
 //!   is in a published segment or still in the real-time index;
+//! - [`open_segments`] — segments kept open between queries, with what
+//!   their tables have verified and decompressed;
 //! - [`segment_metadata`] — Druid's `segmentMetadata`: what each published
 //!   segment holds, read from its tables' footers;
 //! - [`segment_table`] — a segment's table through that interface;
@@ -32,6 +34,7 @@
 pub mod druid;
 pub mod execute;
 pub mod mem_table;
+pub mod open_segments;
 pub mod plan;
 pub mod query_limits;
 pub mod scan_query;

@@ -5,7 +5,8 @@
 //! both parts read together, so that a persist moving a chunk into a segment
 //! never makes an event appear twice or not at all. Executing a plan (or
 //! scanning, with a scan plan) on it opens the segments whose interval meets
-//! the plan's intervals and reads each segment and each chunk as one
+//! the plan's intervals (or finds them open already, see
+//! [`OpenSegments`]) and reads each segment and each chunk as one
 //! [`TableSet`].
 //!
 //! A query runs within its [`QueryLimits`]: checked as each segment is
@@ -18,11 +19,12 @@
 
 use std::sync::Arc;
 
-use strata_storage::catalog::{Catalog, DataSourceState};
+use strata_storage::catalog::{Catalog, DataSourceState, SegmentId};
 use strata_storage::segment::{Segment, SegmentError, TableKind};
 
 use crate::execute::{ExecuteError, TableSet, execute_with_limits};
 use crate::mem_table::MemTable;
+use crate::open_segments::OpenSegments;
 use crate::plan::{Filter, QueryPlan, ResultRow, ScanPlan, SearchPlan};
 use crate::query_limits::{QueryLimits, QueryStopped};
 use crate::scan_query::{ScanError, ScanResult, scan_with_limits};
@@ -39,6 +41,8 @@ pub struct DataSourceSnapshot {
     pub state: Arc<DataSourceState>,
     /// The tables of each chunk still in the real-time index.
     pub realtime: Vec<ChunkTables>,
+    /// The datasource's segments already open, shared with other queries.
+    pub open_segments: Arc<OpenSegments>,
 }
 
 /// The tables of one real-time chunk: those its segment will hold.
@@ -115,9 +119,7 @@ impl DataSourceSnapshot {
             }
         };
         for segment in &self.state.segments {
-            let dir = catalog.segment_dir(&segment.id);
-            let opened =
-                Segment::open(&dir).map_err(|source| QueryError::Segment { dir, source })?;
+            let opened = self.open_segment(&segment.id, catalog)?;
             let table = opened
                 .table(TableKind::Events)
                 .or_else(|| opened.table(TableKind::Rollup));
@@ -218,9 +220,20 @@ impl DataSourceSnapshot {
         Ok(buckets)
     }
 
+    fn open_segment(
+        &self,
+        id: &SegmentId,
+        catalog: &dyn Catalog,
+    ) -> Result<Arc<Segment>, QueryError> {
+        let dir = catalog.segment_dir(id);
+        self.open_segments
+            .open(&dir)
+            .map_err(|source| QueryError::Segment { dir, source })
+    }
+
     /// Calls `read` with one table set per segment whose interval meets
     /// `intervals` (segments first, in the state's order), then one per
-    /// real-time chunk. The sets borrow the opened segments, which live only
+    /// real-time chunk. The sets borrow the segments, held open for at least
     /// as long as this call. `limits` are checked before each segment is
     /// opened.
     fn with_table_sets<R>(
@@ -240,8 +253,7 @@ impl DataSourceSnapshot {
             })
             .map(|segment| {
                 limits.check()?;
-                let dir = catalog.segment_dir(&segment.id);
-                Segment::open(&dir).map_err(|source| QueryError::Segment { dir, source })
+                self.open_segment(&segment.id, catalog)
             })
             .collect::<Result<Vec<_>, _>>()?;
         let segment_tables: Vec<(Option<SegmentTable<'_>>, Option<SegmentTable<'_>>)> = segments
