@@ -9,7 +9,10 @@
 //! table is finished, as a segment's do.
 
 use std::collections::BTreeMap;
+use std::ops::Range;
+use std::sync::Arc;
 
+use strata_storage::metric_cell::distinct::DictionaryCoupons;
 use strata_storage::segment::{CellValue, ColumnKind, TableKind, TableSchema};
 use strata_storage::time::Millis;
 
@@ -193,13 +196,47 @@ impl TableSource for MemTable {
     }
 
     fn read_column(&self, name: &str) -> Result<Option<ColumnValues>, TableError> {
-        Ok(self
-            .schema
+        Ok(self.column(name).cloned())
+    }
+
+    fn read_string_codes_range(
+        &self,
+        name: &str,
+        rows: Range<usize>,
+    ) -> Result<Option<Vec<u32>>, TableError> {
+        let Some(ColumnValues::String { rows: ids, .. }) = self.column(name) else {
+            return Ok(None);
+        };
+        Ok(ids
+            .get(rows)
+            .unwrap_or_default()
+            .iter()
+            .map(|ids| match ids.as_slice() {
+                [] => Some(0),
+                [id] => id.checked_add(1),
+                _ => None,
+            })
+            .collect())
+    }
+
+    /// Hashed from the dictionary on every call.
+    fn string_coupons(&self, name: &str) -> Result<Option<Arc<DictionaryCoupons>>, TableError> {
+        Ok(match self.column(name) {
+            Some(ColumnValues::String { dictionary, .. }) => {
+                Some(Arc::new(dictionary.iter().map(String::as_str).collect()))
+            }
+            _ => None,
+        })
+    }
+}
+
+impl MemTable {
+    fn column(&self, name: &str) -> Option<&ColumnValues> {
+        self.schema
             .columns()
             .iter()
             .position(|column| column.name == name)
             .and_then(|i| self.columns.get(i))
-            .cloned())
     }
 }
 
@@ -295,6 +332,32 @@ pub(crate) mod tests {
             );
         }
         assert_eq!(memory.read_column("nope").unwrap(), None);
+        for (column, rows) in [
+            ("host", 0..3),
+            ("host", 1..3),
+            ("tags", 0..3),
+            ("status", 0..3),
+        ] {
+            assert_eq!(
+                memory
+                    .read_string_codes_range(column, rows.clone())
+                    .unwrap(),
+                stored.read_string_codes_range(column, rows).unwrap(),
+                "column {column}"
+            );
+        }
+        assert_eq!(
+            memory.read_string_codes_range("host", 0..3).unwrap(),
+            Some(vec![2, 0, 1])
+        );
+        for column in ["host", "tags", "status", "nope"] {
+            assert_eq!(
+                memory.string_coupons(column).unwrap(),
+                stored.string_coupons(column).unwrap(),
+                "column {column}"
+            );
+        }
+        assert!(memory.string_coupons("tags").unwrap().is_some());
         assert_eq!(
             memory.read_column("tags").unwrap(),
             Some(ColumnValues::String {

@@ -16,7 +16,7 @@
 use std::sync::Arc;
 
 use strata_storage::granularity::Granularity;
-use strata_storage::metric_cell::{DoublesSketch, HllSketch};
+use strata_storage::metric_cell::{HllSketch, QuantilesState};
 use strata_storage::spec::{HllLgK, HllTargetType, QuantilesK};
 use strata_storage::time::{Interval, Millis};
 
@@ -393,6 +393,8 @@ pub enum ResultValue {
 }
 
 /// A sketch as a result value; shared, as post-aggregations copy values.
+/// A quantiles state may still be the values the query kept, answered and
+/// serialized as their sketch would be.
 #[derive(Debug, Clone, PartialEq)]
 pub enum SketchValue {
     /// An HLL sketch, and whether its estimate is rounded to a long.
@@ -400,7 +402,7 @@ pub enum SketchValue {
         sketch: Arc<HllSketch>,
         round: bool,
     },
-    Quantiles(Arc<DoublesSketch>),
+    Quantiles(Arc<QuantilesState>),
 }
 
 impl SketchValue {
@@ -416,8 +418,8 @@ impl SketchValue {
                     ResultValue::Double(estimate)
                 }
             }
-            SketchValue::Quantiles(sketch) => {
-                ResultValue::Long(i64::try_from(sketch.n()).unwrap_or(i64::MAX))
+            SketchValue::Quantiles(state) => {
+                ResultValue::Long(i64::try_from(state.count()).unwrap_or(i64::MAX))
             }
         }
     }
@@ -426,7 +428,7 @@ impl SketchValue {
     pub fn to_bytes(&self) -> Vec<u8> {
         match self {
             SketchValue::Hll { sketch, .. } => sketch.serialize(),
-            SketchValue::Quantiles(sketch) => sketch.serialize(),
+            SketchValue::Quantiles(state) => state.to_bytes(),
         }
     }
 }

@@ -13,8 +13,11 @@
 //! unioned; equalities look their values up in the sorted dictionary).
 
 use std::ops::Range;
+use std::sync::Arc;
 
 use roaring::RoaringBitmap;
+use strata_storage::metric_cell::distinct::DictionaryCoupons;
+use strata_storage::segment::bitmap_index::BitmapIndex;
 use strata_storage::segment::column::{
     ComplexColumn, NumericColumn, NumericValue, RowBlock, StringColumn,
 };
@@ -22,7 +25,8 @@ use strata_storage::segment::{Column, SegmentError, Table, TableKind, TableSchem
 use strata_storage::time::{Interval, Millis};
 
 use crate::table::{
-    BlockVerdict, ColumnValues, NumberTest, TableError, TableSource, ValueRows, ValueTest,
+    BlockVerdict, ColumnValues, FullNumbers, NumberTest, TableError, TableSource, ValueRows,
+    ValueTest,
 };
 
 /// One table of a memory-mapped segment.
@@ -70,6 +74,20 @@ impl TableSource for SegmentTable<'_> {
         Ok(self.intervals_rows(intervals)?)
     }
 
+    /// Always: the segment's `TableWriter` refuses a row whose `__time` is
+    /// earlier than the previous row's, and table files are written by
+    /// nothing else (persist, compaction and bulk load all go through it).
+    fn rows_in_time_order(&self) -> bool {
+        true
+    }
+
+    fn string_bitmaps(&self, name: &str) -> Option<BitmapIndex<'_>> {
+        match self.table.column(name) {
+            Some(Column::String(column)) => Some(column.bitmaps()),
+            _ => None,
+        }
+    }
+
     fn row_blocks(&self) -> Vec<Range<usize>> {
         let time = self.table.time();
         let block_rows = numeric_block_rows(time);
@@ -80,6 +98,29 @@ impl TableSource for SegmentTable<'_> {
 
     fn read_time_range(&self, rows: Range<usize>) -> Result<Vec<Millis>, TableError> {
         Ok(numbers_in(self.table.time(), rows)?)
+    }
+
+    fn read_full_numbers(
+        &self,
+        name: &str,
+        rows: Range<usize>,
+    ) -> Result<Option<FullNumbers>, TableError> {
+        let Some(column) = self.table.column(name) else {
+            return Ok(None);
+        };
+        let range = rows.start as u32..rows.end as u32;
+        let has_nulls = |column: &Column<'_>| -> Result<bool, SegmentError> {
+            Ok(column.nulls()?.range_cardinality(range.clone()) > 0)
+        };
+        Ok(match &column {
+            Column::Long(values) if !has_nulls(&column)? => {
+                Some(FullNumbers::Long(numbers_in(*values, rows)?))
+            }
+            Column::Double(values) if !has_nulls(&column)? => {
+                Some(FullNumbers::Double(numbers_in(*values, rows)?))
+            }
+            _ => None,
+        })
     }
 
     fn read_column_range(
@@ -151,6 +192,10 @@ impl TableSource for SegmentTable<'_> {
         Ok(Some(codes))
     }
 
+    fn string_coupons(&self, name: &str) -> Result<Option<Arc<DictionaryCoupons>>, TableError> {
+        Ok(self.table.string_coupons(name)?)
+    }
+
     fn number_rows(
         &self,
         name: &str,
@@ -163,7 +208,22 @@ impl TableSource for SegmentTable<'_> {
                     (Some(min), Some(max)) => (test.long_block)(min, max),
                     _ => BlockVerdict::NoValue,
                 },
-                test.long,
+                |start, values, rows| match test.long_ranges {
+                    // One range, as a bound or a range filter gives: one
+                    // unsigned comparison a value.
+                    Some([range]) => {
+                        let (low, span) =
+                            (*range.start(), range.end().wrapping_sub(*range.start()));
+                        append_matching(rows, start, values, |value| {
+                            range.start() <= range.end()
+                                && (value.wrapping_sub(low) as u64) <= span as u64
+                        })
+                    }
+                    Some(ranges) => append_matching(rows, start, values, |value| {
+                        ranges.iter().any(|range| range.contains(&value))
+                    }),
+                    None => append_matching(rows, start, values, test.long),
+                },
             )?,
             Some(Column::Double(column)) => judged_rows(
                 column,
@@ -176,7 +236,7 @@ impl TableSource for SegmentTable<'_> {
                     },
                     _ => BlockVerdict::Undecided,
                 },
-                test.double,
+                |start, values, rows| append_matching(rows, start, values, test.double),
             )?,
             _ => return Ok(None),
         };
@@ -252,11 +312,9 @@ impl SegmentTable<'_> {
                 continue;
             }
             time.decode_block(b, &mut buffer)?;
-            for (row, value) in block_rows.zip(&buffer) {
-                if intervals.iter().any(|interval| interval.contains(*value)) {
-                    rows.insert(row);
-                }
-            }
+            append_matching(&mut rows, block_rows.start, &buffer, |value| {
+                intervals.iter().any(|interval| interval.contains(value))
+            });
         }
         Ok(rows)
     }
@@ -267,7 +325,7 @@ impl SegmentTable<'_> {
 fn judged_rows<T: NumericValue>(
     column: NumericColumn<'_, T>,
     judge: impl Fn(&T::BlockMeta) -> BlockVerdict,
-    test: &dyn Fn(T) -> bool,
+    test_block: impl Fn(u32, &[T], &mut RoaringBitmap),
 ) -> Result<RoaringBitmap, SegmentError> {
     let mut rows = RoaringBitmap::new();
     let mut buffer = Vec::new();
@@ -284,12 +342,38 @@ fn judged_rows<T: NumericValue>(
             }
             BlockVerdict::Undecided => {
                 column.decode_block(b, &mut buffer)?;
-                let accepted = block.zip(&buffer).filter(|(_, value)| test(**value));
-                rows.extend(accepted.map(|(row, _)| row));
+                test_block(block.start, &buffer, &mut rows);
             }
         }
     }
     Ok(rows)
+}
+
+/// Adds to `rows` the rows, counted from `start`, whose value passes
+/// `test`. The rows come after every row already in `rows`, so they are
+/// appended rather than inserted one by one.
+#[inline]
+fn append_matching<T: Copy>(
+    rows: &mut RoaringBitmap,
+    start: u32,
+    values: &[T],
+    test: impl Fn(T) -> bool,
+) {
+    // Without a branch per value: every row is written at the end of the
+    // rows kept so far, which grows only past a row that passes — a
+    // selective test would otherwise mispredict on most of its matches.
+    let mut accepted = vec![0u32; values.len()];
+    let mut kept = 0;
+    for (row, value) in (start..).zip(values) {
+        if let Some(slot) = accepted.get_mut(kept) {
+            *slot = row;
+        }
+        kept += usize::from(test(*value));
+    }
+    accepted.truncate(kept);
+    if rows.append(accepted.iter().copied()).is_err() {
+        rows.extend(accepted);
+    }
 }
 
 /// The row count of each block of a numeric column, from the footer.
@@ -513,6 +597,7 @@ mod tests {
                 double_block: &double_block,
                 long: &long,
                 double: &double,
+                long_ranges: None,
             };
             for column in ["n", "d"] {
                 let expected = memory.number_rows(column, &test).unwrap().unwrap();

@@ -360,6 +360,14 @@ impl Matcher {
     /// The longs this accepts, as inclusive ranges, when that is all it
     /// asks of a long — equalities and ranges whose bounds are longs — so a
     /// long column is tested by comparing integers; `None` otherwise.
+    /// The intervals an `interval` filter's ranges are, when they all are.
+    fn time_intervals(&self) -> Option<Vec<Interval>> {
+        match self {
+            Matcher::NumberRanges(ranges) => ranges.iter().map(NumberRange::as_interval).collect(),
+            _ => None,
+        }
+    }
+
     fn long_ranges(&self) -> Option<Vec<std::ops::RangeInclusive<i64>>> {
         match self {
             Matcher::OneOf { numbers, .. } => numbers
@@ -505,6 +513,24 @@ struct NumberRange {
 }
 
 impl NumberRange {
+    /// The range as a time interval, when it is one: `[start, end)` of
+    /// longs.
+    fn as_interval(&self) -> Option<Interval> {
+        match (&self.lower, &self.upper) {
+            (
+                Some(Bound {
+                    value: Number::Long(start),
+                    strict: false,
+                }),
+                Some(Bound {
+                    value: Number::Long(end),
+                    strict: true,
+                }),
+            ) => Interval::new(*start, *end).ok(),
+            _ => None,
+        }
+    }
+
     /// The range between `lower` and `upper`; `None` when a bound is not a
     /// number, for such a range holds no value.
     fn parse(lower: Option<&RangeBound>, upper: Option<&RangeBound>) -> Option<Self> {
@@ -758,6 +784,14 @@ impl<'f> ColumnReader<'_, 'f> {
     fn evaluate_leaf(&mut self, column: &'f str, matcher: &Matcher) -> Result<Truth, SelectError> {
         let leaf = LeafTruth::new(matcher);
         if column == TIME_COLUMN {
+            // Time intervals are what a table judges by its blocks' time
+            // ranges, decoding only the blocks an interval bound cuts.
+            if let Some(intervals) = matcher.time_intervals() {
+                return Ok(Truth {
+                    true_rows: self.table.rows_in_intervals(&intervals)?,
+                    unknown_rows: RoaringBitmap::new(),
+                });
+            }
             let times = match &self.times {
                 Some(times) => times,
                 None => self.times.insert(Cow::Owned(self.table.read_time()?)),
@@ -839,6 +873,7 @@ impl<'f> ColumnReader<'_, 'f> {
             double_block: &double_block,
             long: &long,
             double: &double,
+            long_ranges: long_ranges.as_deref(),
         };
         let value_rows = self.table.number_rows(column, &test)?;
         Ok(value_rows.map(|value_rows| LeafTruth::new(matcher).of_value_rows(value_rows)))

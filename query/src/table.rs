@@ -13,9 +13,12 @@
 //! built row by row in memory (the ingest crate builds one per real-time
 //! chunk with the same row producer that writes segments).
 
-use std::ops::Range;
+use std::ops::{Range, RangeInclusive};
+use std::sync::Arc;
 
 use roaring::RoaringBitmap;
+use strata_storage::metric_cell::distinct::DictionaryCoupons;
+use strata_storage::segment::bitmap_index::BitmapIndex;
 use strata_storage::segment::{SegmentError, TableKind, TableSchema};
 use strata_storage::time::{Interval, Millis};
 
@@ -92,6 +95,19 @@ pub trait TableSource: Send + Sync {
         Ok(times.get(rows).unwrap_or_default().to_vec())
     }
 
+    /// Long or double column `name` over the rows in `rows` when each of
+    /// them holds a value: the numbers alone, without a per-row null flag
+    /// to test, which is what summing a column wants. `None` when the table
+    /// cannot say so cheaply (the default), has no such numeric column, or
+    /// some row in `rows` is null — read the column then.
+    fn read_full_numbers(
+        &self,
+        _name: &str,
+        _rows: Range<usize>,
+    ) -> Result<Option<FullNumbers>, TableError> {
+        Ok(None)
+    }
+
     /// [`read_column`](Self::read_column) of the rows in `rows` only.
     fn read_column_range(
         &self,
@@ -132,6 +148,21 @@ pub trait TableSource: Send + Sync {
             .collect())
     }
 
+    /// The HLL coupon of each dictionary value of string column `name`, by
+    /// dictionary id: what a distinct count of the column counts for a
+    /// row, looked up by the codes of
+    /// [`read_string_codes_range`](Self::read_string_codes_range) rather
+    /// than hashed from each row's text. `None` when the table has no
+    /// string column of that name.
+    ///
+    /// The default hashes the dictionary on every call; a segment hashes it
+    /// once and keeps it.
+    fn string_coupons(&self, name: &str) -> Result<Option<Arc<DictionaryCoupons>>, TableError> {
+        Ok(self
+            .string_dictionary(name)?
+            .map(|dictionary| Arc::new(dictionary.iter().map(String::as_str).collect())))
+    }
+
     /// The rows whose `__time` lies in any of `intervals`.
     ///
     /// The default reads every row's time; a table that knows the time range
@@ -145,6 +176,22 @@ pub trait TableSource: Send + Sync {
             }
         }
         Ok(rows)
+    }
+
+    /// Whether the rows are in `__time` order, each no earlier than the row
+    /// before it — a promise kept by how the table was built, not a guess
+    /// from its data: then the latest row holding a value is the last one,
+    /// the earliest the first. The default promises nothing.
+    fn rows_in_time_order(&self) -> bool {
+        false
+    }
+
+    /// The bitmap index of string column `name`: the rows holding each
+    /// dictionary id, read without decoding the column. `None` when the
+    /// table keeps no index of that column (the default) or has no string
+    /// column of that name.
+    fn string_bitmaps(&self, _name: &str) -> Option<BitmapIndex<'_>> {
+        None
     }
 
     /// For string column `name`: the rows holding a value `test` accepts,
@@ -189,6 +236,10 @@ pub struct NumberTest<'a> {
     pub double_block: &'a dyn Fn(f64, f64) -> BlockVerdict,
     pub long: &'a dyn Fn(i64) -> bool,
     pub double: &'a dyn Fn(f64) -> bool,
+    /// When `long` accepts exactly the longs in these ranges: a table may
+    /// then test a block of longs in one tight loop instead of calling
+    /// `long` per value.
+    pub long_ranges: Option<&'a [RangeInclusive<i64>]>,
 }
 
 /// Which values of a string column a condition accepts.
@@ -236,6 +287,13 @@ impl ValueRows {
         }
         value_rows
     }
+}
+
+/// A numeric column's values over rows that each hold one, in row order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FullNumbers {
+    Long(Vec<i64>),
+    Double(Vec<f64>),
 }
 
 /// One column's values, one per row, in row order.

@@ -14,10 +14,12 @@
 //! no number, for `longFirst`) is skipped like a null.
 //!
 //! Distinct counts keep an HLL sketch: a row's values are hashed into it as
-//! ingest hashes them, stored sketches are unioned. Quantiles keep a KLL
-//! sketch: raw doubles are added (NaN skipped), stored sketches merged. Both
-//! come out as the sketch itself; the executor finalizes them once the
-//! post-aggregations have read them.
+//! ingest hashes them (or their hashes, coupons, looked up by dictionary
+//! id), stored sketches are unioned. Quantiles keep a group's raw doubles
+//! exactly (NaN skipped), up to [`QUANTILES_EXACT_CAP`] of them, and a KLL
+//! sketch past it or once the query's memory is short; stored sketches are
+//! merged into it. Both come out as the sketch itself; the executor
+//! finalizes them once the post-aggregations have read them.
 //!
 //! Each table folds into its own groups first; groups of several tables are
 //! then merged by folding one accumulator's value into the other's — the
@@ -27,6 +29,7 @@
 use std::cmp::Ordering;
 use std::sync::Arc;
 
+use strata_storage::metric_cell::distinct::Coupon;
 use strata_storage::metric_cell::{HllState, HllUnionState, QuantilesState, Timed};
 use strata_storage::spec::{HllLgK, HllTargetType};
 use strata_storage::time::Millis;
@@ -131,6 +134,8 @@ pub(super) enum RowValue<'a> {
     Pair(Timed<Picked>),
     /// Values to count distinct.
     Distinct(DistinctRow<'a>),
+    /// A value to count distinct, hashed already.
+    Coupon(Coupon),
     /// A stored HLL sketch.
     Hll(&'a HllState),
     /// A stored quantiles sketch.
@@ -180,6 +185,13 @@ pub(super) enum Accumulator {
     Quantiles(Box<QuantilesState>),
 }
 
+/// The most raw doubles a group's quantiles keep exactly before they become
+/// the sketch: 8 MiB of them. Kept values are pushed to a list and answered
+/// by selection, several times cheaper than the sketch's updates and exact;
+/// [`Groups`](super::groups::Groups) counts them against the query's memory
+/// budget and turns them into sketches when it is short.
+const QUANTILES_EXACT_CAP: u32 = 1 << 20;
+
 /// The HLL `cardinality` counts with: Druid's default `lgK` and type.
 const CARDINALITY_LG_K: HllLgK = HllLgK::DEFAULT;
 
@@ -221,7 +233,10 @@ impl Accumulator {
                 };
             }
             AggregateFunction::QuantilesSketch { k, .. } => {
-                return Accumulator::Quantiles(Box::new(QuantilesState::new(*k)));
+                return Accumulator::Quantiles(Box::new(QuantilesState::with_exact_cap(
+                    *k,
+                    QUANTILES_EXACT_CAP,
+                )));
             }
             AggregateFunction::Sum { number, .. } => (Fold::Sum, number),
             AggregateFunction::Min { number, .. } => (Fold::Min, number),
@@ -275,6 +290,9 @@ impl Accumulator {
             (Accumulator::Distinct { state, .. }, RowValue::Distinct(row)) => {
                 row.for_each_key(|key| state.add(key));
             }
+            (Accumulator::Distinct { state, .. }, RowValue::Coupon(coupon)) => {
+                state.add_coupon(coupon)
+            }
             (Accumulator::Distinct { state, .. }, RowValue::Hll(stored)) => state.add_state(stored),
             (Accumulator::Quantiles(state), RowValue::Number(value)) => {
                 // NaN has no rank; like ingest, it is left out. A sketch
@@ -320,6 +338,18 @@ impl Accumulator {
         }
     }
 
+    /// [`merge`](Self::merge), taking `other`: a quantiles state's kept
+    /// values are moved, not copied.
+    pub(super) fn merge_owned(&mut self, other: Accumulator) {
+        match (self, other) {
+            (Accumulator::Quantiles(state), Accumulator::Quantiles(other)) => {
+                // As in `add`: an error would mean a damaged sketch.
+                let _ = state.merge_owned(*other);
+            }
+            (this, other) => this.merge(&other),
+        }
+    }
+
     /// The accumulated value; sketches as sketches, to be finalized once the
     /// post-aggregations have read them.
     pub(super) fn result(&self) -> ResultValue {
@@ -337,9 +367,37 @@ impl Accumulator {
                 sketch: Arc::new(state.to_sketch()),
                 round: *round,
             }),
-            Accumulator::Quantiles(state) => ResultValue::Sketch(SketchValue::Quantiles(Arc::new(
-                state.view().sketch().into_owned(),
-            ))),
+            Accumulator::Quantiles(state) => {
+                ResultValue::Sketch(SketchValue::Quantiles(Arc::new((**state).clone())))
+            }
+        }
+    }
+
+    /// [`result`](Self::result), taking the accumulator: a quantiles
+    /// state's kept values are moved, not copied.
+    pub(super) fn into_result(self) -> ResultValue {
+        match self {
+            Accumulator::Quantiles(state) => {
+                ResultValue::Sketch(SketchValue::Quantiles(Arc::from(state)))
+            }
+            other => other.result(),
+        }
+    }
+
+    /// The heap bytes the groups' memory estimate counts beyond the
+    /// accumulator itself: a quantiles state's kept values or sketch, which
+    /// grow with its input.
+    pub(super) fn growing_bytes(&self) -> usize {
+        match self {
+            Accumulator::Quantiles(state) => state.heap_bytes(),
+            _ => 0,
+        }
+    }
+
+    /// Gives up kept quantiles values for their sketch, to free memory.
+    pub(super) fn compact(&mut self) {
+        if let Accumulator::Quantiles(state) = self {
+            state.compact();
         }
     }
 }
@@ -466,11 +524,110 @@ mod tests {
         for row in &rows {
             accumulator.add(copy(row));
         }
-        // NaN is left out; fewer values than k are all kept.
+        // NaN is left out; every other value is counted.
         let ResultValue::Sketch(sketch @ SketchValue::Quantiles(_)) = accumulator.result() else {
             panic!("not a quantiles sketch");
         };
         assert_eq!(sketch.finalized(), ResultValue::Long(150));
+    }
+
+    /// Raw values of several tables, grouped: each group's quantiles are
+    /// the exact order statistics of its values (the sketch's inclusive
+    /// rule); with a memory budget the kept values pass but their sketches
+    /// fit, the query still answers, within the sketches' rank error.
+    #[test]
+    fn quantiles_of_raw_values_are_exact_or_sketched_when_memory_is_short() {
+        use crate::execute::execute_with_limits;
+        use crate::plan::{PostAggregation, PostExpression};
+        use crate::query_limits::QueryLimits;
+
+        let hosts = ["a", "b", "c"];
+        let events: Vec<Event> = (0..30_000_i64)
+            .map(|i| Event {
+                latency: (i % 13 != 0).then(|| ((i * 7_919) % 6_007) as f64 / 4.0 - 100.0),
+                ..event(T0 + i * 100, Some(hosts[i as usize % 3]), &[], None)
+            })
+            .collect();
+        let pieces: Vec<_> = events.chunks(3_000).map(events_table).collect();
+        let sets: Vec<TableSet<'_>> = pieces
+            .iter()
+            .map(|table| TableSet {
+                events: Some(table),
+                rollup: None,
+            })
+            .collect();
+        let fractions = vec![0.0, 0.01, 0.25, 0.5, 0.9, 0.99, 1.0];
+        let mut plan = plan(
+            Granularity::All,
+            hours(0, 1),
+            &["host"],
+            vec![AggregateFunction::QuantilesSketch {
+                column: "latency".into(),
+                k: QuantilesK::DEFAULT,
+            }],
+        );
+        plan.aggregate.post_aggregations = vec![PostAggregation {
+            name: "p".into(),
+            expression: PostExpression::Quantiles {
+                field: Box::new(PostExpression::Field("a0".into())),
+                fractions: fractions.clone(),
+            },
+        }];
+        let sorted_of = |host: &str| {
+            let mut values: Vec<f64> = events
+                .iter()
+                .filter(|event| event.host.as_deref() == Some(host))
+                .filter_map(|event| event.latency)
+                .collect();
+            values.sort_by(f64::total_cmp);
+            values
+        };
+
+        let rows = execute(&plan, &spec(), &sets).unwrap();
+        assert_eq!(rows.len(), 3);
+        for (row, host) in rows.iter().zip(hosts) {
+            let sorted = sorted_of(host);
+            let n = sorted.len() as f64;
+            // The smallest value whose rank reaches the fraction.
+            let expected: Vec<f64> = fractions
+                .iter()
+                .map(|fraction| {
+                    let at = (0..sorted.len())
+                        .find(|index| (index + 1) as f64 >= fraction * n)
+                        .unwrap_or(sorted.len() - 1);
+                    sorted[at]
+                })
+                .collect();
+            assert_eq!(
+                row.values,
+                vec![
+                    ResultValue::Long(sorted.len() as i64),
+                    ResultValue::Doubles(expected)
+                ],
+                "{host}"
+            );
+        }
+
+        // Each group keeps over 9,000 values, 72 KB; its sketch about 10 KB.
+        let limits = QueryLimits::new(None, 100_000);
+        let rows = execute_with_limits(&plan, &spec(), &sets, &limits).unwrap();
+        assert_eq!(rows.len(), 3);
+        for (row, host) in rows.iter().zip(hosts) {
+            let sorted = sorted_of(host);
+            assert_eq!(row.values[0], ResultValue::Long(sorted.len() as i64));
+            let ResultValue::Doubles(answers) = &row.values[1] else {
+                panic!("{:?}", row.values);
+            };
+            for (fraction, answer) in fractions.iter().zip(answers) {
+                let n = sorted.len() as f64;
+                let below = sorted.partition_point(|value| value < answer) as f64 / n;
+                let at_most = sorted.partition_point(|value| value <= answer) as f64 / n;
+                assert!(
+                    below - 0.02 <= *fraction && *fraction <= at_most + 0.02,
+                    "{host}: quantile {fraction} is {answer}, of ranks {below}..{at_most}"
+                );
+            }
+        }
     }
 
     #[test]

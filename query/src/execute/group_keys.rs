@@ -221,6 +221,16 @@ impl KeyColumn {
         matches!(self.rows, KeyRows::Multi(_))
     }
 
+    /// The codes of the `rows` rows of the run loaded, one per row, when
+    /// the column holds one code per row; `None` otherwise.
+    pub(super) fn run_codes(&self, rows: usize) -> Option<&[u32]> {
+        match &self.rows {
+            KeyRows::Run(codes) => codes.get(..rows),
+            KeyRows::Single(codes) => codes.get(self.start..self.start + rows),
+            KeyRows::Absent | KeyRows::Multi(_) => None,
+        }
+    }
+
     /// The code of a row's value in a column of one value per row at most
     /// (see [`codes`](Self::codes)); a multi-value row gives its first.
     #[inline]

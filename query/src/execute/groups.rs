@@ -14,7 +14,12 @@
 //! The groups grow with the result's cardinality, so they keep an estimate
 //! of their size — per group its key values (strings with their bytes), its
 //! accumulators and the map's own bookkeeping — for the query's memory
-//! budget ([`QueryLimits`]).
+//! budget ([`QueryLimits`]). Quantiles grow with the rows too: a group keeps
+//! its raw values exactly, which is fast and exact but costs 8 bytes a
+//! value, where the sketch they would make stays small. So the estimate
+//! counts what each quantiles state holds, and a query over its budget first
+//! turns every group's kept values into sketches ([`Groups::check_memory`]);
+//! it fails only if still over — a query that fits with sketches runs.
 
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
@@ -127,7 +132,8 @@ pub(super) struct Groups {
     /// One empty accumulator per aggregation, in plan order.
     pub(super) empty: Vec<Accumulator>,
     groups: BTreeMap<GroupId, Vec<Accumulator>>,
-    /// The estimated bytes the groups hold.
+    /// The estimated bytes the groups hold, what their accumulators grew
+    /// to included.
     bytes: usize,
 }
 
@@ -150,19 +156,35 @@ impl Groups {
             Entry::Vacant(entry) => {
                 self.bytes = self
                     .bytes
-                    .saturating_add(group_bytes(entry.key(), self.empty.len()));
+                    .saturating_add(group_bytes(entry.key(), &self.empty));
                 entry.insert(self.empty.clone())
             }
         };
         for (merged, accumulator) in merged.iter_mut().zip(accumulators) {
-            merged.merge(accumulator);
+            regrown(&mut self.bytes, merged, |merged| merged.merge(accumulator));
         }
     }
 
-    /// Merges every group of `other`, found after this one's tables.
+    /// Merges every group of `other`, found after this one's tables, moving
+    /// what it can: a group new here as it is (what merging it into empty
+    /// accumulators would give), kept quantiles values into a group's.
     pub(super) fn absorb(&mut self, other: Groups) {
         for (group, accumulators) in other.groups {
-            self.merge(group, &accumulators);
+            match self.groups.entry(group) {
+                Entry::Occupied(entry) => {
+                    for (merged, accumulator) in entry.into_mut().iter_mut().zip(accumulators) {
+                        regrown(&mut self.bytes, merged, |merged| {
+                            merged.merge_owned(accumulator)
+                        });
+                    }
+                }
+                Entry::Vacant(entry) => {
+                    self.bytes = self
+                        .bytes
+                        .saturating_add(group_bytes(entry.key(), &accumulators));
+                    entry.insert(accumulators);
+                }
+            }
         }
     }
 
@@ -196,39 +218,119 @@ impl Groups {
     }
 
     /// Whether the groups' estimated size is within the query's memory
-    /// budget.
-    pub(super) fn check_memory(&self, limits: &QueryLimits) -> Result<(), QueryStopped> {
+    /// budget; when it is not, every group's kept quantiles values are
+    /// first turned into sketches, and the size estimated again.
+    pub(super) fn check_memory(&mut self, limits: &QueryLimits) -> Result<(), QueryStopped> {
+        if self.bytes as u64 > limits.memory_budget() {
+            self.compact();
+        }
         limits.check_memory(
             || format!("aggregation groups ({} groups)", self.groups.len()),
             self.bytes as u64,
         )
     }
 
+    /// Gives up every group's kept quantiles values for their sketches.
+    fn compact(&mut self) {
+        self.bytes = 0;
+        for (group, accumulators) in &mut self.groups {
+            accumulators.iter_mut().for_each(Accumulator::compact);
+            self.bytes = self.bytes.saturating_add(group_bytes(group, accumulators));
+        }
+    }
+
+    /// The result rows, in order. Groups of more than [`PARALLEL_ROWS_BYTES`]
+    /// are cut into runs of about equal size, one per core, whose rows are
+    /// made side by side: most of that size is kept quantiles values, which
+    /// the post-aggregations select in.
     pub(super) fn into_rows(self, post_aggregations: &[PostValue]) -> Vec<ResultRow> {
-        self.groups
-            .into_iter()
-            .map(|(group, accumulators)| {
-                let mut values: Vec<ResultValue> =
-                    accumulators.iter().map(Accumulator::result).collect();
-                let aggregations = values.len();
-                for post_aggregation in post_aggregations {
-                    let value = post_aggregation.evaluate(&values);
-                    values.push(value);
-                }
-                finalize_aggregations(&mut values, aggregations);
-                ResultRow {
-                    timestamp: group.timestamp,
-                    keys: group.keys,
-                    values,
-                }
-            })
-            .collect()
+        let workers = if self.bytes > PARALLEL_ROWS_BYTES {
+            super::worker_count()
+        } else {
+            1
+        };
+        let per_worker = self.bytes.div_ceil(workers.max(1)).max(1);
+        let mut runs: Vec<Vec<(GroupId, Vec<Accumulator>)>> = vec![Vec::new()];
+        let mut run_bytes = 0;
+        for (group, accumulators) in self.groups {
+            if run_bytes >= per_worker {
+                runs.push(Vec::new());
+                run_bytes = 0;
+            }
+            run_bytes += group_bytes(&group, &accumulators);
+            if let Some(run) = runs.last_mut() {
+                run.push((group, accumulators));
+            }
+        }
+        let rows_of = |run: Vec<(GroupId, Vec<Accumulator>)>| -> Vec<ResultRow> {
+            run.into_iter()
+                .map(|(group, accumulators)| row(group, accumulators, post_aggregations))
+                .collect()
+        };
+        if runs.len() <= 1 {
+            return runs.into_iter().flat_map(rows_of).collect();
+        }
+        std::thread::scope(|scope| {
+            let workers: Vec<_> = runs
+                .into_iter()
+                .map(|run| scope.spawn(move || rows_of(run)))
+                .collect();
+            workers
+                .into_iter()
+                .flat_map(|worker| {
+                    worker
+                        .join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+                })
+                .collect()
+        })
     }
 }
 
+/// Groups estimated larger than this make their rows on every core.
+const PARALLEL_ROWS_BYTES: usize = 4 << 20;
+
+/// A group's result row: its accumulators' values, then the
+/// post-aggregations computed from them, then the aggregations finalized.
+fn row(
+    group: GroupId,
+    accumulators: Vec<Accumulator>,
+    post_aggregations: &[PostValue],
+) -> ResultRow {
+    let mut values: Vec<ResultValue> = accumulators
+        .into_iter()
+        .map(Accumulator::into_result)
+        .collect();
+    let aggregations = values.len();
+    for post_aggregation in post_aggregations {
+        let value = post_aggregation.evaluate(&values);
+        values.push(value);
+    }
+    finalize_aggregations(&mut values, aggregations);
+    ResultRow {
+        timestamp: group.timestamp,
+        keys: group.keys,
+        values,
+    }
+}
+
+/// Applies `change` to `accumulator`, with the groups' estimated `bytes`
+/// following what it grows (or shrinks) by.
+fn regrown(
+    bytes: &mut usize,
+    accumulator: &mut Accumulator,
+    change: impl FnOnce(&mut Accumulator),
+) {
+    let before = accumulator.growing_bytes();
+    change(accumulator);
+    *bytes = bytes
+        .saturating_sub(before)
+        .saturating_add(accumulator.growing_bytes());
+}
+
 /// The estimated bytes one group holds: its id with its key values, its
-/// `accumulators` and the map's share.
-fn group_bytes(group: &GroupId, accumulators: usize) -> usize {
+/// `accumulators` with what they grew to, and the map's share.
+fn group_bytes(group: &GroupId, accumulators: &[Accumulator]) -> usize {
     let key_bytes: usize = group
         .keys
         .iter()
@@ -243,16 +345,22 @@ fn group_bytes(group: &GroupId, accumulators: usize) -> usize {
     size_of::<GroupId>()
         + key_bytes
         + size_of::<Vec<Accumulator>>()
-        + accumulators * size_of::<Accumulator>()
+        + accumulators
+            .iter()
+            .map(|accumulator| size_of::<Accumulator>() + accumulator.growing_bytes())
+            .sum::<usize>()
         + MAP_BYTES_PER_ENTRY
 }
 
 #[cfg(test)]
 mod tests {
     use super::{GroupId, Groups, compare_keys};
-    use crate::plan::{AggregatePlan, KeyValue};
+    use crate::execute::fold::{Accumulator, Number, RowValue};
+    use crate::execute::post_aggregation::PostValue;
+    use crate::plan::{AggregateFunction, AggregatePlan, Aggregation, KeyValue, ResultValue};
     use crate::query_limits::{QueryLimits, QueryStopped};
     use strata_storage::granularity::Granularity;
+    use strata_storage::spec::QuantilesK;
 
     #[test]
     fn keys_order_null_then_numbers_by_value_then_strings() {
@@ -338,5 +446,163 @@ mod tests {
                 budget: budget - 1,
             }
         );
+    }
+
+    fn quantiles_plan() -> AggregatePlan {
+        AggregatePlan {
+            aggregations: vec![Aggregation {
+                name: "q".into(),
+                function: AggregateFunction::QuantilesSketch {
+                    column: "c".into(),
+                    k: QuantilesK::DEFAULT,
+                },
+            }],
+            ..no_aggregations()
+        }
+    }
+
+    /// A quantiles accumulator of `0..n` in a scrambled order.
+    fn quantiles_of(plan: &AggregatePlan, n: u64) -> Accumulator {
+        let mut accumulator = Accumulator::empty(&plan.aggregations[0].function);
+        for i in 0..n {
+            let value = (i * 7_919) % n;
+            accumulator.add(RowValue::Number(Number::Double(value as f64)));
+        }
+        accumulator
+    }
+
+    /// Each row's count and median.
+    fn counts_and_medians(groups: Groups) -> Vec<(ResultValue, ResultValue)> {
+        let median = PostValue::Quantiles {
+            field: Box::new(PostValue::Field(0)),
+            fractions: vec![0.5],
+            single: true,
+        };
+        groups
+            .into_rows(&[median])
+            .into_iter()
+            .map(|row| (row.values[0].clone(), row.values[1].clone()))
+            .collect()
+    }
+
+    /// Kept quantiles values count in the estimate; a budget they pass but
+    /// their sketches fit is met by turning them into sketches, whose
+    /// answers are then the sketches' (within their rank error).
+    #[test]
+    fn kept_quantiles_values_become_sketches_before_the_budget_fails() {
+        const N: u64 = 50_000;
+        let plan = quantiles_plan();
+        let mut groups = Groups::new(&plan);
+        for key in ["a", "b", "c"] {
+            groups.merge(group(key), &[quantiles_of(&plan, N)]);
+        }
+        let kept = groups.bytes;
+        assert!(kept >= 3 * N as usize * size_of::<f64>(), "{kept}");
+        let exact = counts_and_medians(Groups {
+            empty: groups.empty.clone(),
+            groups: groups.groups.clone(),
+            bytes: kept,
+        });
+        // 0..N: the median is the value of rank N/2, N/2 - 1.
+        let expected = (
+            ResultValue::Long(N as i64),
+            ResultValue::Double((N / 2 - 1) as f64),
+        );
+        assert_eq!(exact, vec![expected.clone(); 3]);
+
+        groups
+            .check_memory(&QueryLimits::new(None, kept as u64))
+            .unwrap();
+        assert_eq!(groups.bytes, kept, "within the budget nothing changes");
+        let budget = kept as u64 / 10;
+        groups
+            .check_memory(&QueryLimits::new(None, budget))
+            .unwrap();
+        assert!((groups.bytes as u64) < budget, "{}", groups.bytes);
+        // Absorbing more values into a sketch keeps it one.
+        let mut more = Groups::new(&plan);
+        more.merge(group("a"), &[quantiles_of(&plan, N)]);
+        groups.absorb(more);
+        assert!((groups.bytes as u64) < budget, "{}", groups.bytes);
+
+        let answers = counts_and_medians(groups);
+        for (index, (count, median)) in answers.into_iter().enumerate() {
+            let n = if index == 0 { 2 * N } else { N };
+            assert_eq!(count, ResultValue::Long(n as i64));
+            let median = median.as_f64().unwrap();
+            let error = N as f64 * 0.02;
+            assert!((median - N as f64 / 2.0).abs() <= error, "{median}");
+        }
+    }
+
+    /// A budget too small even for the sketches fails, naming their size.
+    #[test]
+    fn groups_over_the_budget_with_sketches_fail() {
+        let plan = quantiles_plan();
+        let mut groups = Groups::new(&plan);
+        groups.merge(group("a"), &[quantiles_of(&plan, 50_000)]);
+        let error = groups
+            .check_memory(&QueryLimits::new(None, 1_000))
+            .unwrap_err();
+        let QueryStopped::OverMemoryBudget { bytes, budget, .. } = error else {
+            panic!("{error:?}");
+        };
+        assert_eq!(budget, 1_000);
+        assert_eq!(bytes, groups.bytes as u64);
+        assert!(
+            bytes < 50_000,
+            "the estimate of the sketch, not the values: {bytes}"
+        );
+    }
+
+    /// Merging and absorbing keep the estimate equal to one made afresh
+    /// from the groups as they are.
+    #[test]
+    fn the_estimate_follows_merges_and_absorbs() {
+        let plan = quantiles_plan();
+        let mut groups = Groups::new(&plan);
+        let mut other = Groups::new(&plan);
+        for (key, n) in [("a", 10), ("b", 3_000), ("c", 100)] {
+            groups.merge(group(key), &[quantiles_of(&plan, n)]);
+            other.merge(group(key), &[quantiles_of(&plan, 2 * n)]);
+        }
+        other.merge(group("d"), &[quantiles_of(&plan, 5)]);
+        groups.absorb(other);
+        let afresh: usize = groups
+            .groups
+            .iter()
+            .map(|(group, accumulators)| super::group_bytes(group, accumulators))
+            .sum();
+        assert_eq!(groups.bytes, afresh);
+    }
+
+    /// Groups large enough to make their rows on several cores give them in
+    /// order (a's 40,000 values first, h's 320,000 last), each with its own
+    /// answers.
+    #[test]
+    fn large_groups_make_their_rows_in_order() {
+        let plan = quantiles_plan();
+        let mut groups = Groups::new(&plan);
+        let keys = ["a", "b", "c", "d", "e", "f", "g", "h"];
+        let sizes: Vec<u64> = (1..=8).map(|size| size * 40_000).collect();
+        for (key, size) in keys.iter().zip(&sizes).rev() {
+            groups.merge(group(key), &[quantiles_of(&plan, *size)]);
+        }
+        assert!(
+            groups.bytes > super::PARALLEL_ROWS_BYTES,
+            "{}",
+            groups.bytes
+        );
+        let answers = counts_and_medians(groups);
+        let expected: Vec<(ResultValue, ResultValue)> = sizes
+            .iter()
+            .map(|&n| {
+                (
+                    ResultValue::Long(n as i64),
+                    ResultValue::Double((n / 2 - 1) as f64),
+                )
+            })
+            .collect();
+        assert_eq!(answers, expected);
     }
 }

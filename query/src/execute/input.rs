@@ -20,21 +20,30 @@
 //! multi-value column's values sorted and joined by U+0001, a null as
 //! nothing — and a row whose columns are all null is not counted.
 //!
+//! A distinct count of one single-value string column hashes nothing per
+//! row: it reads the rows' dictionary codes and the coupon of each
+//! dictionary value (which a segment hashes once and keeps, see
+//! [`TableSource::string_coupons`]), and counts each row's coupon — what
+//! hashing its text would have counted, so the sketch comes out the same.
+//!
 //! What a metric cannot give is refused before any row is read, by name:
 //! a sum, min or max of a first/last or sketch metric, first/last of a
 //! sketch, a sketch of the other kind of sketch.
 
 use std::ops::Range;
+use std::sync::Arc;
 
-use strata_storage::metric_cell::{DistinctKey, HllState, QuantilesState, Timed};
-use strata_storage::segment::TableKind;
+use strata_storage::metric_cell::distinct::{Coupon, DictionaryCoupons};
+use strata_storage::metric_cell::{DistinctKey, HllState, HllUnionState, QuantilesState, Timed};
+use strata_storage::segment::{ColumnKind, TableKind, TableSchema};
 use strata_storage::spec::{Aggregator, DataSourceSpec, NumericType};
 use strata_storage::time::Millis;
 
-use super::fold::{Number, RowValue, Scalar};
+use super::column_fold::FoldRows;
+use super::fold::{Accumulator, Number, RowValue, Scalar};
 use super::{ExecuteError, check_length, column_kind_name, table_name};
 use crate::plan::{AggregateFunction, AggregatePlan, Aggregation};
-use crate::table::{ColumnValues, TableSource};
+use crate::table::{ColumnValues, FullNumbers, TableSource};
 
 /// Refuses, by name, an aggregation of a metric that cannot give what it
 /// aggregates (see the [module docs](self)).
@@ -249,6 +258,10 @@ pub(super) enum Input {
     Absent,
     Long(Vec<Option<i64>>),
     Double(Vec<Option<f64>>),
+    /// A long column where every row holds a value.
+    FullLong(Vec<i64>),
+    /// A double column where every row holds a value.
+    FullDouble(Vec<f64>),
     /// First/last candidates: each row's time and value.
     Timed {
         times: Vec<Millis>,
@@ -260,6 +273,13 @@ pub(super) enum Input {
     Distinct {
         columns: Vec<Column>,
         by_row: bool,
+    },
+    /// A distinct count of a single-value string column: each row's code
+    /// (0 for null, `id + 1` for dictionary id `id`) and each dictionary
+    /// value's coupon.
+    Coupons {
+        codes: Vec<u32>,
+        coupons: Arc<DictionaryCoupons>,
     },
     /// A rollup table's HLL sketches.
     Hll(Vec<Option<HllState>>),
@@ -468,6 +488,9 @@ impl Input {
                         })?
                         .map_or(Input::Absent, Input::Hll));
                 }
+                if let Some(input) = Self::read_coupons(reading, spec, function)? {
+                    return Ok(input);
+                }
                 Ok(Input::Distinct {
                     columns: vec![reading.column(source(spec, column, kind))?],
                     by_row: false,
@@ -475,13 +498,18 @@ impl Input {
             }
             AggregateFunction::Cardinality {
                 columns, by_row, ..
-            } => Ok(Input::Distinct {
-                columns: columns
-                    .iter()
-                    .map(|column| reading.column(source(spec, column, kind)))
-                    .collect::<Result<_, _>>()?,
-                by_row: *by_row,
-            }),
+            } => {
+                if let Some(input) = Self::read_coupons(reading, spec, function)? {
+                    return Ok(input);
+                }
+                Ok(Input::Distinct {
+                    columns: columns
+                        .iter()
+                        .map(|column| reading.column(source(spec, column, kind)))
+                        .collect::<Result<_, _>>()?,
+                    by_row: *by_row,
+                })
+            }
             AggregateFunction::QuantilesSketch { column, .. } => {
                 if kind == TableKind::Rollup
                     && let Some(Aggregator::QuantilesSketch { .. }) = metric(column)
@@ -502,8 +530,57 @@ impl Input {
         }
     }
 
-    /// A long or double column.
+    /// The codes and coupons `function` counts, when it counts a
+    /// single-value string column ([`coupon_column`]); `None` otherwise,
+    /// and when the table turns out to hold a row of several values there.
+    fn read_coupons(
+        reading: &Reading<'_>,
+        spec: &DataSourceSpec,
+        function: &AggregateFunction,
+    ) -> Result<Option<Self>, ExecuteError> {
+        let table = reading.table;
+        let Some(column) = coupon_column(function, spec, table.kind(), table.schema()) else {
+            return Ok(None);
+        };
+        let Some(codes) = table.read_string_codes_range(column, reading.rows.clone())? else {
+            return Ok(None);
+        };
+        if codes.len() != reading.rows.len() {
+            return Err(reading.damaged(
+                column,
+                format!(
+                    "it has {} values for {} rows",
+                    codes.len(),
+                    reading.rows.len()
+                ),
+            ));
+        }
+        let Some(coupons) = table.string_coupons(column)? else {
+            return Ok(None);
+        };
+        Ok(Some(Input::Coupons { codes, coupons }))
+    }
+
+    /// A long or double column: its bare numbers when every row read holds
+    /// one.
     fn read_numbers(reading: &Reading<'_>, column: &str) -> Result<Self, ExecuteError> {
+        if let Some(numbers) = reading
+            .table
+            .read_full_numbers(column, reading.rows.clone())?
+        {
+            let (len, input) = match numbers {
+                FullNumbers::Long(values) => (values.len(), Input::FullLong(values)),
+                FullNumbers::Double(values) => (values.len(), Input::FullDouble(values)),
+            };
+            if len != reading.rows.len() {
+                return Err(ExecuteError::DamagedColumn {
+                    column: column.to_owned(),
+                    table: table_name(reading.table.kind()),
+                    problem: format!("it has {len} values for {} rows", reading.rows.len()),
+                });
+            }
+            return Ok(input);
+        }
         match reading.values(column)? {
             None => Ok(Input::Absent),
             Some(ColumnValues::Long(values)) => Ok(Input::Long(values)),
@@ -564,6 +641,12 @@ impl Input {
                 .copied()
                 .flatten()
                 .map(|value| RowValue::Number(Number::Double(value))),
+            Input::FullLong(values) => values
+                .get(row)
+                .map(|&value| RowValue::Number(Number::Long(value))),
+            Input::FullDouble(values) => values
+                .get(row)
+                .map(|&value| RowValue::Number(Number::Double(value))),
             Input::Timed { times, column } => {
                 Some(RowValue::Timed(*times.get(row)?, column.scalar(row)?))
             }
@@ -577,20 +660,444 @@ impl Input {
                 row,
                 by_row: *by_row,
             })),
+            Input::Coupons { codes, coupons } => {
+                coupons.of_code(*codes.get(row)?).map(RowValue::Coupon)
+            }
             Input::Hll(sketches) => sketches.get(row)?.as_ref().map(RowValue::Hll),
             Input::Quantiles(sketches) => sketches.get(row)?.as_ref().map(RowValue::Quantiles),
         }
     }
 }
 
+/// The single-value string column whose values `function` counts distinct
+/// in a table of `kind` with `schema`, counted by coupons
+/// ([`Input::Coupons`]): a distinct count of one column (or of a metric
+/// whose input field that column is), or a `cardinality` of one column, by
+/// row or not (a row of one value is its own combination). `None` for
+/// anything else, and for a rollup table's stored HLL sketches.
+pub(super) fn coupon_column<'a>(
+    function: &'a AggregateFunction,
+    spec: &'a DataSourceSpec,
+    kind: TableKind,
+    schema: &TableSchema,
+) -> Option<&'a str> {
+    let column = match function {
+        AggregateFunction::Filtered { inner, .. } => {
+            return coupon_column(inner, spec, kind, schema);
+        }
+        AggregateFunction::DistinctSketch { column, .. } => {
+            let stored = matches!(
+                spec.metric(column).map(|metric| metric.aggregator()),
+                Some(Aggregator::HllSketch { .. })
+            );
+            if kind == TableKind::Rollup && stored {
+                return None;
+            }
+            column
+        }
+        AggregateFunction::Cardinality { columns, .. } => match columns.as_slice() {
+            [column] => column,
+            _ => return None,
+        },
+        _ => return None,
+    };
+    let Source::Column(column) = source(spec, column, kind) else {
+        return None;
+    };
+    is_single_value_string(schema, column).then_some(column)
+}
+
+/// Whether `schema` has a single-value string column `column`: one whose
+/// rows read as dictionary codes, a distinct count of which is counted by
+/// coupons.
+pub(super) fn is_single_value_string(schema: &TableSchema, column: &str) -> bool {
+    schema
+        .position(column)
+        .and_then(|position| schema.columns().get(position))
+        .is_some_and(|column| column.kind == ColumnKind::String { multi_value: false })
+}
+
+/// How many consecutive rows' coupons are looked up before any is counted.
+/// A large dictionary's coupons miss the cache; looked up in a loop that
+/// does nothing else, many misses are waited for at once.
+const COUPON_CHUNK: usize = 4_096;
+
+/// Counts `input`'s coupons into `accumulators` — one per group slot, each
+/// `stride` after the previous one, as `column_fold::fold_column` takes
+/// them — when `input` holds coupons: each slot's state is looked up once,
+/// and each row costs a code, a coupon and a register. `false` for any
+/// other input, left to the other folds. It counts exactly what the
+/// general fold counts, in the same order.
+pub(super) fn fold_coupons(
+    input: &Input,
+    rows: &FoldRows<'_>,
+    accumulators: &mut [Accumulator],
+    stride: usize,
+) -> bool {
+    let Input::Coupons { codes, coupons } = input else {
+        return false;
+    };
+    let mut states: Vec<Option<&mut HllUnionState>> = accumulators
+        .iter_mut()
+        .step_by(stride.max(1))
+        .map(|accumulator| match accumulator {
+            Accumulator::Distinct { state, .. } => Some(&mut **state),
+            _ => None,
+        })
+        .collect();
+    // The coupons of the rows of `chunk`; rows come in order.
+    let mut chunk = 0..0;
+    let mut found: Vec<Option<Coupon>> = Vec::with_capacity(COUPON_CHUNK);
+    rows.for_each(|row, slot| {
+        if !chunk.contains(&row) {
+            chunk = row..row.saturating_add(COUPON_CHUNK).min(codes.len());
+            look_up_coupons(
+                codes.get(chunk.clone()).unwrap_or_default(),
+                coupons,
+                &mut found,
+            );
+        }
+        let coupon = found.get(row - chunk.start).copied().flatten();
+        if let (Some(coupon), Some(Some(state))) = (coupon, states.get_mut(slot)) {
+            state.add_coupon(coupon);
+        }
+    });
+    true
+}
+
+/// Replaces `found` with the coupon of each of `codes`.
+#[inline(never)]
+fn look_up_coupons(codes: &[u32], coupons: &DictionaryCoupons, found: &mut Vec<Option<Coupon>>) {
+    found.clear();
+    found.extend(codes.iter().map(|&code| coupons.of_code(code)));
+}
+
 #[cfg(test)]
 mod tests {
-    use strata_storage::granularity::Granularity;
-    use strata_storage::spec::DataSourceSpec;
+    use std::ops::Range;
+    use std::sync::Arc;
 
+    use strata_storage::granularity::Granularity;
+    use strata_storage::metric_cell::distinct::DictionaryCoupons;
+    use strata_storage::segment::{TableKind, TableSchema};
+    use strata_storage::spec::{DataSourceSpec, HllLgK, HllTargetType};
+    use strata_storage::time::Millis;
+
+    use super::{Accumulator, Input, coupon_column, fold_coupons};
+    use crate::execute::column_fold::FoldRows;
     use crate::execute::test_support::*;
-    use crate::execute::{ExecuteError, execute};
-    use crate::plan::NumberType;
+    use crate::execute::{ExecuteError, TableSet, execute};
+    use crate::plan::{
+        AggregateFunction, Aggregation, Filter, NumberType, ResultRow, ResultValue, SketchValue,
+    };
+    use crate::segment_table::SegmentTable;
+    use crate::table::{ColumnValues, TableError, TableSource};
+
+    /// A table read as the one it wraps, but offering no codes and no
+    /// coupons of `user`: distinct counts of it hash each row's text, the
+    /// path coupons replace.
+    struct HashedRows<'t>(&'t dyn TableSource);
+
+    impl TableSource for HashedRows<'_> {
+        fn kind(&self) -> TableKind {
+            self.0.kind()
+        }
+        fn schema(&self) -> &TableSchema {
+            self.0.schema()
+        }
+        fn rows(&self) -> usize {
+            self.0.rows()
+        }
+        fn time_range(&self) -> Option<(Millis, Millis)> {
+            self.0.time_range()
+        }
+        fn read_time(&self) -> Result<Vec<Millis>, TableError> {
+            self.0.read_time()
+        }
+        fn read_column(&self, name: &str) -> Result<Option<ColumnValues>, TableError> {
+            self.0.read_column(name)
+        }
+        fn row_blocks(&self) -> Vec<Range<usize>> {
+            self.0.row_blocks()
+        }
+        fn read_column_range(
+            &self,
+            name: &str,
+            rows: Range<usize>,
+        ) -> Result<Option<ColumnValues>, TableError> {
+            self.0.read_column_range(name, rows)
+        }
+        fn read_string_codes_range(
+            &self,
+            name: &str,
+            rows: Range<usize>,
+        ) -> Result<Option<Vec<u32>>, TableError> {
+            match name {
+                "user" => Ok(None),
+                _ => self.0.read_string_codes_range(name, rows),
+            }
+        }
+        fn string_coupons(&self, name: &str) -> Result<Option<Arc<DictionaryCoupons>>, TableError> {
+            match name {
+                "user" => Ok(None),
+                _ => self.0.string_coupons(name),
+            }
+        }
+    }
+
+    fn distinct(column: &str, lg_k: i64, target_type: HllTargetType) -> AggregateFunction {
+        AggregateFunction::DistinctSketch {
+            column: column.into(),
+            lg_k: HllLgK::new(lg_k).unwrap(),
+            target_type,
+            round: false,
+        }
+    }
+
+    fn cardinality(columns: &[&str], by_row: bool) -> AggregateFunction {
+        AggregateFunction::Cardinality {
+            columns: columns.iter().map(|column| (*column).to_owned()).collect(),
+            by_row,
+            round: false,
+        }
+    }
+
+    /// Events over several row blocks and about 42 hours: users repeat,
+    /// some are null, some the empty string (which counts nothing).
+    fn many_users() -> Vec<Event> {
+        (0..150_000i64)
+            .map(|i| {
+                let user = match i % 13 {
+                    0 => None,
+                    1 => Some(String::new()),
+                    _ => Some(format!("u{}", (i * 7_919) % 20_011)),
+                };
+                let host = ["a", "b", "c"][(i % 3) as usize];
+                let tags: &[&str] = if i % 5 == 0 { &["x", "y"] } else { &["y"] };
+                event(T0 + i * 1_000, Some(host), tags, user.as_deref())
+            })
+            .collect()
+    }
+
+    /// A result value as a number, or a sketch as its bytes.
+    type Exact = Result<f64, Vec<u8>>;
+
+    /// Each row's time and keys, each value as a number and each sketch as
+    /// its bytes: equal only when the sketches are.
+    fn exactly(rows: &[ResultRow]) -> Vec<(Millis, String, Vec<Exact>)> {
+        rows.iter()
+            .map(|row| {
+                let values = row
+                    .values
+                    .iter()
+                    .map(|value| match value {
+                        ResultValue::Sketch(SketchValue::Hll { sketch, .. }) => {
+                            Err(sketch.serialize())
+                        }
+                        other => Ok(other.as_f64().unwrap()),
+                    })
+                    .collect();
+                (row.timestamp, format!("{:?}", row.keys), values)
+            })
+            .collect()
+    }
+
+    /// Counting coupons gives exactly the sketches hashing each row's text
+    /// gives — on a segment's table of several row blocks, with nulls and
+    /// empty strings, in many small groups and in a few large ones (whose
+    /// sketches grow into arrays), filtered or not, over one table and over
+    /// several merged.
+    #[test]
+    fn coupons_count_exactly_what_hashing_each_row_counts() {
+        let events = many_users();
+        let dir = tempfile::tempdir().unwrap();
+        let segments: Vec<_> = events
+            .chunks(100_000)
+            .enumerate()
+            .map(|(i, part)| events_segment(part, &dir.path().join(format!("s{i}"))))
+            .collect();
+        let stored: Vec<SegmentTable<'_>> = segments
+            .iter()
+            .map(|segment| SegmentTable::new(segment.table(TableKind::Events).unwrap()))
+            .collect();
+        assert!(stored[0].row_blocks().len() >= 2);
+        let hashed: Vec<HashedRows<'_>> = stored
+            .iter()
+            .map(|table| HashedRows(table as &dyn TableSource))
+            .collect();
+        fn sets<'a>(tables: &[&'a dyn TableSource]) -> Vec<TableSet<'a>> {
+            tables
+                .iter()
+                .map(|table| TableSet {
+                    events: Some(*table),
+                    rollup: None,
+                })
+                .collect()
+        }
+        let by_coupon: Vec<&dyn TableSource> = stored.iter().map(|t| t as _).collect();
+        let by_hash: Vec<&dyn TableSource> = hashed.iter().map(|t| t as _).collect();
+        let aggregations = vec![
+            AggregateFunction::Count,
+            distinct("user", 12, HllTargetType::Hll8),
+            distinct("users", 12, HllTargetType::Hll4),
+            distinct("user", 5, HllTargetType::Hll6),
+            cardinality(&["user"], true),
+            cardinality(&["user"], false),
+            AggregateFunction::Filtered {
+                filter: Filter::Equals {
+                    column: "tags".into(),
+                    value: Some("x".into()),
+                },
+                inner: Box::new(distinct("user", 12, HllTargetType::Hll4)),
+            },
+            // Hashed either way: a multi-value column, two columns.
+            cardinality(&["tags"], false),
+            cardinality(&["host", "user"], true),
+        ];
+        let spec = spec();
+        for (granularity, keys) in [
+            (Granularity::HOUR, vec!["host"]),
+            (Granularity::All, vec![]),
+        ] {
+            let plan = plan(granularity, hours(0, 48), &keys, aggregations.clone());
+            for tables in [&by_coupon[..1], &by_coupon[..]] {
+                let counted = execute(&plan, &spec, &sets(tables)).unwrap();
+                let hashed = execute(&plan, &spec, &sets(&by_hash[..tables.len()])).unwrap();
+                assert!(counted.len() >= if keys.is_empty() { 1 } else { 80 });
+                assert_eq!(exactly(&counted), exactly(&hashed), "{granularity:?}");
+            }
+        }
+        // The coupons were counted: the distinct counts of `user` read codes
+        // and coupons from the segment, and only hashed rows without them.
+        let read = |table: &dyn TableSource, function: &AggregateFunction| {
+            let aggregation = Aggregation {
+                name: "d".into(),
+                function: function.clone(),
+            };
+            Input::read(table, &spec, &aggregation, 0..1_000).unwrap()
+        };
+        for (index, function) in aggregations.iter().enumerate() {
+            let coupons = (1..=6).contains(&index);
+            assert_eq!(
+                matches!(read(&stored[0], function), Input::Coupons { .. }),
+                coupons,
+                "{function:?}"
+            );
+            assert!(!matches!(read(&hashed[0], function), Input::Coupons { .. }));
+        }
+    }
+
+    /// Which distinct counts are counted by coupons: those of one
+    /// single-value string column, read raw; never a rollup table's stored
+    /// sketches.
+    #[test]
+    fn coupons_count_one_single_value_string_column() {
+        let spec = spec();
+        let events = events_table(&[]);
+        let rollup = rollup_table(&[]);
+        let hll = |column: &str| distinct(column, 12, HllTargetType::Hll4);
+        let cases = [
+            (hll("user"), TableKind::Events, Some("user")),
+            (hll("users"), TableKind::Events, Some("user")),
+            (hll("users"), TableKind::Rollup, None),
+            (hll("host"), TableKind::Rollup, Some("host")),
+            (hll("tags"), TableKind::Events, None),
+            (hll("status"), TableKind::Events, None),
+            (hll("nope"), TableKind::Events, None),
+            (
+                cardinality(&["host"], true),
+                TableKind::Events,
+                Some("host"),
+            ),
+            (
+                cardinality(&["host", "user"], false),
+                TableKind::Events,
+                None,
+            ),
+            (
+                AggregateFunction::Filtered {
+                    filter: Filter::Equals {
+                        column: "host".into(),
+                        value: None,
+                    },
+                    inner: Box::new(hll("users")),
+                },
+                TableKind::Events,
+                Some("user"),
+            ),
+            (AggregateFunction::Count, TableKind::Events, None),
+        ];
+        for (function, kind, expected) in cases {
+            let schema = match kind {
+                TableKind::Events => events.schema(),
+                TableKind::Rollup => rollup.schema(),
+            };
+            assert_eq!(
+                coupon_column(&function, &spec, kind, schema),
+                expected,
+                "{function:?} in the {kind:?} table"
+            );
+        }
+    }
+
+    /// The column fold of coupons counts into each slot exactly what the
+    /// general fold, row by row, counts — over several runs, filtered.
+    #[test]
+    fn the_column_fold_of_coupons_counts_what_the_general_fold_does() {
+        let events = many_users();
+        let dir = tempfile::tempdir().unwrap();
+        let segment = events_segment(&events, &dir.path().join("s"));
+        let table = SegmentTable::new(segment.table(TableKind::Events).unwrap());
+        let spec = spec();
+        let function = distinct("users", 12, HllTargetType::Hll8);
+        let aggregation = Aggregation {
+            name: "d".into(),
+            function: function.clone(),
+        };
+        // Two aggregations per slot, as a plan of two would lay them out.
+        let (width, slot_count) = (2, 4);
+        let empty = || vec![Accumulator::empty(&function); width * slot_count];
+        let (mut by_column, mut by_row) = (empty(), empty());
+        for run in table.row_blocks() {
+            let input = Input::read(&table, &spec, &aggregation, run.clone()).unwrap();
+            assert!(matches!(input, Input::Coupons { .. }));
+            let rows: Vec<u32> = (0..run.len() as u32).filter(|row| row % 7 != 3).collect();
+            let slots: Vec<u32> = rows.iter().map(|row| (row / 100) % 4).collect();
+            let passing: Vec<bool> = (0..run.len()).map(|row| row % 11 != 0).collect();
+            let fold_rows = FoldRows::new(Some(&rows), &slots, Some(&passing));
+            assert!(fold_coupons(&input, &fold_rows, &mut by_column[1..], width));
+            fold_rows.for_each(|row, slot| {
+                if let Some(value) = input.value(row) {
+                    by_row[slot * width + 1].add(value);
+                }
+            });
+        }
+        let sketches = |accumulators: &[Accumulator]| -> Vec<Vec<u8>> {
+            accumulators
+                .iter()
+                .map(|accumulator| match accumulator.result() {
+                    ResultValue::Sketch(SketchValue::Hll { sketch, .. }) => sketch.serialize(),
+                    other => panic!("not a sketch: {other:?}"),
+                })
+                .collect()
+        };
+        assert_eq!(sketches(&by_column), sketches(&by_row));
+        let estimates: Vec<f64> = by_column
+            .iter()
+            .map(|accumulator| accumulator.result().as_f64().unwrap())
+            .collect();
+        assert!(
+            estimates[1] > 1_000.0 && estimates[0] == 0.0,
+            "{estimates:?}"
+        );
+        // Other inputs are left to the other folds.
+        assert!(!fold_coupons(
+            &Input::Ones,
+            &FoldRows::new(None, &[], None),
+            &mut by_column,
+            width
+        ));
+    }
 
     #[test]
     fn sketch_and_first_metrics_are_refused_by_name() {

@@ -27,6 +27,10 @@
 //!   answered from rollup rows, and no interval bound cuts through a rollup
 //!   bucket that holds rows), the events table otherwise;
 //! - `scan` — one table's selected rows, read once and folded into groups;
+//! - `index_picks` — first/last per value of one group key, in a table
+//!   whose rows are in time order, found from where the value's rows lie
+//!   (the last row block, the value's bitmap) instead of by folding: such a
+//!   table is answered this way when the plan allows;
 //! - `slots` — each selected row's group, numbered densely per table, so
 //!   that aggregations fold into flat arrays;
 //! - `column_fold` — counts, sums, minima and maxima of long and double
@@ -68,6 +72,7 @@ mod fold;
 mod group_keys;
 mod groups;
 mod having;
+mod index_picks;
 mod input;
 mod post_aggregation;
 mod scan;
@@ -80,9 +85,10 @@ use bucketing::Bucketing;
 pub use bucketing::MAX_ZERO_FILL_BUCKETS;
 use groups::Groups;
 use having::{apply_having, check_having};
+use index_picks::{PickedGroups, picked_groups};
 use input::check_metrics_supported;
 use post_aggregation::compile_post_aggregations;
-use scan::{SelectedRun, fold_runs, select_table};
+use scan::{SelectedRun, SelectedTable, fold_runs, select_table};
 use table_choice::TableChoice;
 
 /// The tables of one segment or one real-time chunk.
@@ -90,6 +96,14 @@ use table_choice::TableChoice;
 pub struct TableSet<'a> {
     pub events: Option<&'a dyn TableSource>,
     pub rollup: Option<&'a dyn TableSource>,
+}
+
+/// How one table's groups are found.
+enum TableWork<'t> {
+    /// By folding its selected rows, a run at a time.
+    Fold(SelectedTable<'t>),
+    /// Whole, by index picks (see `index_picks`).
+    Picked(PickedGroups),
 }
 
 /// Why a plan could not be executed.
@@ -250,7 +264,10 @@ pub fn execute_with_limits(
                 .iter()
                 .map(|table| {
                     limits.check()?;
-                    select_table(*table, plan, spec)
+                    if let Some(groups) = picked_groups(*table, plan, spec, &bucketing)? {
+                        return Ok::<_, ExecuteError>(Some(TableWork::Picked(groups)));
+                    }
+                    Ok(select_table(*table, plan, spec)?.map(TableWork::Fold))
                 })
                 .collect::<Result<Vec<_>, _>>()
         },
@@ -259,47 +276,62 @@ pub fn execute_with_limits(
     for share in selections {
         selected.extend(share?.into_iter().flatten());
     }
-    // Each run of selected rows, with its table's index.
-    let runs: Vec<(usize, &SelectedRun)> = selected
+    // Each run of selected rows, with its table's index; a table whose
+    // groups were picked is one item with no run, merged in its place.
+    let runs: Vec<(usize, Option<&SelectedRun>)> = selected
         .iter()
         .enumerate()
-        .flat_map(|(index, table)| table.runs.iter().map(move |run| (index, run)))
+        .flat_map(|(index, work)| {
+            let (runs, picked) = match work {
+                TableWork::Fold(table) => (table.runs.as_slice(), None),
+                TableWork::Picked(_) => (&[][..], Some((index, None))),
+            };
+            runs.iter().map(move |run| (index, Some(run))).chain(picked)
+        })
         .collect();
+    let rows_of = |(_, run): &(usize, Option<&SelectedRun>)| run.map_or(0, |run| run.selected);
     // A few rows are folded sooner than threads start.
-    let selected_rows: usize = runs.iter().map(|(_, run)| run.selected).sum();
+    let selected_rows: usize = runs.iter().map(rows_of).sum();
     let fold_workers = if selected_rows < MIN_ROWS_PER_WORKER {
         1
     } else {
         workers
     };
-    let folded = in_parallel(
-        &split_by_rows(&runs, fold_workers, |(_, run)| run.selected),
-        |share| {
-            let mut local = Groups::new(aggregate);
-            for same_table in share.chunk_by(|(a, _), (b, _)| a == b) {
-                let Some((index, _)) = same_table.first() else {
+    let folded = in_parallel(&split_by_rows(&runs, fold_workers, rows_of), |share| {
+        let mut local = Groups::new(aggregate);
+        for same_table in share.chunk_by(|(a, _), (b, _)| a == b) {
+            let Some((index, _)) = same_table.first() else {
+                continue;
+            };
+            let table = match selected.get(*index) {
+                Some(TableWork::Fold(table)) => table,
+                Some(TableWork::Picked(groups)) => {
+                    for (group, accumulators) in groups {
+                        local.merge(group.clone(), accumulators);
+                    }
+                    local.check_memory(limits)?;
                     continue;
-                };
-                let Some(table) = selected.get(*index) else {
-                    continue;
-                };
-                let table_runs: Vec<Range<usize>> =
-                    same_table.iter().map(|(_, run)| run.rows.clone()).collect();
-                limits.check()?;
-                fold_runs(
-                    table,
-                    &table_runs,
-                    plan,
-                    spec,
-                    &bucketing,
-                    &mut local,
-                    limits,
-                )?;
-                local.check_memory(limits)?;
-            }
-            Ok::<Groups, ExecuteError>(local)
-        },
-    );
+                }
+                None => continue,
+            };
+            let table_runs: Vec<Range<usize>> = same_table
+                .iter()
+                .filter_map(|(_, run)| run.map(|run| run.rows.clone()))
+                .collect();
+            limits.check()?;
+            fold_runs(
+                table,
+                &table_runs,
+                plan,
+                spec,
+                &bucketing,
+                &mut local,
+                limits,
+            )?;
+            local.check_memory(limits)?;
+        }
+        Ok::<Groups, ExecuteError>(local)
+    });
     for local in folded {
         groups.absorb(local?);
         groups.check_memory(limits)?;

@@ -21,10 +21,8 @@
 //! ([`finalize_aggregations`]); a post-aggregation that returns a sketch
 //! keeps it.
 
-use std::sync::Arc;
-
+use strata_storage::metric_cell::QuantilesState;
 use strata_storage::metric_cell::distinct::estimate_with_bounds;
-use strata_storage::metric_cell::quantiles::quantile;
 
 use crate::execute::ExecuteError;
 use crate::plan::{
@@ -269,8 +267,8 @@ impl PostValue {
                 fractions,
                 single,
             } => match field.evaluate(values) {
-                ResultValue::Sketch(SketchValue::Quantiles(sketch)) => {
-                    quantiles_of(&sketch, fractions, *single)
+                ResultValue::Sketch(SketchValue::Quantiles(state)) => {
+                    quantiles_of(&state, fractions, *single)
                 }
                 _ => ResultValue::Null,
             },
@@ -278,17 +276,9 @@ impl PostValue {
     }
 }
 
-/// The quantiles of `sketch` at `fractions`; null for an empty sketch.
-fn quantiles_of(
-    sketch: &Arc<strata_storage::metric_cell::DoublesSketch>,
-    fractions: &[f64],
-    single: bool,
-) -> ResultValue {
-    let values: Option<Vec<f64>> = fractions
-        .iter()
-        .map(|fraction| quantile(sketch, *fraction))
-        .collect();
-    match (values, single) {
+/// The quantiles of `state` at `fractions`; null for an empty state.
+fn quantiles_of(state: &QuantilesState, fractions: &[f64], single: bool) -> ResultValue {
+    match (state.quantiles(fractions), single) {
         (None, _) => ResultValue::Null,
         (Some(values), true) => values
             .first()

@@ -26,8 +26,8 @@ use super::column_fold::{FoldRows, fold_column};
 use super::fold::Accumulator;
 use super::group_keys::KeyColumn;
 use super::groups::{GroupId, Groups};
-use super::input::Input;
-use super::slots::GroupSlots;
+use super::input::{Input, coupon_column, fold_coupons};
+use super::slots::{GroupSlots, RunSelection};
 use super::{ExecuteError, table_name};
 use crate::plan::{AggregateFunction, Filter, QueryPlan};
 use crate::query_limits::QueryLimits;
@@ -70,10 +70,12 @@ pub(super) fn select_table<'t>(
         .iter()
         .map(|aggregation| rows_passing_filters(table, plan, &aggregation.function.filters()))
         .collect::<Result<Vec<_>, _>>()?;
-    let runs = if !aggregations
-        .iter()
-        .any(|aggregation| reads_strings(&aggregation.function, spec, table.schema()))
-    {
+    let runs = if !aggregations.iter().any(|aggregation| {
+        // A distinct count of a string column reads codes and the
+        // table's cached coupons, not the dictionary: it folds by run.
+        reads_strings(&aggregation.function, spec, table.schema())
+            && coupon_column(&aggregation.function, spec, table.kind(), table.schema()).is_none()
+    }) {
         table.row_blocks()
     } else {
         std::iter::once(0..table.rows()).collect()
@@ -143,11 +145,12 @@ pub(super) fn fold_runs(
         for key in &mut keys {
             key.load(table, run.clone())?;
         }
-        let assignment = slots.assign(
-            selected.range(start..end).map(|row| row - start),
-            &times,
-            &keys,
-        );
+        let selection = if selected.range_cardinality(start..end) == u64::from(end - start) {
+            RunSelection::All(run.len())
+        } else {
+            RunSelection::Some(selected.range(start..end).map(|row| row - start))
+        };
+        let assignment = slots.assign(selection, &times, &keys);
         let slot_count = slots.len();
         accumulators.reserve((slot_count * width).saturating_sub(accumulators.len()));
         while accumulators.len() < slot_count * width {
@@ -156,13 +159,15 @@ pub(super) fn fold_runs(
         for (index, (aggregation, passing)) in aggregations.iter().zip(passing).enumerate() {
             let input = Input::read(table, spec, aggregation, run.clone())?;
             let passing = passing.as_ref().map(|passing| run_mask(passing, &run));
-            let fold_rows = FoldRows {
-                rows: &assignment.rows,
-                slots: &assignment.slots,
-                passing: passing.as_deref(),
-            };
+            let fold_rows = FoldRows::new(
+                assignment.rows.as_deref(),
+                &assignment.slots,
+                passing.as_deref(),
+            );
             let column = accumulators.get_mut(index..).unwrap_or_default();
-            if !fold_column(&input, &fold_rows, column, width, slot_count) {
+            if !fold_column(&input, &fold_rows, column, width, slot_count)
+                && !fold_coupons(&input, &fold_rows, column, width)
+            {
                 fold_rows.for_each(|row, slot| {
                     if let (Some(value), Some(accumulator)) =
                         (input.value(row), accumulators.get_mut(slot * width + index))

@@ -31,12 +31,21 @@ use super::group_keys::{KeyColumn, for_each_combination};
 /// (4 bytes each) when there is a single time bucket.
 const DENSE_SLOTS: u64 = 1 << 20;
 
+/// Which rows of a run a query reads.
+pub(super) enum RunSelection<I> {
+    /// Every row of a run of this many rows.
+    All(usize),
+    /// These rows, counted from the run's first, in order.
+    Some(I),
+}
+
 /// The rows of one run and their group slots.
 pub(super) struct SlotAssignment {
     /// The rows, counted from the run's first, in row order, each once per
-    /// group it counts in.
-    pub(super) rows: Vec<u32>,
-    /// The slot of each entry of `rows`.
+    /// group it counts in; `None` when that is every row of the run, once.
+    pub(super) rows: Option<Vec<u32>>,
+    /// The slot of each entry of `rows` (of each row of the run with no
+    /// `rows`).
     pub(super) slots: Vec<u32>,
 }
 
@@ -56,20 +65,106 @@ impl<'b> GroupSlots<'b> {
         }
     }
 
-    /// Gives every row of `selected` (rows counted from the run's first)
-    /// its slot. `times` holds the run's `__time`s — or nothing, when the
-    /// bucketing has a single bucket; `keys` are loaded with the run.
+    /// Gives every row of `selected` its slot. `times` holds the run's
+    /// `__time`s — or nothing, when the bucketing has a single bucket;
+    /// `keys` are loaded with the run.
     pub(super) fn assign(
+        &mut self,
+        selected: RunSelection<impl Iterator<Item = u32>>,
+        times: &[Millis],
+        keys: &[KeyColumn],
+    ) -> SlotAssignment {
+        match selected {
+            RunSelection::All(rows) if !self.multi_value => SlotAssignment {
+                rows: None,
+                slots: self.whole_run_slots(rows, times, keys),
+            },
+            RunSelection::All(rows) => self.assign_rows(0..rows as u32, times, keys),
+            RunSelection::Some(selected) => self.assign_rows(selected, times, keys),
+        }
+    }
+
+    /// The slot of every row of a run of `rows` rows, each in one group.
+    /// The loops are split by what a row's slot depends on, so that the
+    /// common shapes — a time series, one key over one bucket — run
+    /// without per-row decisions.
+    fn whole_run_slots(&mut self, rows: usize, times: &[Millis], keys: &[KeyColumn]) -> Vec<u32> {
+        let single = self.buckets.bucketing.is_single();
+        if !single && times.len() != rows {
+            // The caller checks the lengths; a short time column leaves the
+            // rows without a time in no group.
+            return self.assign_rows(0..rows as u32, times, keys).slots;
+        }
+        if keys.is_empty() {
+            if single {
+                let (bucket, start) = self.buckets.number(0);
+                let slot = self.index.slot(bucket, &[], || (start, &[]));
+                return vec![slot; rows];
+            }
+            let mut slots = Vec::with_capacity(rows);
+            let mut current: Option<(Millis, Millis, u32)> = None;
+            for &time in times {
+                let slot = match current {
+                    Some((start, end, slot)) if (start..end).contains(&time) => slot,
+                    _ => {
+                        let (bucket, start) = self.buckets.number(time);
+                        let end = self.buckets.bucketing.next_bucket_start(start);
+                        let slot = self.index.slot(bucket, &[], || (start, &[]));
+                        current = Some((start, end, slot));
+                        slot
+                    }
+                };
+                slots.push(slot);
+            }
+            return slots;
+        }
+        if let Some(packed) = self.index.packed_codes(keys, rows) {
+            if single && let Lookup::Dense(_) = self.index.lookup {
+                let (_, start) = self.buckets.number(0);
+                return packed
+                    .into_iter()
+                    .map(|packed| self.index.dense_packed_slot(packed, start))
+                    .collect();
+            }
+            if let Lookup::Packed(_) = self.index.lookup {
+                let mut slots = Vec::with_capacity(rows);
+                for (row, packed) in packed.into_iter().enumerate() {
+                    let time = times.get(row).copied().unwrap_or(0);
+                    let (bucket, start) = self.buckets.number(time);
+                    slots.push(self.index.packed_slot(bucket, packed, start));
+                }
+                return slots;
+            }
+        }
+        let mut slots = Vec::with_capacity(rows);
+        let mut codes: Vec<u64> = Vec::with_capacity(keys.len());
+        for row in 0..rows {
+            let time = times.get(row).copied().unwrap_or(0);
+            let (bucket, bucket_start) = self.buckets.number(time);
+            let slot = match self.index.dense_slot(keys, row, bucket_start) {
+                Some(slot) => slot,
+                None => {
+                    codes.clear();
+                    codes.extend(keys.iter().map(|key| u64::from(key.code(row))));
+                    self.index.slot(bucket, &codes, || (bucket_start, &codes))
+                }
+            };
+            slots.push(slot);
+        }
+        slots
+    }
+
+    /// Gives each row of `selected` (counted from the run's first) its
+    /// slot, once per group it counts in.
+    fn assign_rows(
         &mut self,
         selected: impl Iterator<Item = u32>,
         times: &[Millis],
         keys: &[KeyColumn],
     ) -> SlotAssignment {
         let (lower, _) = selected.size_hint();
-        let mut assignment = SlotAssignment {
-            rows: Vec::with_capacity(lower),
-            slots: Vec::with_capacity(lower),
-        };
+        let mut rows = Vec::with_capacity(lower);
+        let mut slots = Vec::with_capacity(lower);
         let mut codes: Vec<u64> = Vec::with_capacity(keys.len());
         let mut choices: Vec<&[u32]> = Vec::with_capacity(keys.len());
         let single = self.buckets.bucketing.is_single();
@@ -87,18 +182,26 @@ impl<'b> GroupSlots<'b> {
                 let index = &mut self.index;
                 for_each_combination(&choices, &mut codes, &mut |codes| {
                     let slot = index.slot(bucket, codes, || (bucket_start, codes));
-                    assignment.push(row, slot);
+                    rows.push(row);
+                    slots.push(slot);
                 });
-            } else if let Some(slot) = self.index.dense_slot(keys, row as usize, bucket_start) {
-                assignment.push(row, slot);
             } else {
-                codes.clear();
-                codes.extend(keys.iter().map(|key| u64::from(key.code(row as usize))));
-                let slot = self.index.slot(bucket, &codes, || (bucket_start, &codes));
-                assignment.push(row, slot);
+                let slot = match self.index.dense_slot(keys, row as usize, bucket_start) {
+                    Some(slot) => slot,
+                    None => {
+                        codes.clear();
+                        codes.extend(keys.iter().map(|key| u64::from(key.code(row as usize))));
+                        self.index.slot(bucket, &codes, || (bucket_start, &codes))
+                    }
+                };
+                rows.push(row);
+                slots.push(slot);
             }
         }
-        assignment
+        SlotAssignment {
+            rows: Some(rows),
+            slots,
+        }
     }
 
     /// How many groups the runs so far met.
@@ -109,13 +212,6 @@ impl<'b> GroupSlots<'b> {
     /// Per slot: its bucket's timestamp and its key codes.
     pub(super) fn into_groups(self) -> Vec<(Millis, Vec<u32>)> {
         self.index.groups
-    }
-}
-
-impl SlotAssignment {
-    fn push(&mut self, row: u32, slot: u32) {
-        self.rows.push(row);
-        self.slots.push(slot);
     }
 }
 
@@ -198,6 +294,82 @@ impl SlotIndex {
             last_packed: None,
             groups: Vec::new(),
         }
+    }
+
+    /// Every row's key codes packed into one integer, a key at a time over
+    /// the whole run; `None` when a key has no codes per row or the
+    /// combinations do not fit the packing.
+    fn packed_codes(&self, keys: &[KeyColumn], rows: usize) -> Option<Vec<u64>> {
+        if matches!(self.lookup, Lookup::Wide(_)) {
+            return None;
+        }
+        let mut packed = vec![0u64; rows];
+        for (key, &radix) in keys.iter().zip(&self.radices) {
+            let codes = key.run_codes(rows)?;
+            if codes.len() != rows {
+                return None;
+            }
+            for (packed, &code) in packed.iter_mut().zip(codes) {
+                *packed = *packed * radix + u64::from(code);
+            }
+        }
+        Some(packed)
+    }
+
+    /// The key codes packed into `packed`, key by key.
+    fn unpack(&self, mut packed: u64) -> Vec<u32> {
+        let mut codes = vec![0u32; self.radices.len()];
+        for (code, &radix) in codes.iter_mut().zip(&self.radices).rev() {
+            let radix = radix.max(1);
+            *code = (packed % radix) as u32;
+            packed /= radix;
+        }
+        codes
+    }
+
+    /// With a dense lookup, the slot of the group of packed codes `packed`
+    /// in the bucket starting at `bucket_start`.
+    #[inline]
+    fn dense_packed_slot(&mut self, packed: u64, bucket_start: Millis) -> u32 {
+        let next = self.groups.len() as u32;
+        let slot = match &mut self.lookup {
+            Lookup::Dense(slots) => match slots.get_mut(packed as usize) {
+                Some(slot) if *slot == u32::MAX => {
+                    *slot = next;
+                    next
+                }
+                Some(slot) => return *slot,
+                // Codes are below their radices, so the index is in range.
+                None => next,
+            },
+            _ => next,
+        };
+        let codes = self.unpack(packed);
+        self.groups.push((bucket_start, codes));
+        slot
+    }
+
+    /// With a packed lookup, the slot of the group of bucket number
+    /// `bucket` (starting at `bucket_start`) and packed codes `packed`.
+    #[inline]
+    fn packed_slot(&mut self, bucket: u32, packed: u64, bucket_start: Millis) -> u32 {
+        let key = (u64::from(bucket) << 32) | packed;
+        if let Some((last, slot)) = self.last_packed
+            && last == key
+        {
+            return slot;
+        }
+        let next = self.groups.len() as u32;
+        let slot = match &mut self.lookup {
+            Lookup::Packed(map) => *map.entry(key).or_insert(next),
+            _ => next,
+        };
+        self.last_packed = Some((key, slot));
+        if slot == next {
+            let codes = self.unpack(packed);
+            self.groups.push((bucket_start, codes));
+        }
+        slot
     }
 
     /// With a dense lookup (one bucket, keys of one value per row), the

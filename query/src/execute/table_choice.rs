@@ -39,23 +39,32 @@
 //! # When exact is not cheaper
 //!
 //! A rollup row is cheaper to fold than the events it stands for — except a
-//! stored quantiles sketch, which is deserialized and merged per row: about
-//! as costly as adding [`QUANTILES_MERGE_COST`] raw values (measured on the
-//! reference dataset). When the plan merges quantiles sketches and a set's
-//! rollup table keeps so many rows that folding them would cost more than
-//! reading its events, the events table answers; both are exact.
+//! stored sketch, which is deserialized and merged per row. A quantiles
+//! sketch costs about as much as adding [`QUANTILES_MERGE_COST`] raw values;
+//! an HLL sketch about as much as counting [`HLL_MERGE_COST`] events, when
+//! the events table keeps the metric's input field as a single-value string
+//! column, whose rows are counted by looking up the coupon of their
+//! dictionary value (any other input is hashed row by row, which costs
+//! about what merging a sketch does). Both were measured on the reference
+//! dataset. When the plan merges such sketches and a set's rollup table
+//! keeps so many rows that folding them would cost more than reading its
+//! events, the events table answers; both are exact.
 
 use strata_storage::granularity::Granularity;
 use strata_storage::spec::{Aggregator, DataSourceSpec, NumericType};
 use strata_storage::time::Millis;
 
 use super::TableSet;
-use super::input::count_metric;
+use super::input::{count_metric, is_single_value_string};
 use crate::plan::{AggregateFunction, Filter, NumberType, QueryPlan};
 use crate::table::TableSource;
 
 /// What merging one stored quantiles sketch costs, in raw values added.
 pub(super) const QUANTILES_MERGE_COST: usize = 4;
+
+/// What merging one stored HLL sketch costs, in events whose coupons are
+/// counted.
+pub(super) const HLL_MERGE_COST: usize = 8;
 
 /// Decides, per set, whether the rollup table answers (see the
 /// [module docs](self)).
@@ -63,6 +72,10 @@ pub(super) struct TableChoice {
     /// What folding one rollup row costs, in events read: more than one
     /// when the plan merges quantiles sketches.
     rollup_row_cost: usize,
+    /// The input fields of the HLL metrics the plan merges: when an events
+    /// table keeps every one as a single-value string column, a rollup row
+    /// costs [`HLL_MERGE_COST`] events at least.
+    hll_inputs: Vec<String>,
     /// Whether the rollup table is exact for every part of the plan but the
     /// interval bounds, which depend on the rows a table holds.
     exact_but_bounds: bool,
@@ -94,12 +107,19 @@ impl TableChoice {
             .aggregations
             .iter()
             .any(|aggregation| merges_quantiles(&aggregation.function));
+        let hll_inputs = aggregate
+            .aggregations
+            .iter()
+            .filter_map(|aggregation| merged_hll_input(&aggregation.function, spec))
+            .map(str::to_owned)
+            .collect();
         TableChoice {
             rollup_row_cost: if merges_quantiles {
                 QUANTILES_MERGE_COST
             } else {
                 1
             },
+            hll_inputs,
             exact_but_bounds,
             query_granularity: *spec.query_granularity(),
             bounds: plan
@@ -115,11 +135,26 @@ impl TableChoice {
             (None, rollup) => rollup,
             (Some(events), Some(rollup))
                 if self.is_exact_on(rollup)
-                    && rollup.rows().saturating_mul(self.rollup_row_cost) <= events.rows() =>
+                    && rollup.rows().saturating_mul(self.rollup_row_cost(events))
+                        <= events.rows() =>
             {
                 Some(rollup)
             }
             (Some(events), _) => Some(events),
+        }
+    }
+
+    /// What folding one rollup row costs, in events of `events` read.
+    fn rollup_row_cost(&self, events: &dyn TableSource) -> usize {
+        let counts_coupons = !self.hll_inputs.is_empty()
+            && self
+                .hll_inputs
+                .iter()
+                .all(|input| is_single_value_string(events.schema(), input));
+        if counts_coupons {
+            self.rollup_row_cost.max(HLL_MERGE_COST)
+        } else {
+            self.rollup_row_cost
         }
     }
 
@@ -140,6 +175,22 @@ fn merges_quantiles(function: &AggregateFunction) -> bool {
         AggregateFunction::Filtered { inner, .. } => merges_quantiles(inner),
         AggregateFunction::QuantilesSketch { .. } => true,
         _ => false,
+    }
+}
+
+/// The input field of the HLL metric `function` merges, if it merges one.
+fn merged_hll_input<'a>(
+    function: &'a AggregateFunction,
+    spec: &'a DataSourceSpec,
+) -> Option<&'a str> {
+    match function {
+        AggregateFunction::Filtered { inner, .. } => merged_hll_input(inner, spec),
+        AggregateFunction::DistinctSketch { column, .. } => {
+            let aggregator = spec.metric(column)?.aggregator();
+            matches!(aggregator, Aggregator::HllSketch { .. })
+                .then(|| aggregator.field_name().unwrap_or(column))
+        }
+        _ => None,
     }
 }
 
@@ -523,10 +574,13 @@ mod tests {
                 Events,
             ),
             (
-                "HLL sketch of an HLL metric",
+                // Exact from the rollup table, but it keeps a row per two
+                // events here: merging their sketches costs more than
+                // counting the events' coupons.
+                "HLL sketch of an HLL metric, the rollup keeping most rows",
                 aggregating(hll("users")),
                 &with_count,
-                Rollup,
+                Events,
             ),
             (
                 "HLL sketch of a dimension outside rollup",
@@ -716,6 +770,95 @@ mod tests {
             };
             assert_eq!(chosen, Some(expected));
         }
+    }
+
+    /// With many events per rollup row, the rollup table answers an HLL
+    /// merge; with about one, the events table does — unless it keeps the
+    /// metric's input field otherwise than as a single-value string column,
+    /// whose coupons are looked up.
+    #[test]
+    fn hll_merges_read_the_rollup_table_when_it_is_much_smaller() {
+        use strata_storage::segment::{CellValue, ColumnKind, ColumnSchema, TableSchema};
+
+        use crate::mem_table::MemTableBuilder;
+        use crate::table::TableSource;
+
+        let spec = spec();
+        let merging = plan(
+            Granularity::HOUR,
+            hours(0, 4),
+            &[],
+            vec![
+                AggregateFunction::Count,
+                AggregateFunction::Filtered {
+                    filter: Filter::Equals {
+                        column: "host".into(),
+                        value: Some("a".into()),
+                    },
+                    inner: Box::new(hll("users")),
+                },
+            ],
+        );
+        let choice = TableChoice::new(&merging, &spec);
+        let per_rollup_row = |events_per_row: i64| -> Vec<Event> {
+            (0..64)
+                .map(|i| {
+                    let time = T0 + i / events_per_row * MILLIS_PER_MINUTE + i % events_per_row;
+                    event(time, Some("a"), &["x"], Some(&format!("u{i}")))
+                })
+                .collect()
+        };
+        // The same rows, `user` a multi-value column: hashed row by row.
+        let multi_value_users = |events: &[Event]| {
+            let schema = TableSchema::new(vec![ColumnSchema::new(
+                "user",
+                ColumnKind::String { multi_value: true },
+            )])
+            .unwrap();
+            let mut builder = MemTableBuilder::new(TableKind::Events, schema);
+            for event in events {
+                let user = event
+                    .user
+                    .as_deref()
+                    .map_or(CellValue::Null, CellValue::Str);
+                builder.append_row(event.time, &[user]).unwrap();
+            }
+            builder.finish()
+        };
+        for (events_per_row, coupons, answers) in [
+            (16, true, TableKind::Rollup),
+            (8, true, TableKind::Rollup),
+            (4, true, TableKind::Events),
+            (1, true, TableKind::Events),
+            (1, false, TableKind::Rollup),
+        ] {
+            let events = per_rollup_row(events_per_row);
+            let rollup = rollup_table(&events);
+            assert_eq!(rollup.rows() as i64, 64 / events_per_row);
+            let (with_coupons, hashed) = (events_table(&events), multi_value_users(&events));
+            let set = TableSet {
+                events: Some(if coupons { &with_coupons } else { &hashed }),
+                rollup: Some(&rollup),
+            };
+            let chosen = choice.table_of(&set).map(|table| table.kind());
+            assert_eq!(chosen, Some(answers), "{events_per_row} events per row");
+        }
+        // Without an HLL merge, the rollup table answers whenever it is
+        // exact.
+        let counting = plan(
+            Granularity::HOUR,
+            hours(0, 4),
+            &[],
+            vec![AggregateFunction::Count],
+        );
+        let events = per_rollup_row(1);
+        let (events, rollup) = (events_table(&events), rollup_table(&events));
+        let set = TableSet {
+            events: Some(&events),
+            rollup: Some(&rollup),
+        };
+        let chosen = TableChoice::new(&counting, &spec).table_of(&set);
+        assert_eq!(chosen.map(|table| table.kind()), Some(TableKind::Rollup));
     }
 
     #[test]

@@ -14,8 +14,13 @@
 //! | 4 | `ZSTD` (param = planes p): `i64` base, zstd frame of the offsets' p low bytes as byte planes | `ZSTD`: zstd frame of the values' 8 bytes as byte planes |
 //!
 //! zstd is chosen over the light encoding only when it is at most
-//! [`ZSTD_WORTH_IT`] of its size. A `DECIMAL` block is used only when every
-//! value survives the round trip bit for bit.
+//! [`ZSTD_WORTH_IT`] of its size, and only in a table whose blocks are
+//! encoded for size ([`BlockGoal::Compact`]): a table encoded for scans
+//! ([`BlockGoal::FastScan`], the rollup table, which dashboards read whole
+//! again and again) keeps the light encodings, which on the reference
+//! dataset make its scans about a third cheaper for a few percent more
+//! bytes. A `DECIMAL` block is used only when every value survives the
+//! round trip bit for bit.
 //!
 //! *Packed `u32` runs* (dictionary ids, row lengths and the light encodings
 //! above) are: `u32` count n, then one bit-width byte per 128-value miniblock,
@@ -42,6 +47,16 @@ use bitpacking::{BitPacker, BitPacker4x};
 
 use super::layout::{read_i64, read_u32, read_u64};
 use super::text_codec::{TOKENIZED, decode_tokenized};
+
+/// What a table's numeric and id blocks are encoded for; the reader needs
+/// no telling, as every block names its codec.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BlockGoal {
+    /// The fewest bytes: zstd where it pays (see the module docs).
+    Compact,
+    /// The cheapest decoding: light encodings only.
+    FastScan,
+}
 
 /// zstd must shrink a block to this fraction of the light encoding to win.
 pub const ZSTD_WORTH_IT: f64 = 0.7;
@@ -106,6 +121,21 @@ pub fn decode_packed(
     out: &mut Vec<u32>,
 ) -> Result<usize, DecodeError> {
     let count = read_u32(bytes, at).ok_or("packed run header is cut off")? as usize;
+    out.reserve(count);
+    decode_packed_with(bytes, at, sorted, |values| out.extend_from_slice(values))
+}
+
+/// Decodes the packed run at `at`, handing each miniblock's values to
+/// `take` as they come, so that a caller converting them (a base added, a
+/// scale undone) writes its values once, without a run of offsets between.
+/// Returns the position after the run.
+fn decode_packed_with(
+    bytes: &[u8],
+    at: usize,
+    sorted: bool,
+    mut take: impl FnMut(&[u32]),
+) -> Result<usize, DecodeError> {
+    let count = read_u32(bytes, at).ok_or("packed run header is cut off")? as usize;
     let minis = count.div_ceil(MINI);
     let widths = bytes
         .get(at + 4..at + 4 + minis)
@@ -114,7 +144,6 @@ pub fn decode_packed(
     let mut pos = at + 4 + minis;
     let mut mini = [0u32; MINI];
     let mut previous = 0u32;
-    out.reserve(count);
     for (k, &width) in widths.iter().enumerate() {
         if width > 32 {
             return Err(format!("bit width {width} is over 32"));
@@ -129,15 +158,20 @@ pub fn decode_packed(
         } else {
             packer.decompress(packed, &mut mini, width);
         }
-        let take = (count - k * MINI).min(MINI);
-        out.extend_from_slice(&mini[..take]);
+        let count_here = (count - k * MINI).min(MINI);
+        take(&mini[..count_here]);
         pos += len;
     }
     Ok(pos)
 }
 
+/// How many values the packed run at `at` holds.
+fn packed_count(bytes: &[u8], at: usize) -> Result<usize, DecodeError> {
+    Ok(read_u32(bytes, at).ok_or("packed run header is cut off")? as usize)
+}
+
 /// Encodes a block of longs with the best codec for it.
-pub fn encode_longs(values: &[i64], out: &mut Vec<u8>) {
+pub fn encode_longs(values: &[i64], goal: BlockGoal, out: &mut Vec<u8>) {
     let Some((&min, &max)) = values.iter().min().zip(values.iter().max()) else {
         out.extend_from_slice(&codec_header(RAW, 0));
         return;
@@ -165,7 +199,9 @@ pub fn encode_longs(values: &[i64], out: &mut Vec<u8>) {
     let planes = plane_count(range);
     let offsets = values.iter().map(|&v| v.wrapping_sub(min) as u64);
     let zstd_params = (planes as u8, Some(min));
-    try_zstd(&to_planes(offsets, planes), zstd_params, start, out);
+    if goal == BlockGoal::Compact {
+        try_zstd(&to_planes(offsets, planes), zstd_params, start, out);
+    }
 }
 
 /// Bytes needed for values up to `max`.
@@ -193,6 +229,14 @@ fn to_planes(values: impl ExactSizeIterator<Item = u64>, planes: usize) -> Vec<u
 /// (what `zstd::bulk::decompress` does) allocates and clears its window
 /// every time, which showed as a fifth of a filtered scan's time.
 pub(crate) fn decompress(frame: &[u8], capacity: usize) -> std::io::Result<Vec<u8>> {
+    with_decompressor(|decompressor| decompressor.decompress(frame, capacity))
+}
+
+/// This thread's zstd context, made on first use: a context holds buffers
+/// worth keeping between the blocks of a scan.
+fn with_decompressor<R>(
+    work: impl FnOnce(&mut zstd::bulk::Decompressor<'static>) -> std::io::Result<R>,
+) -> std::io::Result<R> {
     thread_local! {
         static DECOMPRESSOR: std::cell::RefCell<Option<zstd::bulk::Decompressor<'static>>> =
             const { std::cell::RefCell::new(None) };
@@ -203,24 +247,46 @@ pub(crate) fn decompress(frame: &[u8], capacity: usize) -> std::io::Result<Vec<u
             Some(decompressor) => decompressor,
             None => cell.insert(zstd::bulk::Decompressor::new()?),
         };
-        decompressor.decompress(frame, capacity)
+        work(decompressor)
     })
 }
 
-/// The inverse of [`to_planes`]; `bytes` must hold `rows * planes` bytes.
-///
-/// Plane by plane, so that each pass reads one plane and writes the values
-/// in order — sequential accesses the compiler vectorizes, where gathering
-/// one value's bytes from every plane would stride across them all.
-fn from_planes(bytes: &[u8], rows: usize, planes: usize) -> Vec<u64> {
-    let mut values = vec![0u64; rows];
-    for (p, plane) in bytes.chunks_exact(rows.max(1)).take(planes).enumerate() {
-        let shift = 8 * p as u32;
-        for (value, &byte) in values.iter_mut().zip(plane) {
-            *value |= u64::from(byte) << shift;
-        }
+/// Decompresses `frame`, the byte planes of `rows` values of `planes`
+/// bytes each, and appends the values to `out`: each starts as `initial`
+/// and takes in each of its bytes, already shifted to its place, through
+/// `add`. The planes go to a buffer kept by the thread and are added to the
+/// values plane by plane — sequential passes the compiler vectorizes,
+/// where gathering one value's bytes from every plane would stride across
+/// them all — straight into `out`, without an intermediate vector.
+fn append_planes<T: Copy>(
+    frame: &[u8],
+    rows: usize,
+    planes: usize,
+    out: &mut Vec<T>,
+    initial: T,
+    add: impl Fn(T, u64) -> T,
+) -> Result<(), DecodeError> {
+    thread_local! {
+        static PLANES: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
     }
-    values
+    PLANES.with(|buffer| {
+        let mut bytes = buffer.borrow_mut();
+        bytes.clear();
+        bytes.reserve(rows * planes);
+        with_decompressor(|decompressor| decompressor.decompress_to_buffer(frame, &mut *bytes))
+            .map_err(|e| e.to_string())?;
+        check_count(bytes.len(), rows * planes)?;
+        let start = out.len();
+        out.resize(start + rows, initial);
+        let values = out.get_mut(start..).unwrap_or_default();
+        for (p, plane) in bytes.chunks_exact(rows.max(1)).take(planes).enumerate() {
+            let shift = 8 * p as u32;
+            for (value, &byte) in values.iter_mut().zip(plane) {
+                *value = add(*value, u64::from(byte) << shift);
+            }
+        }
+        Ok(())
+    })
 }
 
 /// Replaces the light encoding written from `start` with a zstd frame of
@@ -256,10 +322,11 @@ pub fn decode_longs(block: &[u8], rows: usize, out: &mut Vec<i64>) -> Result<(),
         }
         FOR | DELTA => {
             let base = read_i64(body, 0).ok_or("block base is cut off")?;
-            let mut offsets = Vec::with_capacity(rows);
-            decode_packed(body, 8, tag == DELTA, &mut offsets)?;
-            check_count(offsets.len(), rows)?;
-            out.extend(offsets.iter().map(|&o| base.wrapping_add(o as i64)));
+            check_count(packed_count(body, 8)?, rows)?;
+            out.reserve(rows);
+            decode_packed_with(body, 8, tag == DELTA, |offsets| {
+                out.extend(offsets.iter().map(|&o| base.wrapping_add(i64::from(o))));
+            })?;
         }
         RAW => decode_raw_longs(body, rows, out)?,
         ZSTD => {
@@ -269,13 +336,11 @@ pub fn decode_longs(block: &[u8], rows: usize, out: &mut Vec<i64>) -> Result<(),
             }
             let base = read_i64(body, 0).ok_or("block base is cut off")?;
             let frame = body.get(8..).ok_or("block base is cut off")?;
-            let bytes = decompress(frame, rows * planes).map_err(|e| e.to_string())?;
-            check_count(bytes.len(), rows * planes)?;
-            out.extend(
-                from_planes(&bytes, rows, planes)
-                    .into_iter()
-                    .map(|o| base.wrapping_add(o as i64)),
-            );
+            // The offset's bytes are disjoint bit ranges: adding them one
+            // by one to the base adds the whole offset.
+            append_planes(frame, rows, planes, out, base, |value, part| {
+                value.wrapping_add(part as i64)
+            })?;
         }
         other => return Err(format!("unknown long codec {other}")),
     }
@@ -323,7 +388,7 @@ fn decimal_scale(values: &[f64]) -> Option<(u8, Vec<i64>)> {
 }
 
 /// Encodes a block of doubles with the best codec for it.
-pub fn encode_doubles(values: &[f64], out: &mut Vec<u8>) {
+pub fn encode_doubles(values: &[f64], goal: BlockGoal, out: &mut Vec<u8>) {
     let start = out.len();
     if let Some(first) = values.first()
         && values.iter().all(|v| v.to_bits() == first.to_bits())
@@ -354,7 +419,9 @@ pub fn encode_doubles(values: &[f64], out: &mut Vec<u8>) {
         }
     }
     let bits = values.iter().map(|v| v.to_bits());
-    try_zstd(&to_planes(bits, 8), (8, None), start, out);
+    if goal == BlockGoal::Compact {
+        try_zstd(&to_planes(bits, 8), (8, None), start, out);
+    }
 }
 
 /// Decodes a block of `rows` doubles, appending to `out`.
@@ -373,14 +440,15 @@ pub fn decode_doubles(block: &[u8], rows: usize, out: &mut Vec<f64>) -> Result<(
             }
             let factor = 10f64.powi(param as i32);
             let base = read_i64(body, 0).ok_or("block base is cut off")?;
-            let mut offsets = Vec::with_capacity(rows);
-            decode_packed(body, 8, false, &mut offsets)?;
-            check_count(offsets.len(), rows)?;
-            out.extend(
-                offsets
-                    .iter()
-                    .map(|&o| base.wrapping_add(o as i64) as f64 / factor),
-            );
+            check_count(packed_count(body, 8)?, rows)?;
+            out.reserve(rows);
+            decode_packed_with(body, 8, false, |offsets| {
+                out.extend(
+                    offsets
+                        .iter()
+                        .map(|&o| base.wrapping_add(i64::from(o)) as f64 / factor),
+                );
+            })?;
         }
         RAW => {
             let data = body.get(..rows * 8).ok_or("raw block is cut off")?;
@@ -390,13 +458,9 @@ pub fn decode_doubles(block: &[u8], rows: usize, out: &mut Vec<f64>) -> Result<(
             );
         }
         ZSTD => {
-            let planes = decompress(body, rows * 8).map_err(|e| e.to_string())?;
-            check_count(planes.len(), rows * 8)?;
-            out.extend(
-                from_planes(&planes, rows, 8)
-                    .into_iter()
-                    .map(f64::from_bits),
-            );
+            append_planes(body, rows, 8, out, 0.0, |value, part| {
+                f64::from_bits(value.to_bits() | part)
+            })?;
         }
         other => return Err(format!("unknown double codec {other}")),
     }
@@ -444,7 +508,7 @@ pub fn decompress_framed(block: &[u8]) -> Result<Vec<u8>, DecodeError> {
 /// columns, where a few values fill most rows — zstd over the codes' byte
 /// planes, whose Huffman stage gets close to the values' entropy. zstd is
 /// taken only when it saves at least [`CODES_ZSTD_WORTH_IT`].
-pub fn encode_codes(codes: &[u32], out: &mut Vec<u8>) {
+pub fn encode_codes(codes: &[u32], goal: BlockGoal, out: &mut Vec<u8>) {
     let start = out.len();
     out.extend_from_slice(&codec_header(0, 0));
     encode_packed(codes, false, out);
@@ -452,6 +516,9 @@ pub fn encode_codes(codes: &[u32], out: &mut Vec<u8>) {
     let Some(&max) = codes.iter().max() else {
         return;
     };
+    if goal == BlockGoal::FastScan {
+        return;
+    }
     let planes = plane_count(u64::from(max));
     let bytes = to_planes(codes.iter().map(|&c| u64::from(c)), planes);
     if let Ok(compressed) = zstd::bulk::compress(&bytes, ZSTD_LEVEL)
@@ -476,13 +543,9 @@ pub fn decode_codes(block: &[u8], rows: usize, out: &mut Vec<u32>) -> Result<(),
         1 if (1..=4).contains(&planes) => {
             let planes = planes as usize;
             let frame = block.get(8..).ok_or("id block header is cut off")?;
-            let bytes = decompress(frame, rows * planes).map_err(|e| e.to_string())?;
-            check_count(bytes.len(), rows * planes)?;
-            out.extend(
-                from_planes(&bytes, rows, planes)
-                    .into_iter()
-                    .map(|c| c as u32),
-            );
+            append_planes(frame, rows, planes, out, 0u32, |code, part| {
+                code | part as u32
+            })?;
         }
         other => {
             return Err(format!(
@@ -573,7 +636,7 @@ mod tests {
 
     fn roundtrip_longs(values: &[i64]) -> Vec<i64> {
         let mut bytes = Vec::new();
-        encode_longs(values, &mut bytes);
+        encode_longs(values, BlockGoal::Compact, &mut bytes);
         let mut out = Vec::new();
         decode_longs(&bytes, values.len(), &mut out).unwrap();
         out
@@ -581,7 +644,7 @@ mod tests {
 
     fn roundtrip_doubles(values: &[f64]) -> Vec<f64> {
         let mut bytes = Vec::new();
-        encode_doubles(values, &mut bytes);
+        encode_doubles(values, BlockGoal::Compact, &mut bytes);
         let mut out = Vec::new();
         decode_doubles(&bytes, values.len(), &mut out).unwrap();
         out
@@ -633,7 +696,7 @@ mod tests {
         #[test]
         fn codes_roundtrip(codes in prop::collection::vec(prop_oneof![0u32..3, any::<u32>()], 0..2000)) {
             let mut bytes = Vec::new();
-            encode_codes(&codes, &mut bytes);
+            encode_codes(&codes, BlockGoal::Compact, &mut bytes);
             let mut out = Vec::new();
             decode_codes(&bytes, codes.len(), &mut out).unwrap();
             prop_assert_eq!(out, codes);
@@ -667,7 +730,7 @@ mod tests {
             .map(|i| if i % 50 == 0 { 1 + i % 200 } else { 1 })
             .collect();
         let mut bytes = Vec::new();
-        encode_codes(&skewed, &mut bytes);
+        encode_codes(&skewed, BlockGoal::Compact, &mut bytes);
         assert_eq!(bytes[0], 1, "skewed codes are zstd-coded");
         let mut out = Vec::new();
         decode_codes(&bytes, skewed.len(), &mut out).unwrap();
@@ -683,8 +746,44 @@ mod tests {
             })
             .collect();
         let mut bytes = Vec::new();
-        encode_codes(&uniform, &mut bytes);
+        encode_codes(&uniform, BlockGoal::Compact, &mut bytes);
         assert_eq!(bytes[0], 0, "uniform codes stay bit-packed");
+    }
+
+    /// A table encoded for scans keeps the light encodings even where zstd
+    /// would be smaller, and its blocks read back the same.
+    #[test]
+    fn blocks_encoded_for_scans_never_take_zstd() {
+        let skewed: Vec<u32> = (0..65536u32)
+            .map(|i| if i % 50 == 0 { 1 + i % 200 } else { 1 })
+            .collect();
+        let mut bytes = Vec::new();
+        encode_codes(&skewed, BlockGoal::FastScan, &mut bytes);
+        assert_eq!(bytes[0], 0, "codes stay bit-packed");
+        let mut out = Vec::new();
+        decode_codes(&bytes, skewed.len(), &mut out).unwrap();
+        assert_eq!(out, skewed);
+
+        // Mostly small values with rare large ones: zstd's kind of block.
+        let longs: Vec<i64> = (0..65536i64)
+            .map(|i| if i % 97 == 0 { 1 << 40 } else { i % 3 })
+            .collect();
+        let doubles: Vec<f64> = longs.iter().map(|&v| v as f64 + 0.123_456_789).collect();
+        let mut compact = Vec::new();
+        encode_longs(&longs, BlockGoal::Compact, &mut compact);
+        assert_eq!(compact[0], ZSTD, "the compact goal takes zstd here");
+        let mut fast = Vec::new();
+        encode_longs(&longs, BlockGoal::FastScan, &mut fast);
+        assert_ne!(fast[0], ZSTD);
+        let mut out = Vec::new();
+        decode_longs(&fast, longs.len(), &mut out).unwrap();
+        assert_eq!(out, longs);
+        let mut fast = Vec::new();
+        encode_doubles(&doubles, BlockGoal::FastScan, &mut fast);
+        assert_ne!(fast[0], ZSTD);
+        let mut out = Vec::new();
+        decode_doubles(&fast, doubles.len(), &mut out).unwrap();
+        assert_eq!(out, doubles);
     }
 
     #[test]
@@ -702,7 +801,7 @@ mod tests {
             })
             .collect();
         let mut bytes = Vec::new();
-        encode_longs(&time, &mut bytes);
+        encode_longs(&time, BlockGoal::Compact, &mut bytes);
         assert_eq!(bytes[0], DELTA);
         assert!(
             bytes.len() < 65536,
@@ -713,7 +812,7 @@ mod tests {
             .map(|i| (i * 7919 % 100_000) as f64 / 1000.0)
             .collect();
         let mut bytes = Vec::new();
-        encode_doubles(&durations, &mut bytes);
+        encode_doubles(&durations, BlockGoal::Compact, &mut bytes);
         assert_eq!(
             (bytes[0], bytes[1]),
             (FOR, 3),

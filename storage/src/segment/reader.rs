@@ -6,12 +6,17 @@
 //! block's checksum is verified the first time the block is touched and the
 //! result remembered, so a warm scan pays nothing for it while a flipped bit
 //! still surfaces as an error naming the file, never as a wrong answer.
+//!
+//! What a table derives from its immutable bytes and queries ask for again
+//! and again — decompressed dictionaries and bitmaps, the HLL coupons of a
+//! string column's values — is computed on first use and kept with the
+//! table, for as long as the segment stays open.
 
 use std::collections::HashMap;
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use memmap2::Mmap;
 
@@ -23,6 +28,7 @@ use super::layout::{
 use super::schema::{ColumnKind, TIME_COLUMN, TableKind, TableSchema};
 use super::writer::{MANIFEST_FILE, MANIFEST_MAGIC, SegmentSummary, TEXT_INDEX_DIR};
 use super::{FORMAT_VERSION, ROWS_PER_BLOCK, SegmentError};
+use crate::metric_cell::distinct::DictionaryCoupons;
 use crate::time::Millis;
 
 /// One memory-mapped table file.
@@ -33,6 +39,9 @@ pub struct Table {
     verified: Box<[AtomicBool]>,
     /// Compressed dictionaries and bitmap groups, decompressed on first use.
     decompressed: Box<[OnceLock<Vec<u8>>]>,
+    /// Per column (`__time` first), a string column's dictionary coupons,
+    /// computed on first use.
+    coupons: Box<[OnceLock<Arc<DictionaryCoupons>>]>,
     by_name: HashMap<String, usize>,
 }
 
@@ -64,6 +73,7 @@ impl Table {
             .chain(std::iter::once((TIME_COLUMN.to_string(), 0)))
             .collect();
         let footer_blocks = footer.blocks.len();
+        let column_count = footer.columns.len();
         let verified = (0..footer.blocks.len())
             .map(|_| AtomicBool::new(false))
             .collect();
@@ -72,6 +82,7 @@ impl Table {
             map,
             footer,
             decompressed: (0..footer_blocks).map(|_| OnceLock::new()).collect(),
+            coupons: (0..column_count).map(|_| OnceLock::new()).collect(),
             verified,
             by_name,
         })
@@ -149,6 +160,31 @@ impl Table {
             .iter()
             .enumerate()
             .map(|(i, c)| (c.name.as_str(), self.column_at(i + 1)))
+    }
+
+    /// The HLL coupon of each dictionary value of string column `name`
+    /// (see [`DictionaryCoupons`]), hashed the first time it is asked for
+    /// and kept; `None` when the table has no string column of that name.
+    pub fn string_coupons(
+        &self,
+        name: &str,
+    ) -> Result<Option<Arc<DictionaryCoupons>>, SegmentError> {
+        let Some(&index) = self.by_name.get(name) else {
+            return Ok(None);
+        };
+        let Column::String(column) = self.column_at(index) else {
+            return Ok(None);
+        };
+        let Some(slot) = self.coupons.get(index) else {
+            return Ok(None);
+        };
+        if let Some(coupons) = slot.get() {
+            return Ok(Some(Arc::clone(coupons)));
+        }
+        // Two readers asking at once may both hash the dictionary; one
+        // result is kept, and both are the same.
+        let coupons = DictionaryCoupons::try_from_values(column.dictionary()?.iter())?;
+        Ok(Some(Arc::clone(slot.get_or_init(|| Arc::new(coupons)))))
     }
 
     fn column_at(&self, i: usize) -> Column<'_> {
@@ -451,4 +487,61 @@ fn parse_manifest(path: &Path, bytes: &[u8]) -> Result<SegmentSummary, SegmentEr
         return Err(corrupt("the manifest fails its checksum"));
     }
     serde_json::from_str(body).map_err(|e| corrupt(&format!("the manifest does not parse: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metric_cell::DistinctKey;
+    use crate::segment::{CellValue, ColumnSchema, SegmentWriter};
+
+    /// A string column's coupons are its dictionary's, hashed once; other
+    /// columns have none.
+    #[test]
+    fn a_string_column_keeps_the_coupons_of_its_dictionary() {
+        let dir = tempfile::tempdir().unwrap();
+        let schema = TableSchema::new(vec![
+            ColumnSchema::new("user", ColumnKind::String { multi_value: false }),
+            ColumnSchema::new("n", ColumnKind::Long),
+        ])
+        .unwrap();
+        let mut segment = SegmentWriter::create(&dir.path().join("s")).unwrap();
+        let mut writer = segment.table(TableKind::Events, schema).unwrap();
+        for (time, user) in [(1, "u2"), (2, ""), (3, "u1"), (4, "u2")] {
+            writer
+                .append_row(time, &[CellValue::Str(user), CellValue::Long(time)])
+                .unwrap();
+        }
+        writer
+            .append_row(5, &[CellValue::Null, CellValue::Null])
+            .unwrap();
+        segment.add_table(writer.finish().unwrap());
+        segment.finish().unwrap();
+        let segment = Segment::open(&dir.path().join("s")).unwrap();
+        let table = segment.table(TableKind::Events).unwrap();
+
+        let coupons = table.string_coupons("user").unwrap().unwrap();
+        let Some(Column::String(column)) = table.column("user") else {
+            panic!("user is a string column");
+        };
+        let dictionary: Vec<&str> = column
+            .dictionary()
+            .unwrap()
+            .iter()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(dictionary, ["", "u1", "u2"]);
+        let expected: Vec<_> = dictionary
+            .iter()
+            .map(|value| DistinctKey::text(value).map(DistinctKey::coupon))
+            .collect();
+        let found: Vec<_> = (0..3).map(|id| coupons.get(id)).collect();
+        assert_eq!(found, expected);
+        // Kept: asked again, the same coupons come back.
+        let again = table.string_coupons("user").unwrap().unwrap();
+        assert!(Arc::ptr_eq(&coupons, &again));
+        assert!(table.string_coupons("n").unwrap().is_none());
+        assert!(table.string_coupons("nope").unwrap().is_none());
+        assert!(table.string_coupons(TIME_COLUMN).unwrap().is_none());
+    }
 }

@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 
 use super::background_encoder::{BackgroundEncoder, EncodeJob, EncodedBlock};
 use super::bitmap_index::encode_bitmap_groups;
-use super::codec::{self, COMPLEX_ZSTD_LEVEL, TEXT_ZSTD_LEVEL};
+use super::codec::{self, BlockGoal, COMPLEX_ZSTD_LEVEL, TEXT_ZSTD_LEVEL};
 use super::dictionary::encode_dictionary;
 use super::layout::{
     BLOCK_ALIGN, BlockIndex, BlockRef, ColumnMeta, DoubleBlockMeta, Footer, IdBlockMeta,
@@ -204,6 +204,16 @@ pub struct TableWriter {
     encoder: Option<BackgroundEncoder>,
 }
 
+/// What a table's blocks are encoded for: the rollup table is what
+/// dashboards scan, again and again, so it decodes fast; the events table,
+/// the larger, is kept small.
+fn block_goal(kind: TableKind) -> BlockGoal {
+    match kind {
+        TableKind::Events => BlockGoal::Compact,
+        TableKind::Rollup => BlockGoal::FastScan,
+    }
+}
+
 fn stopped(path: &Path) -> SegmentError {
     SegmentError::invalid_write(path, "the background block encoder stopped unexpectedly")
 }
@@ -366,7 +376,15 @@ impl TableWriter {
         }
         let rows = self.time.len() as u32;
         let first_row = self.rows as u32 - rows;
-        let meta = write_longs(&mut self.sink, &mut self.scratch, &self.time, None, rows)?;
+        let goal = block_goal(self.kind);
+        let meta = write_longs(
+            &mut self.sink,
+            &mut self.scratch,
+            &self.time,
+            None,
+            rows,
+            goal,
+        )?;
         self.time_blocks.push(meta);
         self.time.clear();
         for (i, column) in self.columns.iter_mut().enumerate() {
@@ -380,12 +398,13 @@ impl TableWriter {
                         pending,
                         Some(&is_null),
                         rows,
+                        goal,
                     )?);
                     pending.clear();
                 }
                 ColumnBuilder::Double { pending, blocks } => {
                     self.scratch.clear();
-                    codec::encode_doubles(pending, &mut self.scratch);
+                    codec::encode_doubles(pending, goal, &mut self.scratch);
                     let block = self.sink.write_block(&self.scratch)?;
                     let present = pending
                         .iter()
@@ -506,13 +525,15 @@ impl TableWriter {
         // string columns are independent, so they are encoded on every core
         // and written one after the other.
         let rows = self.rows;
+        let goal = block_goal(self.kind);
         let encoded = std::thread::scope(|scope| {
             let workers: Vec<_> = string_columns
                 .into_iter()
                 .map(|(slot, builder, null_bitmap)| {
                     scope.spawn(move || {
                         let mut blocks = EncodedBlocks::default();
-                        let meta = encode_string_column(&mut blocks, builder, rows, null_bitmap);
+                        let meta =
+                            encode_string_column(&mut blocks, builder, rows, null_bitmap, goal);
                         (slot, blocks, meta)
                     })
                 })
@@ -571,9 +592,10 @@ fn write_longs(
     values: &[i64],
     is_null: Option<&dyn Fn(usize) -> bool>,
     rows: u32,
+    goal: BlockGoal,
 ) -> Result<LongBlockMeta, SegmentError> {
     scratch.clear();
-    codec::encode_longs(values, scratch);
+    codec::encode_longs(values, goal, scratch);
     let block = sink.write_block(scratch)?;
     let present = values
         .iter()
@@ -614,6 +636,7 @@ fn encode_string_column(
     builder: StringBuilder,
     rows: u64,
     null_bitmap: Option<BlockIndex>,
+    goal: BlockGoal,
 ) -> ColumnMeta {
     let scratch = &mut Vec::new();
     let mut order: Vec<u32> = (0..builder.values.len() as u32).collect();
@@ -622,7 +645,7 @@ fn encode_string_column(
     for (sorted, &provisional) in order.iter().enumerate() {
         rank[provisional as usize] = sorted as u32;
     }
-    let blocks = encode_id_blocks(out, scratch, &builder, &rank, rows);
+    let blocks = encode_id_blocks(out, scratch, &builder, &rank, rows, goal);
 
     scratch.clear();
     let sorted: Vec<&str> = order
@@ -664,6 +687,7 @@ fn encode_id_blocks(
     builder: &StringBuilder,
     rank: &[u32],
     rows: u64,
+    goal: BlockGoal,
 ) -> Vec<IdBlockMeta> {
     let mut blocks = Vec::new();
     let mut ids = Vec::with_capacity(ROWS_PER_BLOCK);
@@ -696,7 +720,7 @@ fn encode_id_blocks(
                         }
                     }),
             );
-            codec::encode_codes(&ids, scratch);
+            codec::encode_codes(&ids, goal, scratch);
             // Codes are ids shifted by one, 0 being null.
             ids.retain(|&code| code != 0);
             ids.iter_mut().for_each(|code| *code -= 1);
