@@ -18,8 +18,12 @@
 //! the pick rule (`Pick::replaces`) row by row in row order, which is the
 //! general fold's order.
 //!
-//! Anything else — 32-bit floats, strings, sketches — takes the general
-//! fold.
+//! Quantiles of a long or double column are a column fold too: each value
+//! goes straight into its slot's quantiles state, which keeps it (exactly,
+//! up to its cap).
+//!
+//! Anything else — 32-bit floats, strings, HLL sketches, stored quantiles
+//! sketches — takes the general fold.
 
 use std::ops::Range;
 
@@ -156,6 +160,31 @@ pub(super) fn fold_column(
     stride: usize,
     slot_count: usize,
 ) -> bool {
+    if let Some(Accumulator::Quantiles(_)) = accumulators.first() {
+        return match input {
+            Input::FullDouble(values) => {
+                fold_quantiles(rows, values.as_slice(), |v: f64| v, accumulators, stride)
+            }
+            Input::Double(values) => {
+                fold_quantiles(rows, values.as_slice(), |v: f64| v, accumulators, stride)
+            }
+            Input::FullLong(values) => fold_quantiles(
+                rows,
+                values.as_slice(),
+                |v: i64| v as f64,
+                accumulators,
+                stride,
+            ),
+            Input::Long(values) => fold_quantiles(
+                rows,
+                values.as_slice(),
+                |v: i64| v as f64,
+                accumulators,
+                stride,
+            ),
+            _ => false,
+        };
+    }
     let Some(fold) = accumulators.first().and_then(ColumnFold::of) else {
         return false;
     };
@@ -460,6 +489,26 @@ fn fold_numbers<V, T: Copy, C: Cells<V> + ?Sized>(
     folded
 }
 
+/// Adds each row's number to its slot's quantiles state, straight from the
+/// column; `true` once done.
+fn fold_quantiles<V, C: Cells<V> + ?Sized>(
+    rows: &FoldRows<'_>,
+    values: &C,
+    convert: impl Fn(V) -> f64,
+    accumulators: &mut [Accumulator],
+    stride: usize,
+) -> bool {
+    rows.for_each(|row, slot| {
+        if let (Some(value), Some(Accumulator::Quantiles(state))) =
+            (values.cell(row), accumulators.get_mut(slot * stride))
+        {
+            // NaN has no rank and is left out, as the general fold does.
+            let _ = state.add(convert(value));
+        }
+    });
+    true
+}
+
 fn merge_counts(counts: &[i64], accumulators: &mut [Accumulator], stride: usize) {
     for (count, accumulator) in counts.iter().zip(accumulators.iter_mut().step_by(stride)) {
         accumulator.merge(&Accumulator::Count(*count));
@@ -500,6 +549,10 @@ mod tests {
             });
             functions.push(AggregateFunction::Max { column, number });
         }
+        functions.push(AggregateFunction::QuantilesSketch {
+            column: "x".to_owned(),
+            k: strata_storage::spec::QuantilesK::DEFAULT,
+        });
         for kind in [ValueKind::Long, ValueKind::Double] {
             let (column, time_column) = ("x".to_owned(), None);
             functions.push(AggregateFunction::First {

@@ -165,26 +165,32 @@ impl Groups {
         }
     }
 
-    /// Merges every group of `other`, found after this one's tables, moving
-    /// what it can: a group new here as it is (what merging it into empty
-    /// accumulators would give), kept quantiles values into a group's.
-    pub(super) fn absorb(&mut self, other: Groups) {
-        for (group, accumulators) in other.groups {
-            match self.groups.entry(group) {
-                Entry::Occupied(entry) => {
-                    for (merged, accumulator) in entry.into_mut().iter_mut().zip(accumulators) {
-                        regrown(&mut self.bytes, merged, |merged| {
-                            merged.merge_owned(accumulator)
-                        });
-                    }
-                }
-                Entry::Vacant(entry) => {
-                    self.bytes = self
-                        .bytes
-                        .saturating_add(group_bytes(entry.key(), &accumulators));
-                    entry.insert(accumulators);
+    /// Merges `accumulators` into `group`'s, moving them: a group new here
+    /// takes them as they are (what merging them into empty accumulators
+    /// would give), an existing one takes kept quantiles values over.
+    pub(super) fn merge_owned(&mut self, group: GroupId, accumulators: Vec<Accumulator>) {
+        match self.groups.entry(group) {
+            Entry::Occupied(entry) => {
+                for (merged, accumulator) in entry.into_mut().iter_mut().zip(accumulators) {
+                    regrown(&mut self.bytes, merged, |merged| {
+                        merged.merge_owned(accumulator)
+                    });
                 }
             }
+            Entry::Vacant(entry) => {
+                self.bytes = self
+                    .bytes
+                    .saturating_add(group_bytes(entry.key(), &accumulators));
+                entry.insert(accumulators);
+            }
+        }
+    }
+
+    /// Merges every group of `other`, found after this one's tables (see
+    /// [`merge_owned`](Self::merge_owned)).
+    pub(super) fn absorb(&mut self, other: Groups) {
+        for (group, accumulators) in other.groups {
+            self.merge_owned(group, accumulators);
         }
     }
 

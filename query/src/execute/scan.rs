@@ -178,22 +178,22 @@ pub(super) fn fold_runs(
             }
         }
     }
-    for ((bucket, codes), accumulators) in slots
-        .into_groups()
-        .into_iter()
-        .zip(accumulators.chunks(width.max(1)))
-    {
+    // Each slot's accumulators are moved into its group, not copied: kept
+    // quantiles values can be many.
+    let mut accumulators = accumulators.into_iter();
+    for (bucket, codes) in slots.into_groups() {
         let keys = codes
             .iter()
             .zip(&keys)
             .map(|(&code, key)| key.value(u64::from(code)))
             .collect();
-        groups.merge(
+        let group_accumulators: Vec<Accumulator> = accumulators.by_ref().take(width).collect();
+        groups.merge_owned(
             GroupId {
                 timestamp: bucket,
                 keys,
             },
-            accumulators,
+            group_accumulators,
         );
     }
     Ok(())
