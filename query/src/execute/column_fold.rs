@@ -161,34 +161,20 @@ pub(super) fn fold_column(
     slot_count: usize,
 ) -> bool {
     if let Some(Accumulator::Quantiles(_)) = accumulators.first() {
-        return match input {
-            Input::FullDouble(values) => {
-                fold_quantiles(rows, values.as_slice(), |v: f64| v, accumulators, stride)
-            }
-            Input::Double(values) => {
-                fold_quantiles(rows, values.as_slice(), |v: f64| v, accumulators, stride)
-            }
-            Input::FullLong(values) => fold_quantiles(
+        return visit_numbers(
+            input,
+            FoldQuantiles {
                 rows,
-                values.as_slice(),
-                |v: i64| v as f64,
                 accumulators,
                 stride,
-            ),
-            Input::Long(values) => fold_quantiles(
-                rows,
-                values.as_slice(),
-                |v: i64| v as f64,
-                accumulators,
-                stride,
-            ),
-            _ => false,
-        };
+            },
+        )
+        .is_some();
     }
-    let Some(fold) = accumulators.first().and_then(ColumnFold::of) else {
+    let Some(fold_kind) = accumulators.first().and_then(ColumnFold::of) else {
         return false;
     };
-    match (fold, input) {
+    match (fold_kind, input) {
         (ColumnFold::Count, Input::Ones) => {
             let mut counts = vec![0i64; slot_count];
             rows.for_each(|_, slot| {
@@ -204,79 +190,19 @@ pub(super) fn fold_column(
         (ColumnFold::Count, Input::FullLong(values)) => {
             count_sum(rows, values.as_slice(), slot_count, accumulators, stride)
         }
-        (ColumnFold::Long(fold), Input::Long(values)) => fold_longs(
-            rows,
-            values.as_slice(),
-            |value: i64| value,
-            fold,
-            slot_count,
-            accumulators,
-            stride,
-        ),
-        (ColumnFold::Long(fold), Input::FullLong(values)) => fold_longs(
-            rows,
-            values.as_slice(),
-            |value: i64| value,
-            fold,
-            slot_count,
-            accumulators,
-            stride,
-        ),
-        // Druid's `(long)` cast of each value: toward zero, saturating.
-        (ColumnFold::Long(fold), Input::Double(values)) => fold_longs(
-            rows,
-            values.as_slice(),
-            |value: f64| value as i64,
-            fold,
-            slot_count,
-            accumulators,
-            stride,
-        ),
-        (ColumnFold::Long(fold), Input::FullDouble(values)) => fold_longs(
-            rows,
-            values.as_slice(),
-            |value: f64| value as i64,
-            fold,
-            slot_count,
-            accumulators,
-            stride,
-        ),
-        (ColumnFold::Double(fold), Input::Double(values)) => fold_doubles(
-            rows,
-            values.as_slice(),
-            |value: f64| value,
-            fold,
-            slot_count,
-            accumulators,
-            stride,
-        ),
-        (ColumnFold::Double(fold), Input::FullDouble(values)) => fold_doubles(
-            rows,
-            values.as_slice(),
-            |value: f64| value,
-            fold,
-            slot_count,
-            accumulators,
-            stride,
-        ),
-        (ColumnFold::Double(fold), Input::Long(values)) => fold_doubles(
-            rows,
-            values.as_slice(),
-            |value: i64| value as f64,
-            fold,
-            slot_count,
-            accumulators,
-            stride,
-        ),
-        (ColumnFold::Double(fold), Input::FullLong(values)) => fold_doubles(
-            rows,
-            values.as_slice(),
-            |value: i64| value as f64,
-            fold,
-            slot_count,
-            accumulators,
-            stride,
-        ),
+        (ColumnFold::Long(fold) | ColumnFold::Double(fold), _) => {
+            let folder = FoldNumbers {
+                rows,
+                fold,
+                as_long: matches!(fold_kind, ColumnFold::Long(_)),
+                slot_count,
+                accumulators,
+                stride,
+            };
+            if visit_numbers(input, folder).is_none() {
+                return false;
+            }
+        }
         (ColumnFold::Pick(pick, as_long), Input::Timed { times, column }) => {
             let picked = match column {
                 Column::Long(values) => pick_numbers(rows, times, values, slot_count, pick, |v| {
@@ -422,50 +348,125 @@ fn count_sum<C: Cells<i64> + ?Sized>(
     merge_counts(&counts, accumulators, stride);
 }
 
-fn fold_longs<V, C: Cells<V> + ?Sized>(
-    rows: &FoldRows<'_>,
-    values: &C,
-    convert: impl Fn(V) -> i64,
-    fold: Fold,
-    slot_count: usize,
-    accumulators: &mut [Accumulator],
-    stride: usize,
-) {
-    // Each operation gets a loop of its own, rather than one loop calling
-    // the operation through a pointer for every value.
-    let folded = match fold {
-        Fold::Sum => fold_numbers(rows, values, slot_count, convert, i64::wrapping_add),
-        Fold::Min => fold_numbers(rows, values, slot_count, convert, std::cmp::min),
-        Fold::Max => fold_numbers(rows, values, slot_count, convert, std::cmp::max),
-    };
-    merge_partials(&folded, accumulators, stride, |value| {
-        Accumulator::Long(fold, Some(value))
-    });
+/// A long or double, as the folds convert it.
+trait Number: Copy {
+    /// Druid's `(long)` cast of a double: toward zero, saturating.
+    fn to_long(self) -> i64;
+    fn to_double(self) -> f64;
 }
 
-fn fold_doubles<V, C: Cells<V> + ?Sized>(
-    rows: &FoldRows<'_>,
-    values: &C,
-    convert: impl Fn(V) -> f64,
+impl Number for i64 {
+    #[inline]
+    fn to_long(self) -> i64 {
+        self
+    }
+
+    #[inline]
+    fn to_double(self) -> f64 {
+        self as f64
+    }
+}
+
+impl Number for f64 {
+    #[inline]
+    fn to_long(self) -> i64 {
+        self as i64
+    }
+
+    #[inline]
+    fn to_double(self) -> f64 {
+        self
+    }
+}
+
+/// A fold of a column of numbers, whichever of the four forms it is read
+/// in (longs or doubles, with or without nulls): one loop is made for each.
+trait NumberFold {
+    fn fold<V: Number, C: Cells<V> + ?Sized>(self, values: &C);
+}
+
+/// Hands `input`'s numbers to `fold`; `None` when `input` is not a column
+/// of numbers.
+fn visit_numbers(input: &Input, fold: impl NumberFold) -> Option<()> {
+    match input {
+        Input::Long(values) => fold.fold::<i64, _>(values.as_slice()),
+        Input::FullLong(values) => fold.fold::<i64, _>(values.as_slice()),
+        Input::Double(values) => fold.fold::<f64, _>(values.as_slice()),
+        Input::FullDouble(values) => fold.fold::<f64, _>(values.as_slice()),
+        _ => return None,
+    }
+    Some(())
+}
+
+/// A sum, minimum or maximum, in the long or the double kind.
+struct FoldNumbers<'r, 'a> {
+    rows: &'r FoldRows<'r>,
     fold: Fold,
+    as_long: bool,
     slot_count: usize,
-    accumulators: &mut [Accumulator],
+    accumulators: &'a mut [Accumulator],
     stride: usize,
-) {
-    let folded = match fold {
-        Fold::Sum => fold_numbers(rows, values, slot_count, convert, |a, b| a + b),
-        // Total order, as the general fold compares: -0.0 below 0.0, NaN
-        // above everything.
-        Fold::Min => fold_numbers(rows, values, slot_count, convert, |a: f64, b: f64| {
-            if b.total_cmp(&a).is_lt() { b } else { a }
-        }),
-        Fold::Max => fold_numbers(rows, values, slot_count, convert, |a: f64, b: f64| {
-            if b.total_cmp(&a).is_gt() { b } else { a }
-        }),
-    };
-    merge_partials(&folded, accumulators, stride, |value| {
-        Accumulator::Double(fold, Some(value))
-    });
+}
+
+impl NumberFold for FoldNumbers<'_, '_> {
+    fn fold<V: Number, C: Cells<V> + ?Sized>(self, values: &C) {
+        let FoldNumbers {
+            rows,
+            fold,
+            as_long,
+            slot_count,
+            accumulators,
+            stride,
+        } = self;
+        // Each operation gets a loop of its own, rather than one loop
+        // calling the operation through a pointer for every value.
+        if as_long {
+            let folded = match fold {
+                Fold::Sum => fold_numbers(rows, values, slot_count, V::to_long, i64::wrapping_add),
+                Fold::Min => fold_numbers(rows, values, slot_count, V::to_long, std::cmp::min),
+                Fold::Max => fold_numbers(rows, values, slot_count, V::to_long, std::cmp::max),
+            };
+            merge_partials(&folded, accumulators, stride, |value| {
+                Accumulator::Long(fold, Some(value))
+            });
+        } else {
+            let folded = match fold {
+                Fold::Sum => fold_numbers(rows, values, slot_count, V::to_double, |a, b| a + b),
+                // Total order, as the general fold compares: -0.0 below
+                // 0.0, NaN above everything.
+                Fold::Min => fold_numbers(rows, values, slot_count, V::to_double, |a: f64, b| {
+                    if b.total_cmp(&a).is_lt() { b } else { a }
+                }),
+                Fold::Max => fold_numbers(rows, values, slot_count, V::to_double, |a: f64, b| {
+                    if b.total_cmp(&a).is_gt() { b } else { a }
+                }),
+            };
+            merge_partials(&folded, accumulators, stride, |value| {
+                Accumulator::Double(fold, Some(value))
+            });
+        }
+    }
+}
+
+/// Each row's number added to its slot's quantiles state.
+struct FoldQuantiles<'r, 'a> {
+    rows: &'r FoldRows<'r>,
+    accumulators: &'a mut [Accumulator],
+    stride: usize,
+}
+
+impl NumberFold for FoldQuantiles<'_, '_> {
+    fn fold<V: Number, C: Cells<V> + ?Sized>(self, values: &C) {
+        self.rows.for_each(|row, slot| {
+            if let (Some(value), Some(Accumulator::Quantiles(state))) = (
+                values.cell(row),
+                self.accumulators.get_mut(slot * self.stride),
+            ) {
+                // NaN has no rank and is left out, as the general fold does.
+                let _ = state.add(value.to_double());
+            }
+        });
+    }
 }
 
 /// Each slot's fold of the non-null values of its rows; `None` for a slot
@@ -487,26 +488,6 @@ fn fold_numbers<V, T: Copy, C: Cells<V> + ?Sized>(
         }
     });
     folded
-}
-
-/// Adds each row's number to its slot's quantiles state, straight from the
-/// column; `true` once done.
-fn fold_quantiles<V, C: Cells<V> + ?Sized>(
-    rows: &FoldRows<'_>,
-    values: &C,
-    convert: impl Fn(V) -> f64,
-    accumulators: &mut [Accumulator],
-    stride: usize,
-) -> bool {
-    rows.for_each(|row, slot| {
-        if let (Some(value), Some(Accumulator::Quantiles(state))) =
-            (values.cell(row), accumulators.get_mut(slot * stride))
-        {
-            // NaN has no rank and is left out, as the general fold does.
-            let _ = state.add(convert(value));
-        }
-    });
-    true
 }
 
 fn merge_counts(counts: &[i64], accumulators: &mut [Accumulator], stride: usize) {
