@@ -387,7 +387,14 @@ fn widen_multi_value<'a>(
             }
         })
         .collect();
-    TableSchema::new(columns)
+    // The text columns keep their analyzers.
+    let mut schema = TableSchema::new(columns)?;
+    for column in table.schema.columns() {
+        if let Some(analyzer) = table.schema.text_analyzer(&column.name) {
+            schema = schema.with_text_analyzer(&column.name, analyzer)?;
+        }
+    }
+    Ok(schema)
 }
 
 /// Whether `table` is an events table: its rows are indexed by spec

@@ -115,10 +115,14 @@ fn events_layout(spec: &DataSourceSpec) -> Result<TableLayout, SchemaError> {
         columns.push(ColumnSchema::new(&field, kind));
         sources.push(ColumnSource::MetricInput(field));
     }
-    Ok(TableLayout {
-        schema: TableSchema::new(columns)?,
-        sources,
-    })
+    let mut schema = TableSchema::new(columns)?;
+    // Each text dimension is indexed with the analyzer its spec names.
+    for dimension in spec.dimensions() {
+        if let DimensionKind::Text { analyzer } = dimension.kind() {
+            schema = schema.with_text_analyzer(dimension.name(), *analyzer)?;
+        }
+    }
+    Ok(TableLayout { schema, sources })
 }
 
 fn rollup_layout(spec: &DataSourceSpec) -> Result<TableLayout, SchemaError> {
@@ -159,6 +163,25 @@ mod tests {
             .iter()
             .map(|c| (c.name.as_str(), &c.kind))
             .collect()
+    }
+
+    #[test]
+    fn text_columns_carry_their_spec_analyzers() {
+        use strata_storage::spec::TextAnalyzer;
+        let spec = DataSourceSpec::from_json(
+            r#"{"dataSource": "logs", "dimensionsSpec": {"dimensions": [
+                "host",
+                {"type": "text", "name": "message"},
+                {"type": "text", "name": "path", "analyzer": "raw"},
+                {"type": "text", "name": "body", "analyzer": "english"}]}}"#,
+        )
+        .unwrap();
+        let events = SegmentLayout::for_spec(&spec).unwrap().events.unwrap();
+        let analyzer = |name| events.schema.text_analyzer(name);
+        assert_eq!(analyzer("message"), Some(TextAnalyzer::Default));
+        assert_eq!(analyzer("path"), Some(TextAnalyzer::Raw));
+        assert_eq!(analyzer("body"), Some(TextAnalyzer::English));
+        assert_eq!(analyzer("host"), None);
     }
 
     #[test]

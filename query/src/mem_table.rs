@@ -7,13 +7,22 @@
 //! so a producer can send one chunk's rows to either and a query reads the
 //! same values from both. String columns get a sorted dictionary when the
 //! table is finished, as a segment's do.
+//!
+//! Text columns are searched as a segment's are, through a tantivy index
+//! with the schema's analyzers, built in RAM from the finished table on the
+//! first full-text search and kept with it: a table is immutable once
+//! finished, so its index never goes stale, and a chunk no query searches
+//! costs nothing.
 
 use std::collections::BTreeMap;
 use std::ops::Range;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+
+use roaring::RoaringBitmap;
 
 use strata_storage::metric_cell::distinct::DictionaryCoupons;
 use strata_storage::segment::{CellValue, ColumnKind, TableKind, TableSchema};
+use strata_storage::text_index::{TextField, TextIndex};
 use strata_storage::time::Millis;
 
 use crate::table::{ColumnValues, TableError, TableSource};
@@ -25,6 +34,29 @@ pub struct MemTable {
     schema: TableSchema,
     time: Vec<Millis>,
     columns: Vec<ColumnValues>,
+    text_index: TextIndexCache,
+}
+
+/// The in-memory text index of a [`MemTable`], built on first search. Not
+/// part of the table's value: two tables of the same rows are equal whether
+/// or not either has been searched.
+#[derive(Default, Clone)]
+struct TextIndexCache(OnceLock<Arc<TextIndex>>);
+
+impl PartialEq for TextIndexCache {
+    fn eq(&self, _other: &Self) -> bool {
+        true
+    }
+}
+
+impl std::fmt::Debug for TextIndexCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.get().is_some() {
+            "TextIndexCache(built)"
+        } else {
+            "TextIndexCache(not built)"
+        })
+    }
 }
 
 /// Builds a [`MemTable`] from rows of cells.
@@ -126,6 +158,7 @@ impl MemTableBuilder {
             schema: self.schema,
             time: self.time,
             columns,
+            text_index: TextIndexCache::default(),
         }
     }
 }
@@ -219,6 +252,26 @@ impl TableSource for MemTable {
             .collect())
     }
 
+    /// From the table's text index, built on the first search.
+    fn fulltext_rows(
+        &self,
+        query: &str,
+        fields: &[String],
+    ) -> Result<Option<RoaringBitmap>, TableError> {
+        let index = match self.text_index.0.get() {
+            Some(index) => index,
+            None => {
+                let Some(index) = self.build_text_index()? else {
+                    return Ok(None);
+                };
+                // A search racing this one may have built it first: either
+                // index is the same.
+                self.text_index.0.get_or_init(|| Arc::new(index))
+            }
+        };
+        Ok(Some(index.search(query, fields)?))
+    }
+
     /// Hashed from the dictionary on every call.
     fn string_coupons(&self, name: &str) -> Result<Option<Arc<DictionaryCoupons>>, TableError> {
         Ok(match self.column(name) {
@@ -231,6 +284,31 @@ impl TableSource for MemTable {
 }
 
 impl MemTable {
+    /// A text index over the table's text columns, with the schema's
+    /// analyzers; `None` when it has none.
+    fn build_text_index(&self) -> Result<Option<TextIndex>, TableError> {
+        let fields = TextField::of_table(&self.schema);
+        let columns: Vec<&[Option<String>]> = fields
+            .iter()
+            .map(|field| match self.column(&field.name) {
+                Some(ColumnValues::Text(values)) => values.as_slice(),
+                // Every text column of the schema is kept as text.
+                _ => &[],
+            })
+            .collect();
+        if fields.is_empty() {
+            return Ok(None);
+        }
+        let rows = (0..=u32::MAX).zip(0..self.time.len()).map(|(id, row)| {
+            let values = columns
+                .iter()
+                .map(|values| values.get(row).and_then(Option::as_deref))
+                .collect();
+            (id, values)
+        });
+        Ok(Some(TextIndex::in_memory(&fields, rows)?))
+    }
+
     fn column(&self, name: &str) -> Option<&ColumnValues> {
         self.schema
             .columns()

@@ -319,6 +319,16 @@ pub enum Filter {
         column: String,
         intervals: Vec<Interval>,
     },
+    /// The rows whose text dimensions match `query`, in Lucene syntax
+    /// (terms, `"phrases"`, AND/OR/NOT, `field:value`, `prefix*`, grouping;
+    /// terms without an operator are OR'ed), searched in the events table's
+    /// full-text index over `fields` (none: every text dimension). True or
+    /// false on every row, never unknown; a table without a text index has
+    /// no matching row.
+    FullText {
+        query: String,
+        fields: Vec<String>,
+    },
     And(Vec<Filter>),
     Or(Vec<Filter>),
     Not(Box<Filter>),

@@ -81,6 +81,18 @@ impl TableSource for SegmentTable<'_> {
         true
     }
 
+    /// From the segment's tantivy index, opened on first use.
+    fn fulltext_rows(
+        &self,
+        query: &str,
+        fields: &[String],
+    ) -> Result<Option<RoaringBitmap>, TableError> {
+        match self.table.text_index()? {
+            Some(index) => Ok(Some(index.search(query, fields)?)),
+            None => Ok(None),
+        }
+    }
+
     fn string_bitmaps(&self, name: &str) -> Option<BitmapIndex<'_>> {
         match self.table.column(name) {
             Some(Column::String(column)) => Some(column.bitmaps()),

@@ -42,6 +42,15 @@
 //! `Regex`, `Contains`) see a number's decimal text. An `Intervals`
 //! condition is a numeric range `[start, end)` per interval, as Druid's
 //! interval filter is a numeric bound filter.
+//!
+//! # Full text
+//!
+//! A [`Filter::FullText`] leaf is answered by the table's full-text index
+//! ([`TableSource::fulltext_rows`]), whose document ids are row ids: the rows
+//! it finds are TRUE, every other row FALSE — a row without text simply
+//! does not match, so the leaf is never UNKNOWN and `Not` of it selects every
+//! row the search did not find. A table without a text index (a rollup
+//! table, a table of no text dimension) finds no row.
 
 use std::borrow::Cow;
 use std::cmp::Ordering;
@@ -51,6 +60,7 @@ use std::fmt;
 use regex::Regex;
 use roaring::RoaringBitmap;
 use strata_storage::segment::{ColumnKind, TIME_COLUMN, TableSchema};
+use strata_storage::text_index::TextQueryError;
 use strata_storage::time::{Interval, Millis};
 
 use crate::plan::{Filter, RangeBound, RangeOrdering};
@@ -96,9 +106,24 @@ pub enum SelectError {
     },
     #[error("the table has {rows} rows, more than a row bitmap can address ({max})", max = u32::MAX)]
     TooManyRows { rows: usize },
+    /// The query of a `fulltext` filter does not parse, or names a field
+    /// that is not a text dimension.
+    #[error("fulltext filter: {0}")]
+    FullText(TextQueryError),
 }
 
 impl SelectError {
+    /// A failed full-text search: the query's mistake apart from the
+    /// table's failure to search.
+    fn of_search(error: TableError) -> Self {
+        match error {
+            TableError::TextQuery(
+                error @ (TextQueryError::Syntax { .. } | TextQueryError::UnknownField { .. }),
+            ) => SelectError::FullText(error),
+            other => SelectError::Table(other),
+        }
+    }
+
     /// Whether a table could not be read, or read back damaged: the
     /// server's fault, not the query's.
     pub fn is_table_damage(&self) -> bool {
@@ -164,7 +189,15 @@ fn select_with_times(
 
 /// A filter with its values parsed and its patterns compiled, ready to run.
 enum Condition<'f> {
-    Leaf { column: &'f str, matcher: Matcher },
+    Leaf {
+        column: &'f str,
+        matcher: Matcher,
+    },
+    /// Parsed by the table's text index when evaluated.
+    FullText {
+        query: &'f str,
+        fields: &'f [String],
+    },
     And(Vec<Condition<'f>>),
     Or(Vec<Condition<'f>>),
     Not(Box<Condition<'f>>),
@@ -251,6 +284,7 @@ impl<'f> Condition<'f> {
                 column,
                 Matcher::NumberRanges(intervals.iter().map(NumberRange::of_interval).collect()),
             ),
+            Filter::FullText { query, fields } => Ok(Condition::FullText { query, fields }),
             Filter::And(filters) => Ok(Condition::And(Self::compile_all(filters, schema)?)),
             Filter::Or(filters) => Ok(Condition::Or(Self::compile_all(filters, schema)?)),
             Filter::Not(filter) => Ok(Condition::Not(Box::new(Self::compile(filter, schema)?))),
@@ -271,6 +305,17 @@ impl<'f> Condition<'f> {
     ) -> Result<Truth, SelectError> {
         match self {
             Condition::Leaf { column, matcher } => reader.evaluate_leaf(column, matcher),
+            Condition::FullText { query, fields } => Ok(Truth {
+                true_rows: match reader
+                    .table
+                    .fulltext_rows(query, fields)
+                    .map_err(SelectError::of_search)?
+                {
+                    Some(found) => found & all_rows,
+                    None => RoaringBitmap::new(),
+                },
+                unknown_rows: RoaringBitmap::new(),
+            }),
             Condition::And(conditions) => {
                 let mut truth = Truth::all_true(all_rows);
                 for condition in conditions {
@@ -1060,6 +1105,7 @@ mod tests {
                 }
             }
             Filter::Not(filter) => oracle(filter, row).map(|value| !value),
+            Filter::FullText { .. } => unreachable!("the properties search no text"),
             Filter::Equals { column, value } => {
                 oracle_one_of(&row.values(column), std::slice::from_ref(value))
             }
@@ -1810,6 +1856,141 @@ mod tests {
             values: vec![Some("a".into()), None],
         };
         assert_eq!(select(&rows, &in_null), [0, 1]);
+    }
+
+    /// A table whose text index finds `found`, or that has none.
+    struct Searched {
+        table: MemTable,
+        found: Option<RoaringBitmap>,
+    }
+
+    impl TableSource for Searched {
+        fn kind(&self) -> TableKind {
+            self.table.kind()
+        }
+        fn schema(&self) -> &TableSchema {
+            self.table.schema()
+        }
+        fn rows(&self) -> usize {
+            self.table.rows()
+        }
+        fn time_range(&self) -> Option<(Millis, Millis)> {
+            self.table.time_range()
+        }
+        fn read_time(&self) -> Result<Vec<Millis>, TableError> {
+            self.table.read_time()
+        }
+        fn read_column(&self, name: &str) -> Result<Option<ColumnValues>, TableError> {
+            self.table.read_column(name)
+        }
+        fn fulltext_rows(
+            &self,
+            _query: &str,
+            _fields: &[String],
+        ) -> Result<Option<RoaringBitmap>, TableError> {
+            Ok(self.found.clone())
+        }
+    }
+
+    #[test]
+    fn a_fulltext_leaf_is_true_on_the_rows_found_and_false_elsewhere() {
+        let rows: Vec<Row> = (0..5)
+            .map(|step| Row {
+                host: (step != 1).then_some(if step % 2 == 0 { "a" } else { "b" }),
+                ..at(BASE + step * STEP)
+            })
+            .collect();
+        let text = Filter::FullText {
+            query: "needle".into(),
+            fields: Vec::new(),
+        };
+        let selected = |found: Option<&[u32]>, intervals: &[Interval], filter: &Filter| {
+            let table = Searched {
+                table: mem_table(&rows),
+                found: found.map(|rows| rows.iter().copied().collect()),
+            };
+            select_rows(&table, intervals, Some(filter))
+                .unwrap()
+                .into_iter()
+                .collect::<Vec<u32>>()
+        };
+        let everything = [Interval::ETERNITY];
+        let found = Some(&[1, 2, 4][..]);
+        assert_eq!(selected(found, &everything, &text), [1, 2, 4]);
+        // Never unknown: NOT selects every other row, null host or not.
+        assert_eq!(selected(found, &everything, &not(text.clone())), [0, 3]);
+        assert_eq!(
+            selected(
+                found,
+                &everything,
+                &Filter::And(vec![text.clone(), equals("host", "a")])
+            ),
+            [2, 4]
+        );
+        // Row 1 has no host: UNKNOWN OR TRUE is TRUE.
+        assert_eq!(
+            selected(
+                found,
+                &everything,
+                &Filter::Or(vec![text.clone(), equals("host", "b")])
+            ),
+            [1, 2, 3, 4]
+        );
+        let later = [Interval::new(BASE + 2 * STEP, BASE + 10 * STEP).unwrap()];
+        assert_eq!(selected(found, &later, &text), [2, 4]);
+        assert_eq!(selected(found, &later, &not(text.clone())), [3]);
+        // Without a text index nothing is found.
+        assert!(selected(None, &everything, &text).is_empty());
+        assert_eq!(selected(None, &everything, &not(text)), [0, 1, 2, 3, 4]);
+    }
+
+    #[test]
+    fn a_real_time_table_searches_its_text_and_query_mistakes_are_the_querys() {
+        let rows: Vec<Row> = ["GET /a", "get /b", "POST 50%", "a_b"]
+            .iter()
+            .zip(0..)
+            .map(|(message, step)| Row {
+                message: Some(message),
+                ..at(BASE + step * STEP)
+            })
+            .chain([at(BASE + 4 * STEP)])
+            .collect();
+        let table = mem_table(&rows);
+        let search = |query: &str, fields: &[&str]| {
+            let filter = Filter::FullText {
+                query: query.into(),
+                fields: fields.iter().map(|field| (*field).to_owned()).collect(),
+            };
+            select_rows(&table, &[Interval::ETERNITY], Some(&filter))
+                .map(|rows| rows.into_iter().collect::<Vec<u32>>())
+        };
+        assert_eq!(search("get", &[]).unwrap(), [0, 1]);
+        assert_eq!(search("message:\"get b\"", &[]).unwrap(), [1]);
+        assert_eq!(search("b OR 50", &["message"]).unwrap(), [1, 2, 3]);
+        assert_eq!(search("get AND NOT a", &[]).unwrap(), [1]);
+
+        let error = search("(get AND", &[]).unwrap_err();
+        assert!(
+            matches!(error, SelectError::FullText(TextQueryError::Syntax { .. })),
+            "{error:?}"
+        );
+        assert!(!error.is_table_damage());
+        assert!(error.to_string().contains("(get AND"), "{error}");
+
+        let error = search("get", &["body"]).unwrap_err();
+        assert!(
+            matches!(
+                error,
+                SelectError::FullText(TextQueryError::UnknownField { .. })
+            ),
+            "{error:?}"
+        );
+        assert!(!error.is_table_damage());
+        let message = error.to_string();
+        assert!(
+            message.contains("body") && message.contains("message"),
+            "{message}"
+        );
     }
 
     #[test]

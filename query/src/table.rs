@@ -20,6 +20,7 @@ use roaring::RoaringBitmap;
 use strata_storage::metric_cell::distinct::DictionaryCoupons;
 use strata_storage::segment::bitmap_index::BitmapIndex;
 use strata_storage::segment::{SegmentError, TableKind, TableSchema};
+use strata_storage::text_index::{TextIndexError, TextQueryError};
 use strata_storage::time::{Interval, Millis};
 
 /// One table a query reads. See the [module docs](self).
@@ -184,6 +185,19 @@ pub trait TableSource: Send + Sync {
     /// the earliest the first. The default promises nothing.
     fn rows_in_time_order(&self) -> bool {
         false
+    }
+
+    /// The rows whose text matches `query` (Lucene syntax, see
+    /// [`Filter::FullText`](crate::plan::Filter::FullText)) in `fields`
+    /// (none: every text column), found by the table's full-text index.
+    /// `None` when the table has no text index (the default) — then no row
+    /// matches.
+    fn fulltext_rows(
+        &self,
+        _query: &str,
+        _fields: &[String],
+    ) -> Result<Option<RoaringBitmap>, TableError> {
+        Ok(None)
     }
 
     /// The bitmap index of string column `name`: the rows holding each
@@ -359,6 +373,12 @@ impl ColumnValues {
 pub enum TableError {
     #[error(transparent)]
     Segment(#[from] SegmentError),
+    /// A full-text search failed: the query's fault (it does not parse, or
+    /// names a field that is not a text dimension) or the index's.
+    #[error(transparent)]
+    TextQuery(#[from] TextQueryError),
+    #[error("building the in-memory text index of a real-time table: {0}")]
+    TextIndex(#[from] TextIndexError),
     #[error(
         "a row has {found} cells for a table of {expected} columns; give one cell per schema column"
     )]

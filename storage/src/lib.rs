@@ -15,6 +15,8 @@
 //! - [`metric_cell`] — the metric cells that are more than a number
 //!   (first/last pairs, HLL and quantiles sketches): their bytes, how values
 //!   are hashed and how cells merge, shared by ingest and query;
+//! - [`text_index`] — full-text search over text columns: the tantivy index
+//!   a segment's events table carries in `text/`, whose matches are rows;
 //! - [`catalog`] — the durable list of published segments per datasource, with
 //!   its atomic, crash-safe publish.
 //!
@@ -26,4 +28,5 @@ pub mod granularity;
 pub mod metric_cell;
 pub mod segment;
 pub mod spec;
+pub mod text_index;
 pub mod time;

@@ -9,6 +9,7 @@
 //! | `search` with `contains` / `insensitive_contains` | [`Filter::Contains`] |
 //! | `interval` (`dimension`, `intervals`) | [`Filter::Intervals`] |
 //! | `null` (`column`) | [`Filter::Equals`] with no value |
+//! | `fulltext` (`query`, optional `fields`) | [`Filter::FullText`] |
 //! | `and`, `or` (`fields`), `not` (`field`) | [`Filter::And`], [`Filter::Or`], [`Filter::Not`] |
 //! | `true`, `false` | [`Filter::And`] of nothing, [`Filter::Or`] of nothing |
 //!
@@ -151,6 +152,26 @@ pub fn parse(field: &Field<'_>) -> Result<Filter, JsonError> {
                 })
                 .collect::<Result<_, _>>()?,
         },
+        "fulltext" => {
+            let query = field.required("query")?;
+            let text = query.string()?;
+            if text.trim().is_empty() {
+                return Err(query.invalid(
+                    "the full-text query is empty; write terms, \"phrases\", AND/OR/NOT, field:value or prefix*",
+                ));
+            }
+            Filter::FullText {
+                query: text,
+                fields: match field.optional("fields") {
+                    Some(fields) if !fields.is_null() => fields
+                        .elements()?
+                        .iter()
+                        .map(Field::string)
+                        .collect::<Result<_, _>>()?,
+                    _ => Vec::new(),
+                },
+            }
+        }
         "and" | "or" => {
             let fields = field
                 .required("fields")?
@@ -169,7 +190,7 @@ pub fn parse(field: &Field<'_>) -> Result<Filter, JsonError> {
         "false" => Filter::Or(Vec::new()),
         other => {
             return Err(field.required("type")?.invalid(format!(
-                "filter type `{other}` is not supported; use selector, equals, in, bound, range, like, regex, search, interval, null, true, false, and, or or not"
+                "filter type `{other}` is not supported; use selector, equals, in, bound, range, like, regex, search, interval, null, fulltext, true, false, and, or or not"
             )));
         }
     })
@@ -218,5 +239,49 @@ mod tests {
             parsed(json!({"type": "not", "field": {"type": "false"}})),
             Filter::Not(Box::new(Filter::Or(Vec::new())))
         );
+    }
+
+    #[test]
+    fn fulltext_takes_a_query_and_optional_fields() {
+        assert_eq!(
+            parsed(json!({"type": "fulltext", "query": "\"kernel panic\" AND host-17"})),
+            Filter::FullText {
+                query: "\"kernel panic\" AND host-17".into(),
+                fields: Vec::new(),
+            }
+        );
+        assert_eq!(
+            parsed(json!({"type": "fulltext", "query": "needle*", "fields": ["message", "url"]})),
+            Filter::FullText {
+                query: "needle*".into(),
+                fields: vec!["message".into(), "url".into()],
+            }
+        );
+        assert_eq!(
+            parsed(json!({"type": "fulltext", "query": "a", "fields": null})),
+            Filter::FullText {
+                query: "a".into(),
+                fields: Vec::new(),
+            }
+        );
+    }
+
+    #[test]
+    fn a_fulltext_filter_without_a_query_or_with_bad_fields_names_the_field() {
+        let error =
+            |filter: serde_json::Value| parse(&Field::root(&filter)).unwrap_err().to_string();
+        let missing = error(json!({"type": "fulltext", "fields": ["message"]}));
+        assert!(missing.contains("query"), "{missing}");
+        let empty = error(json!({"type": "fulltext", "query": "  "}));
+        assert!(
+            empty.contains("query") && empty.contains("empty"),
+            "{empty}"
+        );
+        let not_text = error(json!({"type": "fulltext", "query": 7}));
+        assert!(not_text.contains("query"), "{not_text}");
+        let bad_fields = error(json!({"type": "fulltext", "query": "a", "fields": "message"}));
+        assert!(bad_fields.contains("fields"), "{bad_fields}");
+        let bad_field = error(json!({"type": "fulltext", "query": "a", "fields": ["message", 3]}));
+        assert!(bad_field.contains("fields[1]"), "{bad_field}");
     }
 }

@@ -1040,3 +1040,72 @@ fn sketch_values_render_as_druid_writes_them() {
     };
     assert_eq!(decoded, sketch.serialize());
 }
+
+#[test]
+fn every_query_type_carries_a_fulltext_filter() {
+    let filter = json!({"type": "and", "fields": [
+        {"type": "fulltext", "query": "\"connection reset\" AND host-17", "fields": ["message"]},
+        {"type": "selector", "dimension": "service", "value": "api"}
+    ]});
+    let expected = Filter::And(vec![
+        Filter::FullText {
+            query: "\"connection reset\" AND host-17".into(),
+            fields: vec!["message".into()],
+        },
+        Filter::Equals {
+            column: "service".into(),
+            value: Some("api".into()),
+        },
+    ]);
+    let base =
+        json!({"dataSource": "logs", "intervals": ["2024-01-01/2024-01-02"], "filter": filter});
+    let of_type = |kind: &str, extra: serde_json::Value| {
+        let mut query = base.clone();
+        query["queryType"] = json!(kind);
+        for (key, value) in extra.as_object().unwrap() {
+            query[key] = value.clone();
+        }
+        parse_request(&query).unwrap()
+    };
+    let aggregations = json!({"aggregations": [{"type": "count", "name": "n"}]});
+    let group_by =
+        json!({"aggregations": [{"type": "count", "name": "n"}], "dimensions": ["service"]});
+    for (kind, extra) in [("timeseries", aggregations), ("groupBy", group_by)] {
+        match of_type(kind, extra) {
+            DruidRequest::Aggregate(query) => assert_eq!(query.plan.filter, Some(expected.clone())),
+            _ => panic!("{kind} is not an aggregate"),
+        }
+    }
+    let top_n = json!({"aggregations": [{"type": "count", "name": "n"}], "dimension": "service", "metric": "n", "threshold": 3});
+    match of_type("topN", top_n) {
+        DruidRequest::Aggregate(query) => assert_eq!(query.plan.filter, Some(expected.clone())),
+        _ => panic!("topN is not an aggregate"),
+    }
+    match of_type("scan", json!({"order": "descending", "limit": 100})) {
+        DruidRequest::Scan(query) => assert_eq!(query.plan.filter, Some(expected.clone())),
+        _ => panic!("not a scan"),
+    }
+    match of_type(
+        "search",
+        json!({"query": {"type": "contains", "value": "a"}}),
+    ) {
+        DruidRequest::Search(plan) => assert_eq!(plan.filter, Some(expected.clone())),
+        _ => panic!("not a search"),
+    }
+    match of_type("timeBoundary", json!({})) {
+        DruidRequest::TimeBoundary { filter, .. } => assert_eq!(filter, Some(expected)),
+        _ => panic!("not a time boundary"),
+    }
+}
+
+#[test]
+fn a_fulltext_filter_error_names_its_path() {
+    let query = json!({
+        "queryType": "timeseries", "dataSource": "a", "intervals": ["2024-01-01/2024-01-02"],
+        "filter": {"type": "not", "field": {"type": "fulltext", "query": "a", "fields": ["message", 7]}}
+    });
+    assert_eq!(
+        error_of(query),
+        "filter.field.fields[1]: expected a string, found a number"
+    );
+}

@@ -5,7 +5,8 @@
 //! the answer the events would give — the answer is *exact*:
 //!
 //! - every group key and every filter column is a rollup dimension (a filter
-//!   on `__time` needs event times, which rollup truncated);
+//!   on `__time` needs event times, which rollup truncated), and no filter
+//!   searches text: only the events table has a text index;
 //! - the plan's granularity is `all` or the spec's `queryGranularity` nests in
 //!   it, and no interval bound cuts through a rollup bucket that holds rows;
 //! - `Count` has a `count` metric to sum;
@@ -24,8 +25,9 @@
 //! - a quantiles sketch of a quantiles metric (a dimension or a partial sum
 //!   would lose how many events held each value);
 //! - a filtered aggregation's inner function is exact and its filter's
-//!   columns are rollup dimensions, like the query's filter: a rollup row's
-//!   events then all pass the filter or all fail it.
+//!   columns are rollup dimensions and it searches no text, like the
+//!   query's filter: a rollup row's events then all pass the filter or all
+//!   fail it.
 //!
 //! Otherwise the set answers from its events table; a set with no events
 //! table answers from its rollup table anyway, as Druid does (its rows carry
@@ -87,17 +89,14 @@ impl TableChoice {
     pub(super) fn new(plan: &QueryPlan, spec: &DataSourceSpec) -> Self {
         let aggregate = &plan.aggregate;
         let is_rollup_dimension = |column: &str| is_rollup_dimension(spec, column);
-        let mut filter_columns = Vec::new();
-        if let Some(filter) = &plan.filter {
-            collect_filter_columns(filter, &mut filter_columns);
-        }
         let exact_but_bounds = aggregate
             .group_by
             .iter()
             .all(|key| is_rollup_dimension(&key.column))
-            && filter_columns
-                .iter()
-                .all(|column| is_rollup_dimension(column))
+            && plan
+                .filter
+                .as_ref()
+                .is_none_or(|filter| filter_reads_rollup(filter, spec))
             && spec.query_granularity().nests_in(&aggregate.granularity)
             && aggregate
                 .aggregations
@@ -194,7 +193,10 @@ fn merged_hll_input<'a>(
     }
 }
 
-fn collect_filter_columns<'f>(filter: &'f Filter, columns: &mut Vec<&'f str>) {
+/// Whether a rollup row's events all pass `filter` or all fail it: every
+/// column it names is a rollup dimension, and it searches no text (only
+/// the events table has a text index).
+fn filter_reads_rollup(filter: &Filter, spec: &DataSourceSpec) -> bool {
     match filter {
         Filter::Equals { column, .. }
         | Filter::In { column, .. }
@@ -202,13 +204,12 @@ fn collect_filter_columns<'f>(filter: &'f Filter, columns: &mut Vec<&'f str>) {
         | Filter::Like { column, .. }
         | Filter::Regex { column, .. }
         | Filter::Contains { column, .. }
-        | Filter::Intervals { column, .. } => columns.push(column),
-        Filter::And(filters) | Filter::Or(filters) => {
-            for filter in filters {
-                collect_filter_columns(filter, columns);
-            }
-        }
-        Filter::Not(filter) => collect_filter_columns(filter, columns),
+        | Filter::Intervals { column, .. } => is_rollup_dimension(spec, column),
+        Filter::FullText { .. } => false,
+        Filter::And(filters) | Filter::Or(filters) => filters
+            .iter()
+            .all(|filter| filter_reads_rollup(filter, spec)),
+        Filter::Not(filter) => filter_reads_rollup(filter, spec),
     }
 }
 
@@ -267,12 +268,7 @@ fn folds_exactly_from_rollup(function: &AggregateFunction, spec: &DataSourceSpec
                 .all(|column| spec.metric(column).is_none() && is_rollup_dimension(spec, column));
         }
         AggregateFunction::Filtered { filter, inner } => {
-            let mut columns = Vec::new();
-            collect_filter_columns(filter, &mut columns);
-            return columns
-                .iter()
-                .all(|column| is_rollup_dimension(spec, column))
-                && folds_exactly_from_rollup(inner, spec);
+            return filter_reads_rollup(filter, spec) && folds_exactly_from_rollup(inner, spec);
         }
     };
     // Truncation toward zero and narrowing to f32 keep order, so a min or
@@ -333,6 +329,7 @@ mod tests {
             Event {
                 bytes: Some(30),
                 latency: Some(2.75),
+                message: Some("found the Needle at last".into()),
                 ..event(at(20), Some("a"), &["x"], Some("u2"))
             },
             Event {
@@ -355,6 +352,7 @@ mod tests {
             Event {
                 bytes: Some(8),
                 latency: Some(3.25),
+                message: Some("no needle here".into()),
                 ..event(at(3_650), Some("a"), &[], Some("u2"))
             },
         ]
@@ -686,6 +684,35 @@ mod tests {
                         column: "user".into(),
                         value: Some("u1".into()),
                     })
+                }),
+                &with_count,
+                Events,
+            ),
+            (
+                "a full-text filter",
+                with(&|plan| {
+                    plan.filter = Some(Filter::FullText {
+                        query: "needle".into(),
+                        fields: Vec::new(),
+                    })
+                }),
+                &with_count,
+                Events,
+            ),
+            (
+                "a filtered count, the filter searching text",
+                aggregating(AggregateFunction::Filtered {
+                    filter: Filter::And(vec![
+                        Filter::Equals {
+                            column: "host".into(),
+                            value: Some("a".into()),
+                        },
+                        Filter::Not(Box::new(Filter::FullText {
+                            query: "needle".into(),
+                            fields: vec!["message".into()],
+                        })),
+                    ]),
+                    inner: Box::new(AggregateFunction::Count),
                 }),
                 &with_count,
                 Events,

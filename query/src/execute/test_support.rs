@@ -26,7 +26,8 @@ use crate::plan::{
 };
 
 /// Every kind of dimension the executor treats apart: a string one, a
-/// multi-value one, one outside rollup, a long one; and every kind of
+/// multi-value one, one outside rollup, a long one, a text one (never in
+/// rollup, searched through a text index); and every kind of
 /// metric: numbers, first/last pairs, an HLL sketch (of the dimension
 /// outside rollup, which the events table keeps as its raw input) and a
 /// quantiles sketch.
@@ -36,7 +37,8 @@ pub(super) const SPEC: &str = r#"{
         "host",
         "tags",
         {"type": "string", "name": "user", "rollup": false},
-        {"type": "long", "name": "status"}
+        {"type": "long", "name": "status"},
+        {"type": "text", "name": "message"}
     ]},
     "metricsSpec": [
         {"type": "count", "name": "count"},
@@ -71,6 +73,7 @@ pub(super) struct Event {
     pub(super) status: Option<i64>,
     pub(super) bytes: Option<i64>,
     pub(super) latency: Option<f64>,
+    pub(super) message: Option<String>,
 }
 
 pub(super) fn event(time: Millis, host: Option<&str>, tags: &[&str], user: Option<&str>) -> Event {
@@ -82,6 +85,7 @@ pub(super) fn event(time: Millis, host: Option<&str>, tags: &[&str], user: Optio
         status: Some(200),
         bytes: Some(10),
         latency: Some(1.5),
+        message: None,
     }
 }
 
@@ -128,11 +132,12 @@ fn events_schema() -> TableSchema {
         ColumnSchema::new("status", ColumnKind::Long),
         ColumnSchema::new("bytes", ColumnKind::Long),
         ColumnSchema::new("latency", ColumnKind::Double),
+        ColumnSchema::new("message", ColumnKind::Text),
     ])
     .unwrap()
 }
 
-fn event_cells<'e>(event: &'e Event, tags: &'e [&'e str]) -> [CellValue<'e>; 6] {
+fn event_cells<'e>(event: &'e Event, tags: &'e [&'e str]) -> [CellValue<'e>; 7] {
     [
         str_cell(&event.host),
         CellValue::Strs(tags),
@@ -140,6 +145,7 @@ fn event_cells<'e>(event: &'e Event, tags: &'e [&'e str]) -> [CellValue<'e>; 6] 
         long_cell(event.status),
         long_cell(event.bytes),
         double_cell(event.latency),
+        str_cell(&event.message),
     ]
 }
 
@@ -640,6 +646,20 @@ fn oracle_filter(filter: &Filter, event: &Event) -> Option<bool> {
             }
         }
         Filter::Not(filter) => oracle_filter(filter, event).map(|passes| !passes),
+        Filter::And(filters) => {
+            let truths: Vec<Option<bool>> = filters
+                .iter()
+                .map(|filter| oracle_filter(filter, event))
+                .collect();
+            if truths.contains(&Some(false)) {
+                Some(false)
+            } else if truths.contains(&None) {
+                None
+            } else {
+                Some(true)
+            }
+        }
+        Filter::FullText { query, fields } => Some(oracle_fulltext(query, fields, event)),
         Filter::Intervals { column, intervals } if column == "__time" => Some(
             intervals
                 .iter()
@@ -965,4 +985,245 @@ pub(super) fn events_only(table: &MemTable) -> [TableSet<'_>; 1] {
 
 pub(super) fn values_of(rows: &[ResultRow]) -> Vec<Vec<ResultValue>> {
     rows.iter().map(|row| row.values.clone()).collect()
+}
+
+// ---- The full-text oracle: every message tokenized and matched apart. ----
+
+/// The default analyzer as the oracle sees it: lowercase, split on every
+/// character that is not alphanumeric.
+fn oracle_tokens(text: &str) -> Vec<String> {
+    text.to_lowercase()
+        .split(|character: char| !character.is_alphanumeric())
+        .filter(|token| !token.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The text fields of an event, by name.
+fn oracle_text_fields(event: &Event) -> Vec<(&'static str, Option<&str>)> {
+    vec![("message", event.message.as_deref())]
+}
+
+/// Whether `event` matches a Lucene `query` over `fields` (none: every text
+/// field): terms, "phrases", `prefix*`, `field:` restrictions, AND / OR /
+/// NOT (and `+`/`-`), parentheses, clauses OR'ed by default, as Lucene's
+/// classic parser combines them.
+pub(super) fn oracle_fulltext(query: &str, fields: &[String], event: &Event) -> bool {
+    let tokens = lex(query);
+    let mut position = 0;
+    let expression = parse_clauses(&tokens, &mut position);
+    assert_eq!(
+        position,
+        tokens.len(),
+        "the oracle could not parse {query:?}"
+    );
+    let searched: Vec<(&str, Vec<String>)> = oracle_text_fields(event)
+        .into_iter()
+        .filter(|(name, _)| fields.is_empty() || fields.iter().any(|field| field == name))
+        .map(|(name, value)| (name, value.map(oracle_tokens).unwrap_or_default()))
+        .collect();
+    expression.matches(&searched)
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Lexeme {
+    Word(String),
+    Phrase(String),
+    Open,
+    Close,
+    And,
+    Or,
+    Not,
+    Must,
+    MustNot,
+}
+
+fn lex(query: &str) -> Vec<Lexeme> {
+    let mut lexemes = Vec::new();
+    let mut characters = query.chars().peekable();
+    while let Some(&character) = characters.peek() {
+        match character {
+            ' ' => {
+                characters.next();
+            }
+            '(' | ')' | '+' | '-' => {
+                characters.next();
+                lexemes.push(match character {
+                    '(' => Lexeme::Open,
+                    ')' => Lexeme::Close,
+                    '+' => Lexeme::Must,
+                    _ => Lexeme::MustNot,
+                });
+            }
+            '"' => {
+                characters.next();
+                let phrase: String = characters.by_ref().take_while(|c| *c != '"').collect();
+                lexemes.push(Lexeme::Phrase(phrase));
+            }
+            _ => {
+                let mut word = String::new();
+                while let Some(&c) = characters.peek() {
+                    if c == ' ' || c == '(' || c == ')' {
+                        break;
+                    }
+                    word.push(c);
+                    characters.next();
+                    if c == ':' && characters.peek() == Some(&'"') {
+                        characters.next();
+                        word.push('"');
+                        word.extend(characters.by_ref().take_while(|c| *c != '"'));
+                        break;
+                    }
+                }
+                lexemes.push(match word.as_str() {
+                    "AND" => Lexeme::And,
+                    "OR" => Lexeme::Or,
+                    "NOT" => Lexeme::Not,
+                    _ => Lexeme::Word(word),
+                });
+            }
+        }
+    }
+    lexemes
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Occur {
+    Must,
+    Should,
+    MustNot,
+}
+
+/// A parsed query.
+#[derive(Debug)]
+enum TextExpression {
+    /// Consecutive tokens in one field (one token: a term); `prefix`: the
+    /// last token is a prefix.
+    Phrase {
+        field: Option<String>,
+        tokens: Vec<String>,
+        prefix: bool,
+    },
+    Boolean(Vec<(Occur, TextExpression)>),
+}
+
+impl TextExpression {
+    fn matches(&self, fields: &[(&str, Vec<String>)]) -> bool {
+        match self {
+            TextExpression::Phrase {
+                field,
+                tokens,
+                prefix,
+            } => fields
+                .iter()
+                .filter(|(name, _)| field.as_deref().is_none_or(|field| field == *name))
+                .any(|(_, words)| {
+                    !tokens.is_empty()
+                        && words.windows(tokens.len()).any(|window| {
+                            window
+                                .iter()
+                                .zip(tokens)
+                                .enumerate()
+                                .all(|(i, (word, token))| {
+                                    if *prefix && i + 1 == tokens.len() {
+                                        word.starts_with(token.as_str())
+                                    } else {
+                                        word == token
+                                    }
+                                })
+                        })
+                }),
+            TextExpression::Boolean(clauses) => {
+                let has_positive = clauses.iter().any(|(occur, _)| *occur != Occur::MustNot);
+                let has_must = clauses.iter().any(|(occur, _)| *occur == Occur::Must);
+                has_positive
+                    && clauses.iter().all(|(occur, clause)| match occur {
+                        Occur::Must => clause.matches(fields),
+                        Occur::MustNot => !clause.matches(fields),
+                        Occur::Should => true,
+                    })
+                    && (has_must
+                        || clauses.iter().any(|(occur, clause)| {
+                            *occur == Occur::Should && clause.matches(fields)
+                        }))
+            }
+        }
+    }
+}
+
+/// Clauses until a `)` or the end, combined as Lucene's classic parser
+/// does: `a AND b` makes both required, `NOT a` / `-a` prohibits `a`,
+/// `+a` requires it, anything else is optional.
+fn parse_clauses(lexemes: &[Lexeme], position: &mut usize) -> TextExpression {
+    let mut clauses: Vec<(Occur, TextExpression)> = Vec::new();
+    let mut conjunction_and = false;
+    while let Some(lexeme) = lexemes.get(*position) {
+        match lexeme {
+            Lexeme::Close => break,
+            Lexeme::And => {
+                conjunction_and = true;
+                *position += 1;
+                if let Some((occur, _)) = clauses.last_mut()
+                    && *occur == Occur::Should
+                {
+                    *occur = Occur::Must;
+                }
+                continue;
+            }
+            Lexeme::Or => {
+                *position += 1;
+                continue;
+            }
+            _ => {}
+        }
+        let mut occur = if conjunction_and {
+            Occur::Must
+        } else {
+            Occur::Should
+        };
+        conjunction_and = false;
+        match lexemes.get(*position) {
+            Some(Lexeme::Not | Lexeme::MustNot) => {
+                occur = Occur::MustNot;
+                *position += 1;
+            }
+            Some(Lexeme::Must) => {
+                occur = Occur::Must;
+                *position += 1;
+            }
+            _ => {}
+        }
+        let clause = match lexemes.get(*position) {
+            Some(Lexeme::Open) => {
+                *position += 1;
+                let inner = parse_clauses(lexemes, position);
+                assert_eq!(lexemes.get(*position), Some(&Lexeme::Close));
+                *position += 1;
+                inner
+            }
+            Some(Lexeme::Phrase(text)) => {
+                *position += 1;
+                phrase(None, text)
+            }
+            Some(Lexeme::Word(word)) => {
+                *position += 1;
+                match word.split_once(':') {
+                    Some((field, value)) => phrase(Some(field.to_owned()), value.trim_matches('"')),
+                    None => phrase(None, word),
+                }
+            }
+            other => panic!("the oracle cannot read {other:?}"),
+        };
+        clauses.push((occur, clause));
+    }
+    TextExpression::Boolean(clauses)
+}
+
+fn phrase(field: Option<String>, text: &str) -> TextExpression {
+    let prefix = text.ends_with('*');
+    TextExpression::Phrase {
+        field,
+        tokens: oracle_tokens(text.trim_end_matches('*')),
+        prefix,
+    }
 }

@@ -58,6 +58,7 @@ fn any_event() -> impl Strategy<Value = Event> {
                 status,
                 bytes,
                 latency: quarters.map(|quarters| f64::from(quarters) / 4.0),
+                message: None,
             },
         )
 }
@@ -890,5 +891,164 @@ fn sketch_lookups_must_read_a_sketch_of_their_kind() {
     assert!(
         error.contains("`median` asks for the quantile at 1.5"),
         "{error}"
+    );
+}
+
+// ---- Full-text search ----
+
+/// Events whose messages mix a few words, so that terms, phrases, prefixes
+/// and their combinations each pick a different part of them.
+fn messages() -> Vec<Event> {
+    const MESSAGES: &[Option<&str>] = &[
+        Some("Connection reset by peer"),
+        Some("reset the connection pool"),
+        Some("kernel panic at host-17"),
+        Some("found needle7f3a in 10.0.0.1/api?q=x"),
+        Some("GET /api/items ok"),
+        Some("connection timeout, retrying"),
+        None,
+        Some("panic: kernel module failed"),
+        Some(""),
+        Some("needle7f3b is not the needle"),
+    ];
+    (0..600_i64)
+        .map(|i| {
+            let step = usize::try_from(i).unwrap();
+            Event {
+                bytes: Some(i % 37),
+                status: Some(if i % 5 == 0 { 500 } else { 200 }),
+                message: MESSAGES[(step * 7 + step / 10) % MESSAGES.len()].map(str::to_owned),
+                ..event(
+                    T0 + i * 20_000,
+                    [Some("a"), Some("b"), None][step % 3],
+                    &[],
+                    Some("u1"),
+                )
+            }
+        })
+        .collect()
+}
+
+/// Queries in Lucene syntax and the full-text filters around them.
+fn text_filters() -> Vec<Filter> {
+    let text = |query: &str| Filter::FullText {
+        query: query.into(),
+        fields: Vec::new(),
+    };
+    let queries = [
+        "needle7f3a",
+        "NEEDLE7F3A",
+        "\"connection reset\"",
+        "\"the connection pool\"",
+        "connection reset",
+        "connection AND reset",
+        "connection AND NOT reset",
+        "connection -timeout",
+        "+kernel panic",
+        "needle7f3*",
+        "conn*",
+        "(kernel OR needle7f3a) AND NOT panic",
+        "message:\"kernel panic\"",
+        "host-17",
+        "10.0.0.1",
+        "api",
+    ];
+    let mut filters: Vec<Filter> = queries.iter().map(|query| text(query)).collect();
+    filters.extend([
+        Filter::FullText {
+            query: "reset OR panic".into(),
+            fields: vec!["message".into()],
+        },
+        Filter::Not(Box::new(text("connection"))),
+        Filter::And(vec![
+            text("connection OR kernel"),
+            Filter::Equals {
+                column: "host".into(),
+                value: Some("a".into()),
+            },
+        ]),
+        Filter::And(vec![
+            Filter::Not(Box::new(Filter::Equals {
+                column: "host".into(),
+                value: Some("b".into()),
+            })),
+            Filter::Not(Box::new(text("api"))),
+        ]),
+        Filter::And(vec![
+            text("panic"),
+            Filter::Intervals {
+                column: "__time".into(),
+                intervals: vec![interval(T0 + 600_000, T0 + 7_000_000)],
+            },
+        ]),
+    ]);
+    filters
+}
+
+/// Counts and sums by host and hour under each full-text filter, over two
+/// segments and a real-time table, are the oracle's, which tokenizes every
+/// message and matches it on its own.
+#[test]
+fn fulltext_filters_select_what_matching_each_message_selects() {
+    let events = messages();
+    let dir = tempfile::tempdir().unwrap();
+    let (stored, fresh) = events.split_at(400);
+    let segments: Vec<_> = stored
+        .chunks(200)
+        .enumerate()
+        .map(|(i, part)| events_segment(part, &dir.path().join(format!("s{i}"))))
+        .collect();
+    let tables: Vec<crate::segment_table::SegmentTable<'_>> = segments
+        .iter()
+        .map(|segment| {
+            crate::segment_table::SegmentTable::new(segment.table(TableKind::Events).unwrap())
+        })
+        .collect();
+    let (fresh_events, fresh_rollup) = (events_table(fresh), rollup_table(fresh));
+    let mut sets: Vec<TableSet<'_>> = tables
+        .iter()
+        .map(|table| TableSet {
+            events: Some(table as &dyn TableSource),
+            rollup: None,
+        })
+        .collect();
+    sets.push(TableSet {
+        events: Some(&fresh_events),
+        rollup: Some(&fresh_rollup),
+    });
+    let spec = spec();
+    let mut wrong = Vec::new();
+    for filter in text_filters() {
+        let mut plan = plan(
+            Granularity::HOUR,
+            hours(0, 4),
+            &["host"],
+            vec![AggregateFunction::Count, sum("bytes", NumberType::Long)],
+        );
+        plan.filter = Some(filter.clone());
+        let expected = oracle(&plan, &events);
+        assert!(!expected.is_empty(), "{filter:?} selects nothing");
+        let answer = execute(&plan, &spec, &sets).unwrap();
+        if rows_match(&answer, &expected).is_err() {
+            wrong.push(format!("{filter:?}"));
+        }
+        // As a filtered aggregation, beside the unfiltered count.
+        let mut filtered = plan.clone();
+        filtered.filter = None;
+        filtered.aggregate.aggregations[1].function = AggregateFunction::Filtered {
+            filter,
+            inner: Box::new(AggregateFunction::Count),
+        };
+        let answer = execute(&filtered, &spec, &sets).unwrap();
+        if rows_match(&answer, &oracle(&filtered, &events)).is_err() {
+            wrong.push(format!(
+                "filtered aggregation {:?}",
+                filtered.aggregate.aggregations[1]
+            ));
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "answers differ from the oracle's for: {wrong:#?}"
     );
 }

@@ -29,6 +29,7 @@ use super::schema::{ColumnKind, TIME_COLUMN, TableKind, TableSchema};
 use super::writer::{MANIFEST_FILE, MANIFEST_MAGIC, SegmentSummary, TEXT_INDEX_DIR};
 use super::{FORMAT_VERSION, ROWS_PER_BLOCK, SegmentError};
 use crate::metric_cell::distinct::DictionaryCoupons;
+use crate::text_index::{TextField, TextIndex};
 use crate::time::Millis;
 
 /// One memory-mapped table file.
@@ -43,6 +44,9 @@ pub struct Table {
     /// computed on first use.
     coupons: Box<[OnceLock<Arc<DictionaryCoupons>>]>,
     by_name: HashMap<String, usize>,
+    /// A segment's events table: where its full-text index is, opened on
+    /// first use.
+    text_index: Option<(PathBuf, OnceLock<TextIndex>)>,
 }
 
 impl std::fmt::Debug for Table {
@@ -85,6 +89,7 @@ impl Table {
             coupons: (0..column_count).map(|_| OnceLock::new()).collect(),
             verified,
             by_name,
+            text_index: None,
         })
     }
 
@@ -185,6 +190,37 @@ impl Table {
         // result is kept, and both are the same.
         let coupons = DictionaryCoupons::try_from_values(column.dictionary()?.iter())?;
         Ok(Some(Arc::clone(slot.get_or_init(|| Arc::new(coupons)))))
+    }
+
+    /// The full-text index over the table's text columns: the events table
+    /// of a segment that has one, opened (and its checksums verified) on
+    /// first use and kept; `None` for any other table.
+    pub fn text_index(&self) -> Result<Option<&TextIndex>, SegmentError> {
+        let Some((dir, slot)) = &self.text_index else {
+            return Ok(None);
+        };
+        if let Some(index) = slot.get() {
+            return Ok(Some(index));
+        }
+        let index = TextIndex::open(dir)?;
+        if index.fields() != TextField::of_table(self.schema()) {
+            return Err(SegmentError::corrupt(
+                dir,
+                "the full-text index does not cover the text columns of its table",
+            ));
+        }
+        if index.row_bound() > self.rows() {
+            return Err(SegmentError::corrupt(
+                dir,
+                format!(
+                    "the full-text index holds row {}, its table has {} rows",
+                    index.row_bound() - 1,
+                    self.rows()
+                ),
+            ));
+        }
+        // Two readers asking at once may both open the index; one is kept.
+        Ok(Some(slot.get_or_init(|| index)))
     }
 
     fn column_at(&self, i: usize) -> Column<'_> {
@@ -409,7 +445,7 @@ impl Segment {
         };
         for table in &segment.summary.tables {
             let path = dir.join(table.kind.file_name());
-            let opened = Table::open(&path)?;
+            let mut opened = Table::open(&path)?;
             if opened.kind() != table.kind || opened.rows() != table.rows {
                 return Err(SegmentError::corrupt(
                     &path,
@@ -417,7 +453,12 @@ impl Segment {
                 ));
             }
             match table.kind {
-                TableKind::Events => segment.events = Some(opened),
+                TableKind::Events => {
+                    if segment.summary.text_index {
+                        opened.text_index = Some((dir.join(TEXT_INDEX_DIR), OnceLock::new()));
+                    }
+                    segment.events = Some(opened)
+                }
                 TableKind::Rollup => segment.rollup = Some(opened),
             }
         }
@@ -446,12 +487,17 @@ impl Segment {
             .then(|| self.dir.join(TEXT_INDEX_DIR))
     }
 
-    /// Checks every block of every table.
+    /// Checks every block of every table, and every file of the full-text
+    /// index.
     pub fn verify(&self) -> Result<(), SegmentError> {
         self.events
             .iter()
             .chain(&self.rollup)
-            .try_for_each(Table::verify)
+            .try_for_each(Table::verify)?;
+        if let Some(events) = &self.events {
+            events.text_index()?;
+        }
+        Ok(())
     }
 }
 

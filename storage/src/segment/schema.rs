@@ -5,7 +5,11 @@
 //! of its events and rollup tables (a `longSum` metric becomes a `long` column
 //! of the rollup table, an HLL sketch a `complex` column, ...).
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
+
+use crate::spec::TextAnalyzer;
 
 /// The name of the timestamp column every table starts with.
 pub const TIME_COLUMN: &str = "__time";
@@ -79,6 +83,10 @@ impl ColumnSchema {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct TableSchema {
     columns: Vec<ColumnSchema>,
+    /// The analyzer of each text column that does not use the default one:
+    /// how its full-text index cuts values into terms.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    text_analyzers: BTreeMap<String, TextAnalyzer>,
 }
 
 /// A table schema that cannot be stored.
@@ -90,6 +98,10 @@ pub enum SchemaError {
     ReservedName,
     #[error("a column name must not be empty")]
     EmptyName,
+    #[error(
+        "column {0:?} is given a text analyzer but is not a text column of the table; only text columns are analyzed"
+    )]
+    NotTextColumn(String),
 }
 
 impl TableSchema {
@@ -107,7 +119,41 @@ impl TableSchema {
                 return Err(SchemaError::DuplicateColumn(column.name.clone()));
             }
         }
-        Ok(Self { columns })
+        Ok(Self {
+            columns,
+            text_analyzers: BTreeMap::new(),
+        })
+    }
+
+    /// The schema with text column `column` analyzed by `analyzer` (text
+    /// columns use [`TextAnalyzer::Default`] unless told otherwise).
+    pub fn with_text_analyzer(
+        mut self,
+        column: &str,
+        analyzer: TextAnalyzer,
+    ) -> Result<Self, SchemaError> {
+        let is_text = self
+            .columns
+            .iter()
+            .any(|c| c.name == column && c.kind == ColumnKind::Text);
+        if !is_text {
+            return Err(SchemaError::NotTextColumn(column.to_string()));
+        }
+        if analyzer == TextAnalyzer::Default {
+            self.text_analyzers.remove(column);
+        } else {
+            self.text_analyzers.insert(column.to_string(), analyzer);
+        }
+        Ok(self)
+    }
+
+    /// The analyzer of text column `column`; `None` when it is not a text
+    /// column.
+    pub fn text_analyzer(&self, column: &str) -> Option<TextAnalyzer> {
+        self.columns
+            .iter()
+            .any(|c| c.name == column && c.kind == ColumnKind::Text)
+            .then(|| self.text_analyzers.get(column).copied().unwrap_or_default())
     }
 
     pub fn columns(&self) -> &[ColumnSchema] {

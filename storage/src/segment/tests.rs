@@ -428,7 +428,7 @@ fn read_all(dir: &Path) -> Result<(), SegmentError> {
 #[test]
 fn segment_roundtrips_through_its_manifest() {
     let tmp = tempfile::tempdir().unwrap();
-    let (dir, _, _) = sealed_segment(tmp.path());
+    let (dir, kinds, _) = sealed_segment(tmp.path());
     let segment = Segment::open(&dir).unwrap();
     assert!(segment.table(TableKind::Rollup).is_none());
     let events = segment.table(TableKind::Events).unwrap();
@@ -437,7 +437,11 @@ fn segment_roundtrips_through_its_manifest() {
         segment.summary().table(TableKind::Events).unwrap().rows,
         70_000
     );
-    assert!(segment.text_index_dir().is_none());
+    // An events table with text columns carries a full-text index.
+    assert_eq!(
+        segment.text_index_dir().is_some(),
+        kinds.contains(&ColumnKind::Text)
+    );
     segment.verify().unwrap();
 }
 

@@ -7,6 +7,10 @@
 //! [`TableWriter::finish`], because a sorted dictionary needs every value
 //! before the first id can be written.
 //!
+//! An events table with text columns also feeds the segment's full-text
+//! index (`text/`, see [`crate::text_index`]) as its rows arrive, so every
+//! segment written — persisted, compacted, bulk-loaded — is searchable.
+//!
 //! A segment directory is complete only once its `SEGMENT` manifest exists:
 //! files are fsync'd before the manifest is written, and the manifest before
 //! the directory is fsync'd, so a crash leaves either a sealed segment or a
@@ -31,6 +35,7 @@ use super::layout::{
 };
 use super::schema::{ColumnKind, TableKind, TableSchema};
 use super::{ROWS_PER_BLOCK, SegmentError};
+use crate::text_index::{TextField, TextIndexWriter};
 use crate::time::Millis;
 
 /// One value of one row, as handed to [`TableWriter::append_row`].
@@ -202,6 +207,54 @@ pub struct TableWriter {
     scratch: Vec<u8>,
     /// Started with the first text or complex block.
     encoder: Option<BackgroundEncoder>,
+    /// The full-text index an events table with text columns feeds.
+    text: Option<TextColumns>,
+}
+
+/// The full-text index of an events table's text columns, fed row by row.
+struct TextColumns {
+    writer: TextIndexWriter,
+    /// The schema position of each text column, in index field order.
+    columns: Vec<usize>,
+}
+
+impl TextColumns {
+    /// The index `<table dir>/text/` of `schema`'s text columns, when the
+    /// table is an events table and has some.
+    fn for_table(
+        path: &Path,
+        kind: TableKind,
+        schema: &TableSchema,
+    ) -> Result<Option<Self>, SegmentError> {
+        let fields = TextField::of_table(schema);
+        if kind != TableKind::Events || fields.is_empty() {
+            return Ok(None);
+        }
+        let dir = path
+            .parent()
+            .unwrap_or_else(|| Path::new("."))
+            .join(TEXT_INDEX_DIR);
+        let columns = fields
+            .iter()
+            .filter_map(|f| schema.position(&f.name))
+            .collect();
+        Ok(Some(Self {
+            writer: TextIndexWriter::create(&dir, &fields)?,
+            columns,
+        }))
+    }
+
+    fn add_row(&mut self, row: u32, values: &[CellValue<'_>]) -> Result<(), SegmentError> {
+        let text: Vec<Option<&str>> = self
+            .columns
+            .iter()
+            .map(|&i| match values.get(i) {
+                Some(CellValue::Str(s)) => Some(*s),
+                _ => None,
+            })
+            .collect();
+        Ok(self.writer.add_row(row, &text)?)
+    }
 }
 
 /// What a table's blocks are encoded for: the rollup table is what
@@ -257,6 +310,7 @@ impl TableWriter {
                 },
             })
             .collect();
+        let text = TextColumns::for_table(path, kind, &schema)?;
         Ok(Self {
             kind,
             nulls: vec![RoaringBitmap::new(); schema.columns().len()],
@@ -269,6 +323,7 @@ impl TableWriter {
             time_range: None,
             scratch: Vec::new(),
             encoder: None,
+            text,
         })
     }
 
@@ -312,6 +367,9 @@ impl TableWriter {
             self.check_cell(i, value)?;
         }
         let row = self.rows as u32;
+        if let Some(text) = &mut self.text {
+            text.add_row(row, values)?;
+        }
         for (i, value) in values.iter().enumerate() {
             let is_null = matches!(value, CellValue::Null)
                 || matches!(value, CellValue::Strs(v) if v.is_empty());
@@ -474,9 +532,10 @@ impl TableWriter {
     }
 
     /// Writes what is left, the string columns and the footer, and fsyncs the
-    /// file.
+    /// file; then commits the full-text index, if the table has one.
     pub fn finish(mut self) -> Result<TableSummary, SegmentError> {
         self.flush_block()?;
+        let text = self.text.take();
         if let Some(encoder) = self.encoder.take() {
             let finished = encoder.finish().map_err(|_| stopped(&self.sink.path))?;
             self.write_encoded(finished)?;
@@ -577,6 +636,9 @@ impl TableWriter {
             .into_inner()
             .map_err(|e| SegmentError::io(&path, e.into_error()))?;
         file.sync_all().map_err(|e| SegmentError::io(&path, e))?;
+        if let Some(text) = text {
+            text.writer.finish()?;
+        }
         Ok(TableSummary {
             kind: footer.table,
             rows: footer.rows,

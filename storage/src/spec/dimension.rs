@@ -24,7 +24,7 @@
 //! with the default `multiValueHandling` — so that a spec storing them reads
 //! later events exactly as discovery did.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::error::{SpecError, SpecProblem};
@@ -56,7 +56,7 @@ impl MultiValueHandling {
 }
 
 /// How the text of a text dimension is cut into searchable terms.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum TextAnalyzer {
     /// Split on non-alphanumeric characters and lowercase.
@@ -64,7 +64,7 @@ pub enum TextAnalyzer {
     Default,
     /// The whole value is one term, as written.
     Raw,
-    /// Like `Default`, plus English stemming and stop words.
+    /// Like `Default`, plus English stemming (no stop words: every word stays findable).
     English,
 }
 
