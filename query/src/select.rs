@@ -60,7 +60,8 @@ use std::fmt;
 use regex::Regex;
 use roaring::RoaringBitmap;
 use strata_storage::segment::{ColumnKind, TIME_COLUMN, TableSchema};
-use strata_storage::text_index::TextQueryError;
+use strata_storage::spec::DataSourceSpec;
+use strata_storage::text_index::{TextQueryError, check_query_syntax};
 use strata_storage::time::{Interval, Millis};
 
 use crate::plan::{Filter, RangeBound, RangeOrdering};
@@ -110,6 +111,33 @@ pub enum SelectError {
     /// that is not a text dimension.
     #[error("fulltext filter: {0}")]
     FullText(TextQueryError),
+}
+
+/// Refuses a `fulltext` filter within `filter` whose query does not parse
+/// or whose fields are not text dimensions of `spec` — before any table is
+/// read, so that a bad query is refused even over a range without text.
+pub fn check_fulltext(filter: &Filter, spec: &DataSourceSpec) -> Result<(), SelectError> {
+    match filter {
+        Filter::And(filters) | Filter::Or(filters) => filters
+            .iter()
+            .try_for_each(|filter| check_fulltext(filter, spec)),
+        Filter::Not(filter) => check_fulltext(filter, spec),
+        Filter::FullText { query, fields } => {
+            check_query_syntax(query).map_err(SelectError::FullText)?;
+            let text_fields: Vec<String> = spec
+                .text_dimensions()
+                .map(|dimension| dimension.name().to_owned())
+                .collect();
+            match fields.iter().find(|field| !text_fields.contains(field)) {
+                Some(field) => Err(SelectError::FullText(TextQueryError::UnknownField {
+                    field: field.clone(),
+                    text_fields,
+                })),
+                None => Ok(()),
+            }
+        }
+        _ => Ok(()),
+    }
 }
 
 impl SelectError {
@@ -978,6 +1006,53 @@ mod tests {
     use super::*;
     use crate::mem_table::{MemTable, MemTableBuilder};
     use crate::segment_table::SegmentTable;
+
+    /// A bad `fulltext` filter is refused from the spec alone, anywhere in
+    /// the filter tree, before a table is read.
+    #[test]
+    fn fulltext_filters_are_checked_against_the_spec() {
+        let spec = DataSourceSpec::from_json(
+            r#"{"dataSource": "logs", "dimensionsSpec": {"dimensions": [
+                "host", {"type": "text", "name": "message"}]}}"#,
+        )
+        .unwrap();
+        let text = |query: &str, fields: &[&str]| Filter::FullText {
+            query: query.to_owned(),
+            fields: fields.iter().map(|field| field.to_string()).collect(),
+        };
+        let nested = |filter| {
+            Filter::Not(Box::new(Filter::And(vec![
+                Filter::Equals {
+                    column: "host".into(),
+                    value: Some("a".into()),
+                },
+                filter,
+            ])))
+        };
+        assert!(
+            check_fulltext(
+                &nested(text("\"kernel panic\" OR needle*", &["message"])),
+                &spec
+            )
+            .is_ok()
+        );
+        assert!(check_fulltext(&text("needle", &[]), &spec).is_ok());
+        match check_fulltext(&nested(text("(kernel AND", &[])), &spec) {
+            Err(SelectError::FullText(TextQueryError::Syntax { query, .. })) => {
+                assert_eq!(query, "(kernel AND")
+            }
+            other => panic!("{other:?}"),
+        }
+        match check_fulltext(&nested(text("kernel", &["message", "host"])), &spec) {
+            Err(SelectError::FullText(TextQueryError::UnknownField { field, text_fields })) => {
+                assert_eq!(
+                    (field.as_str(), text_fields),
+                    ("host", vec!["message".to_owned()])
+                )
+            }
+            other => panic!("{other:?}"),
+        }
+    }
 
     const BASE: Millis = 1_700_000_000_000;
     const STEP: Millis = 15 * MILLIS_PER_MINUTE;

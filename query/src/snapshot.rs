@@ -30,7 +30,7 @@ use crate::query_limits::{QueryLimits, QueryStopped};
 use crate::scan_query::{ScanError, ScanResult, scan_with_limits};
 use crate::search_query::{SearchBucket, SearchError, search};
 use crate::segment_table::SegmentTable;
-use crate::select::{SelectError, select_rows};
+use crate::select::{SelectError, check_fulltext, select_rows};
 use crate::table::{TableError, TableSource};
 use strata_storage::time::{Interval, Millis};
 
@@ -143,6 +143,7 @@ impl DataSourceSnapshot {
         catalog: &dyn Catalog,
         limits: &QueryLimits,
     ) -> Result<Option<(Millis, Millis)>, QueryError> {
+        self.check_fulltext(std::iter::once(filter))?;
         self.with_table_sets(&[Interval::ETERNITY], catalog, limits, |sets| {
             let mut bounds: Option<(Millis, Millis)> = None;
             for set in sets {
@@ -181,6 +182,13 @@ impl DataSourceSnapshot {
         catalog: &dyn Catalog,
         limits: &QueryLimits,
     ) -> Result<Vec<ResultRow>, QueryError> {
+        let filters = plan.filter.iter().chain(
+            plan.aggregate
+                .aggregations
+                .iter()
+                .flat_map(|aggregation| aggregation.function.filters()),
+        );
+        self.check_fulltext(filters)?;
         Ok(
             self.with_table_sets(&plan.intervals, catalog, limits, |sets| {
                 execute_with_limits(plan, &self.state.spec, sets, limits)
@@ -196,6 +204,7 @@ impl DataSourceSnapshot {
         catalog: &dyn Catalog,
         limits: &QueryLimits,
     ) -> Result<ScanResult, QueryError> {
+        self.check_fulltext(plan.filter.iter())?;
         Ok(
             self.with_table_sets(&plan.intervals, catalog, limits, |sets| {
                 scan_with_limits(plan, &self.state.spec, sets, limits)
@@ -213,11 +222,21 @@ impl DataSourceSnapshot {
         catalog: &dyn Catalog,
         limits: &QueryLimits,
     ) -> Result<Vec<SearchBucket>, QueryError> {
+        self.check_fulltext(plan.filter.iter())?;
         let buckets = self.with_table_sets(&plan.intervals, catalog, limits, |sets| {
             search(plan, &self.state.spec, sets)
         })??;
         limits.check()?;
         Ok(buckets)
+    }
+
+    /// Refuses the `fulltext` filters among `filters` that no table could
+    /// answer (see [`check_fulltext`]).
+    fn check_fulltext<'f>(
+        &self,
+        mut filters: impl Iterator<Item = &'f Filter>,
+    ) -> Result<(), QueryError> {
+        Ok(filters.try_for_each(|filter| check_fulltext(filter, &self.state.spec))?)
     }
 
     fn open_segment(

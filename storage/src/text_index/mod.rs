@@ -41,6 +41,12 @@ use tantivy::{Directory, Index, IndexSettings, ReloadPolicy, Searcher};
 
 pub use writer::TextIndexWriter;
 
+/// Refuses a query that does not follow the query syntax (the
+/// [`TextQueryError::Syntax`] a search of it would give), without an index.
+pub fn check_query_syntax(query: &str) -> Result<(), TextQueryError> {
+    query::check_syntax(query)
+}
+
 use crate::segment::{ColumnKind, SegmentError, TableSchema};
 use crate::spec::TextAnalyzer;
 

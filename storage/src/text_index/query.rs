@@ -152,6 +152,14 @@ pub(super) fn plan(
     .plan(ast)
 }
 
+/// Whether `text` follows the query syntax, before any index is asked —
+/// so that a bad query is refused even where no table has text.
+pub(super) fn check_syntax(text: &str) -> Result<(), TextQueryError> {
+    query_grammar::parse_query(text)
+        .map(|_| ())
+        .map_err(|_| syntax_error(text))
+}
+
 /// The first problem tantivy's lenient parse finds in `text`, with where it
 /// is.
 fn syntax_error(text: &str) -> TextQueryError {
