@@ -22,7 +22,11 @@
 //! further set is read. Ordered by time, every set's selected rows are
 //! ranked by `__time` (rows of equal time keep storage order, in both
 //! directions) and only the best `offset + limit` positions are kept as sets
-//! are read, so memory stays bounded by the limit. In both cases the column
+//! are read, so memory stays bounded by the limit; the sets are read best
+//! first by their recorded time range (newest first for a descending scan),
+//! and once the rows kept are all strictly better than anything the next
+//! set could offer, the sets left are not read at all — how a needle search
+//! for the newest matches stops early. In both cases the column
 //! values are read only for the tables that hold a returned row, and decoded
 //! only for the returned rows.
 //!
@@ -228,8 +232,48 @@ fn pick_by_time(
         };
         by_time.then((a.table, a.row).cmp(&(b.table, b.row)))
     };
+    // The best time a table can offer: its newest row's (descending) or its
+    // oldest's; a table that does not know its range may offer any.
+    let best_time = |table: &dyn TableSource| -> Option<Millis> {
+        table
+            .time_range()
+            .map(|(oldest, newest)| if descending { newest } else { oldest })
+    };
+    // Tables that may hold the best rows are read first, so that the rows
+    // wanted are certain sooner and the tables left need not be read.
+    let mut order: Vec<usize> = (0..tables.len()).collect();
+    order.sort_by_key(|&index| {
+        let best = tables.get(index).and_then(|table| best_time(*table));
+        match best {
+            None => (0, 0),
+            Some(time) if descending => (1, time.saturating_neg()),
+            Some(time) => (1, time),
+        }
+    });
     let mut picks = Vec::new();
-    for (index, table) in tables.iter().enumerate() {
+    for index in order {
+        let Some(table) = tables.get(index) else {
+            continue;
+        };
+        if let (Some(wanted), Some(offered)) = (wanted, best_time(*table))
+            && wanted > 0
+            && picks.len() >= wanted
+        {
+            picks.sort_unstable_by(rank);
+            picks.truncate(wanted);
+            // Strictly better: a row of the same time in another table
+            // could still rank first by storage order.
+            let certain = picks.last().is_some_and(|worst: &Pick| {
+                if descending {
+                    worst.time > offered
+                } else {
+                    worst.time < offered
+                }
+            });
+            if certain {
+                break;
+            }
+        }
         limits.check()?;
         let (selected, times) = select(plan, *table)?;
         picks.extend(selected.iter().filter_map(|row| pick(index, row, &times)));

@@ -362,10 +362,11 @@ fn a_set_is_read_through_its_events_table_and_only_without_one_through_its_rollu
     );
 }
 
-/// A table that counts the columns read from it.
+/// A table that counts the columns, and the times, read from it.
 struct Counting {
     table: MemTable,
     columns_read: AtomicUsize,
+    times_read: AtomicUsize,
 }
 
 impl TableSource for Counting {
@@ -382,6 +383,7 @@ impl TableSource for Counting {
         self.table.time_range()
     }
     fn read_time(&self) -> Result<Vec<Millis>, TableError> {
+        self.times_read.fetch_add(1, AtomicOrdering::Relaxed);
         self.table.read_time()
     }
     fn read_column(&self, name: &str) -> Result<Option<ColumnValues>, TableError> {
@@ -395,6 +397,7 @@ fn a_limit_stops_reading_once_enough_rows_are_chosen() {
     let counting = |seed| Counting {
         table: events_table(&events(seed, 50)),
         columns_read: AtomicUsize::new(0),
+        times_read: AtomicUsize::new(0),
     };
     let tables = [counting(6), counting(7), counting(8)];
     let sets: Vec<TableSet<'_>> = tables
@@ -425,6 +428,70 @@ fn a_limit_stops_reading_once_enough_rows_are_chosen() {
     let result = scan(&newest, &spec(), &sets).unwrap();
     assert_eq!(result.rows.len(), 1);
     assert_eq!(reads().iter().filter(|&&read| read > 0).count(), 1);
+}
+
+/// Tables of distinct hours: the newest (oldest) rows are certain once the
+/// table that may hold them is read, and the other tables are not read.
+#[test]
+fn an_ordered_scan_reads_no_table_that_cannot_hold_the_rows_wanted() {
+    let hour = 3_600_000;
+    let shifted = |seed, hours: i64| -> Vec<Event> {
+        events(seed, 40)
+            .into_iter()
+            .map(|event| Event {
+                time: event.time.rem_euclid(hour) + T0 + hours * hour,
+                ..event
+            })
+            .collect()
+    };
+    // Storage order is not time order.
+    let sets = vec![
+        shifted(12, 1),
+        shifted(13, 3),
+        shifted(14, 0),
+        shifted(15, 2),
+    ];
+    let tables: Vec<Counting> = sets
+        .iter()
+        .map(|events| Counting {
+            table: events_table(events),
+            columns_read: AtomicUsize::new(0),
+            times_read: AtomicUsize::new(0),
+        })
+        .collect();
+    let table_sets: Vec<TableSet<'_>> = tables
+        .iter()
+        .map(|table| TableSet {
+            events: Some(table as &dyn TableSource),
+            rollup: None,
+        })
+        .collect();
+    let times_read = || -> Vec<usize> {
+        tables
+            .iter()
+            .map(|t| t.times_read.swap(0, AtomicOrdering::Relaxed))
+            .collect()
+    };
+    let mut whole = plan(None, ScanOrder::Descending, 0, Some(5));
+    whole.intervals = vec![Interval::new(T0, T0 + 4 * hour).unwrap()];
+    // A table holding returned rows reads its times twice: to select, and
+    // for the rows' `__time`.
+    for (order, offset, limit, read) in [
+        (ScanOrder::Descending, 0, 5, [0, 2, 0, 0]),
+        (ScanOrder::Ascending, 0, 5, [0, 0, 2, 0]),
+        // Past the newest table's rows: the next newest is read too.
+        (ScanOrder::Descending, 30, 15, [0, 2, 0, 2]),
+    ] {
+        let plan = ScanPlan {
+            order,
+            offset,
+            limit: Some(limit),
+            ..whole.clone()
+        };
+        let result = scan(&plan, &spec(), &table_sets).unwrap();
+        assert_eq!(result.rows, oracle(&sets, &plan, |_| true), "{plan:?}");
+        assert_eq!(times_read(), read, "{plan:?}");
+    }
 }
 
 #[test]
