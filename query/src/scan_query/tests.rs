@@ -392,27 +392,40 @@ impl TableSource for Counting {
     }
 }
 
-#[test]
-fn a_limit_stops_reading_once_enough_rows_are_chosen() {
-    let counting = |seed| Counting {
-        table: events_table(&events(seed, 50)),
-        columns_read: AtomicUsize::new(0),
-        times_read: AtomicUsize::new(0),
-    };
-    let tables = [counting(6), counting(7), counting(8)];
-    let sets: Vec<TableSet<'_>> = tables
+impl Counting {
+    fn of(events: &[Event]) -> Self {
+        Counting {
+            table: events_table(events),
+            columns_read: AtomicUsize::new(0),
+            times_read: AtomicUsize::new(0),
+        }
+    }
+}
+
+/// One set per table, each read through it as its events table.
+fn counted_sets(tables: &[Counting]) -> Vec<TableSet<'_>> {
+    tables
         .iter()
         .map(|table| TableSet {
             events: Some(table as &dyn TableSource),
             rollup: None,
         })
-        .collect();
-    let reads = || -> Vec<usize> {
-        tables
-            .iter()
-            .map(|t| t.columns_read.swap(0, AtomicOrdering::Relaxed))
-            .collect()
-    };
+        .collect()
+}
+
+/// Each table's count in `counter`, reset to 0.
+fn take_counts(tables: &[Counting], counter: fn(&Counting) -> &AtomicUsize) -> Vec<usize> {
+    tables
+        .iter()
+        .map(|table| counter(table).swap(0, AtomicOrdering::Relaxed))
+        .collect()
+}
+
+#[test]
+fn a_limit_stops_reading_once_enough_rows_are_chosen() {
+    let tables = [6, 7, 8].map(|seed| Counting::of(&events(seed, 50)));
+    let sets = counted_sets(&tables);
+    let reads = || take_counts(&tables, |table| &table.columns_read);
 
     let in_order = scan(&plan(None, ScanOrder::None, 2, Some(3)), &spec(), &sets).unwrap();
     assert_eq!(in_order.rows.len(), 3);
@@ -451,27 +464,9 @@ fn an_ordered_scan_reads_no_table_that_cannot_hold_the_rows_wanted() {
         shifted(14, 0),
         shifted(15, 2),
     ];
-    let tables: Vec<Counting> = sets
-        .iter()
-        .map(|events| Counting {
-            table: events_table(events),
-            columns_read: AtomicUsize::new(0),
-            times_read: AtomicUsize::new(0),
-        })
-        .collect();
-    let table_sets: Vec<TableSet<'_>> = tables
-        .iter()
-        .map(|table| TableSet {
-            events: Some(table as &dyn TableSource),
-            rollup: None,
-        })
-        .collect();
-    let times_read = || -> Vec<usize> {
-        tables
-            .iter()
-            .map(|t| t.times_read.swap(0, AtomicOrdering::Relaxed))
-            .collect()
-    };
+    let tables: Vec<Counting> = sets.iter().map(|events| Counting::of(events)).collect();
+    let table_sets = counted_sets(&tables);
+    let times_read = || take_counts(&tables, |table| &table.times_read);
     let mut whole = plan(None, ScanOrder::Descending, 0, Some(5));
     whole.intervals = vec![Interval::new(T0, T0 + 4 * hour).unwrap()];
     // A table holding returned rows reads its times twice: to select, and
