@@ -224,12 +224,13 @@ impl TableSource for SegmentTable<'_> {
                     // One range, as a bound or a range filter gives: one
                     // unsigned comparison a value.
                     Some([range]) => {
-                        let (low, span) =
-                            (*range.start(), range.end().wrapping_sub(*range.start()));
-                        append_matching(rows, start, values, |value| {
-                            range.start() <= range.end()
-                                && (value.wrapping_sub(low) as u64) <= span as u64
-                        })
+                        let (low, high) = (*range.start(), *range.end());
+                        if low <= high {
+                            let span = high.wrapping_sub(low) as u64;
+                            append_matching(rows, start, values, |value| {
+                                value.wrapping_sub(low) as u64 <= span
+                            });
+                        }
                     }
                     Some(ranges) => append_matching(rows, start, values, |value| {
                         ranges.iter().any(|range| range.contains(&value))

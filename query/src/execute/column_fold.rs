@@ -87,7 +87,7 @@ impl<'a> FoldRows<'a> {
         slots: &'a [u32],
         passing: Option<&'a [bool]>,
     ) -> Self {
-        let long_runs = rows.is_none() && passing.is_none() && {
+        let long_runs = rows.is_none() && {
             let changes = slots.windows(2).filter(|pair| pair[0] != pair[1]).count();
             (changes + 1) * LONG_RUN <= slots.len()
         };
@@ -96,6 +96,19 @@ impl<'a> FoldRows<'a> {
             slots,
             passing,
             long_runs,
+        }
+        .passing(passing)
+    }
+
+    /// The same rows and slots, of which only those `passing` flags are
+    /// folded (all, with `None`): what the slots' runs are is found once
+    /// for all the aggregations of a run.
+    pub(super) fn passing(&self, passing: Option<&'a [bool]>) -> Self {
+        FoldRows {
+            rows: self.rows,
+            slots: self.slots,
+            passing,
+            long_runs: self.long_runs && passing.is_none(),
         }
     }
 }

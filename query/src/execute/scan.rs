@@ -156,14 +156,11 @@ pub(super) fn fold_runs(
         while accumulators.len() < slot_count * width {
             accumulators.extend_from_slice(&groups.empty);
         }
+        let all_rows = FoldRows::new(assignment.rows.as_deref(), &assignment.slots, None);
         for (index, (aggregation, passing)) in aggregations.iter().zip(passing).enumerate() {
             let input = Input::read(table, spec, aggregation, run.clone())?;
             let passing = passing.as_ref().map(|passing| run_mask(passing, &run));
-            let fold_rows = FoldRows::new(
-                assignment.rows.as_deref(),
-                &assignment.slots,
-                passing.as_deref(),
-            );
+            let fold_rows = all_rows.passing(passing.as_deref());
             let column = accumulators.get_mut(index..).unwrap_or_default();
             if !fold_column(&input, &fold_rows, column, width, slot_count)
                 && !fold_coupons(&input, &fold_rows, column, width)
