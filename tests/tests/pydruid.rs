@@ -36,7 +36,11 @@ fn run_pydruid(server: &StrataServer) -> Value {
              which makes the virtualenv with pydruid and sets it"
         )
     });
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("python/pydruid_queries.py");
+    // The checkout the test runs from (cargo sets it for the run), not the
+    // one it was compiled in: checkouts may share a target directory.
+    let manifest_dir =
+        std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into());
+    let script = Path::new(&manifest_dir).join("python/pydruid_queries.py");
     let output = Command::new(&python)
         .arg(&script)
         .arg(server.url(""))
