@@ -41,12 +41,22 @@
 //! again. So every acknowledged event is, at every moment, in exactly one
 //! place a reader looks: an open chunk, a frozen chunk, or a published segment.
 //!
+//! # Versions: what a reader may keep
+//!
+//! Every change to a chunk's rows gives it a new [version](TimeChunk::version),
+//! unique in the process, so a reader may keep what it built from a chunk (the
+//! tables a query reads, their full-text index) for as long as the chunk's
+//! version is the same, and must build it again once it is not: the next
+//! query after an event arrives sees that event, and queries between two
+//! events reuse one build.
+//!
 //! Rows are kept unsorted: events in arrival order, rollup rows in a hash map.
 //! Sorting once at persist time is cheaper than keeping every insert in order,
 //! and a query over a chunk reads all its rows anyway.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use strata_storage::segment::schema::SchemaError;
 use strata_storage::spec::DataSourceSpec;
@@ -189,6 +199,17 @@ pub struct TimeChunk {
     events: Vec<EventRow>,
     rollup: foldhash::HashMap<RollupKey, RollupRow>,
     stats: ChunkStats,
+    version: u64,
+}
+
+/// The last version given to a chunk; see [versions](self#versions-what-a-reader-may-keep).
+/// One counter for the process, so that two indexes (a datasource's index
+/// before and after a restart of its service, say) never give one version
+/// to two contents.
+static LAST_VERSION: AtomicU64 = AtomicU64::new(0);
+
+fn next_version() -> u64 {
+    LAST_VERSION.fetch_add(1, Ordering::Relaxed) + 1
 }
 
 impl TimeChunk {
@@ -226,6 +247,7 @@ impl TimeChunk {
             events,
             rollup,
             stats,
+            version: next_version(),
         }
     }
 
@@ -248,6 +270,12 @@ impl TimeChunk {
 
     pub fn stats(&self) -> &ChunkStats {
         &self.stats
+    }
+
+    /// Changes whenever the chunk's rows do; see
+    /// [versions](self#versions-what-a-reader-may-keep).
+    pub fn version(&self) -> u64 {
+        self.version
     }
 }
 
@@ -401,6 +429,7 @@ impl RealtimeIndex {
                 null_bytes * (chunk.events.len() * added + chunk.rollup.len() * added_to_keys);
             chunk.stats.approx_bytes += grown;
             self.total_bytes += grown;
+            chunk.version = next_version();
         }
         self.keeps_events = keeps_events;
         self.rollup_dimensions = rollup_dimensions;
@@ -456,7 +485,9 @@ impl RealtimeIndex {
                 events: Vec::new(),
                 rollup: foldhash::HashMap::default(),
                 stats: ChunkStats::first(seq, time),
+                version: 0,
             });
+        chunk.version = next_version();
         let bytes_before = chunk.stats.approx_bytes;
         let rows_before = chunk.stats.rollup_rows;
 

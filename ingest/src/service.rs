@@ -68,7 +68,7 @@
 //! and a new parser, and the body is parsed again. Requests parsed by the
 //! older parser in the meantime lack only fields they did not have.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, RwLock, Weak};
@@ -79,7 +79,6 @@ use strata_query::open_segments::OpenSegments;
 use strata_query::snapshot::{ChunkTables, DataSourceSnapshot};
 use strata_query::table::TableSource;
 use strata_storage::catalog::{Catalog, CatalogError, Publish, SegmentDescriptor};
-use strata_storage::segment::TableKind;
 use strata_storage::segment::schema::SchemaError;
 use strata_storage::spec::{DataSourceSpec, Dimension, SpecError};
 use strata_storage::time::{Interval, Millis};
@@ -282,6 +281,10 @@ struct DataSourceIngest {
     compactions: AtomicU64,
     /// The published segments queries have opened, kept open for the next.
     open_segments: Arc<OpenSegments>,
+    /// The tables of the real-time chunks the last read view held, by
+    /// chunk start and [version](TimeChunk::version): a chunk that has not
+    /// changed since is not built again, nor its full-text index.
+    chunk_tables: Mutex<HashMap<(Millis, u64), Arc<ChunkTables>>>,
 }
 
 impl DataSourceIngest {
@@ -868,17 +871,23 @@ impl IngestService {
             .iter()
             .map(|frozen| (frozen.spec(), frozen.chunk()))
             .chain(index.chunks().map(|chunk| (index.spec(), chunk)));
+        let mut built = ingest
+            .chunk_tables
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let mut kept = HashMap::with_capacity(built.len());
         let mut realtime = Vec::new();
         for (spec, chunk) in chunks {
-            let mut tables = ChunkTables::default();
-            for table in chunk_tables(spec, chunk)? {
-                match table.kind() {
-                    TableKind::Events => tables.events = Some(table),
-                    TableKind::Rollup => tables.rollup = Some(table),
-                }
-            }
+            let key = (chunk.interval().start(), chunk.version());
+            let tables = match built.remove(&key) {
+                Some(tables) => tables,
+                None => Arc::new(ChunkTables::of(chunk_tables(spec, chunk)?)),
+            };
+            kept.insert(key, Arc::clone(&tables));
             realtime.push(tables);
         }
+        *built = kept;
+        drop(built);
         let published: Vec<PathBuf> = state
             .segments
             .iter()
@@ -1198,6 +1207,7 @@ fn open_datasource(
         segments_published: AtomicU64::new(0),
         compactions: AtomicU64::new(0),
         open_segments: Arc::new(OpenSegments::new()),
+        chunk_tables: Mutex::new(HashMap::new()),
     })
 }
 

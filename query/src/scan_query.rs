@@ -78,6 +78,12 @@ pub struct ScanResult {
     /// The name of each value of a row, in order.
     pub columns: Vec<String>,
     pub rows: Vec<ScanRow>,
+    /// The rows the plan selected in the tables the scan read: every row it
+    /// selects when [`complete`](Self::complete), a lower bound otherwise.
+    pub matched: u64,
+    /// Whether the scan read every table, rather than stopping once the
+    /// rows it returns were certain.
+    pub complete: bool,
 }
 
 /// One returned row.
@@ -115,6 +121,12 @@ pub enum ScanError {
         table: &'static str,
         problem: String,
     },
+    #[error("opening segment {}: {source}", dir.display())]
+    OpenSegment {
+        dir: std::path::PathBuf,
+        #[source]
+        source: strata_storage::segment::SegmentError,
+    },
     #[error(transparent)]
     Stopped(#[from] QueryStopped),
 }
@@ -124,7 +136,9 @@ impl ScanError {
     /// server's fault, not the plan's.
     pub fn is_table_damage(&self) -> bool {
         match self {
-            ScanError::Table(_) | ScanError::DamagedColumn { .. } => true,
+            ScanError::Table(_)
+            | ScanError::DamagedColumn { .. }
+            | ScanError::OpenSegment { .. } => true,
             ScanError::Select(error) => error.is_table_damage(),
             _ => false,
         }
@@ -153,20 +167,101 @@ pub fn scan_with_limits(
         .iter()
         .filter_map(|set| set.events.or(set.rollup))
         .collect();
-    let columns = match &plan.columns {
-        Some(columns) => columns.clone(),
-        None => default_columns(spec, &tables),
-    };
+    let ranges = tables.iter().map(|table| table.time_range()).collect();
+    let tables = ScanTables::new(ranges, |index| Ok(tables.get(index).copied()));
+    scan_tables(plan, spec, &tables, limits)
+}
+
+/// The tables a scan may read, each known by the time range it can hold
+/// before it is opened, so that a table the scan does not need is never
+/// opened: a segment left out by a needle search costs nothing.
+pub struct ScanTables<'a> {
+    ranges: Vec<Option<(Millis, Millis)>>,
+    open: Box<dyn Fn(usize) -> Result<Option<&'a dyn TableSource>, ScanError> + 'a>,
+}
+
+impl<'a> ScanTables<'a> {
+    /// Tables `0..ranges.len()`: table `i` holds rows within `ranges[i]`
+    /// (`None`: any time) and `open(i)` gives it — `None` when it turns out
+    /// to have no table to scan. `open` may be called more than once for a
+    /// table and must then give the same one.
+    pub fn new(
+        ranges: Vec<Option<(Millis, Millis)>>,
+        open: impl Fn(usize) -> Result<Option<&'a dyn TableSource>, ScanError> + 'a,
+    ) -> Self {
+        ScanTables {
+            ranges,
+            open: Box::new(open),
+        }
+    }
+}
+
+/// The tables of a [`ScanTables`] opened so far.
+struct OpenedTables<'s, 'a> {
+    tables: &'s ScanTables<'a>,
+    opened: Vec<Option<&'a dyn TableSource>>,
+}
+
+impl<'s, 'a> OpenedTables<'s, 'a> {
+    fn new(tables: &'s ScanTables<'a>) -> Self {
+        OpenedTables {
+            tables,
+            opened: vec![None; tables.ranges.len()],
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.opened.len()
+    }
+
+    /// The time range table `index` can hold, known before it is opened.
+    fn range(&self, index: usize) -> Option<(Millis, Millis)> {
+        self.tables.ranges.get(index).copied().flatten()
+    }
+
+    fn open(&mut self, index: usize) -> Result<Option<&'a dyn TableSource>, ScanError> {
+        if let Some(Some(table)) = self.opened.get(index) {
+            return Ok(Some(*table));
+        }
+        let table = (self.tables.open)(index)?;
+        if let Some(slot) = self.opened.get_mut(index) {
+            *slot = table;
+        }
+        Ok(table)
+    }
+
+    fn every_opened(&self) -> Vec<&'a dyn TableSource> {
+        self.opened.iter().flatten().copied().collect()
+    }
+}
+
+/// [`scan_with_limits`] over tables opened only as the scan reads them.
+pub fn scan_tables(
+    plan: &ScanPlan,
+    spec: &DataSourceSpec,
+    tables: &ScanTables<'_>,
+    limits: &QueryLimits,
+) -> Result<ScanResult, ScanError> {
+    let mut opened = OpenedTables::new(tables);
     let wanted = plan.limit.map(|limit| plan.offset.saturating_add(limit));
-    let mut picks = match plan.order {
-        ScanOrder::None => pick_in_storage_order(plan, &tables, wanted, limits)?,
+    let mut chosen = match plan.order {
+        ScanOrder::None => pick_in_storage_order(plan, &mut opened, wanted, limits)?,
         ScanOrder::Ascending | ScanOrder::Descending => {
-            pick_by_time(plan, &tables, wanted, limits)?
+            pick_by_time(plan, &mut opened, wanted, limits)?
         }
     };
-    picks.drain(..plan.offset.min(picks.len()));
-    let rows = read_rows(&picks, &tables, spec, &columns, limits)?;
-    Ok(ScanResult { columns, rows })
+    let columns = match &plan.columns {
+        Some(columns) => columns.clone(),
+        None => default_columns(spec, &opened.every_opened()),
+    };
+    chosen.picks.drain(..plan.offset.min(chosen.picks.len()));
+    let rows = read_rows(&chosen.picks, &opened.opened, spec, &columns, limits)?;
+    Ok(ScanResult {
+        columns,
+        rows,
+        matched: chosen.matched,
+        complete: chosen.complete,
+    })
 }
 
 /// A selected row: which table, which row of it, and its time.
@@ -175,6 +270,15 @@ struct Pick {
     time: Millis,
     table: usize,
     row: u32,
+}
+
+/// The rows chosen, and what was learned on the way of the rows matched.
+struct Chosen {
+    picks: Vec<Pick>,
+    /// Rows selected in the tables read.
+    matched: u64,
+    /// Whether every table was read.
+    complete: bool,
 }
 
 /// Whether the chosen rows' positions are within the memory budget.
@@ -192,37 +296,48 @@ fn picks_bytes(picks: &[Pick]) -> u64 {
 /// The rows of each table in turn, until `wanted` are chosen.
 fn pick_in_storage_order(
     plan: &ScanPlan,
-    tables: &[&dyn TableSource],
+    tables: &mut OpenedTables<'_, '_>,
     wanted: Option<usize>,
     limits: &QueryLimits,
-) -> Result<Vec<Pick>, ScanError> {
-    let mut picks = Vec::new();
-    for (index, table) in tables.iter().enumerate() {
-        let remaining = wanted.map_or(usize::MAX, |wanted| wanted.saturating_sub(picks.len()));
+) -> Result<Chosen, ScanError> {
+    let mut chosen = Chosen {
+        picks: Vec::new(),
+        matched: 0,
+        complete: true,
+    };
+    for index in 0..tables.len() {
+        let remaining = wanted.map_or(usize::MAX, |wanted| {
+            wanted.saturating_sub(chosen.picks.len())
+        });
         if remaining == 0 {
+            chosen.complete = false;
             break;
         }
         limits.check()?;
-        let (selected, times) = select(plan, *table)?;
-        picks.extend(
+        let Some(table) = tables.open(index)? else {
+            continue;
+        };
+        let (selected, times) = select(plan, table)?;
+        chosen.matched += selected.len();
+        chosen.picks.extend(
             selected
                 .iter()
                 .take(remaining)
                 .filter_map(|row| pick(index, row, &times)),
         );
-        check_picks_memory(&picks, limits)?;
+        check_picks_memory(&chosen.picks, limits)?;
     }
-    Ok(picks)
+    Ok(chosen)
 }
 
 /// Every table's selected rows ranked by time, keeping only the best
 /// `wanted` positions as tables are read.
 fn pick_by_time(
     plan: &ScanPlan,
-    tables: &[&dyn TableSource],
+    tables: &mut OpenedTables<'_, '_>,
     wanted: Option<usize>,
     limits: &QueryLimits,
-) -> Result<Vec<Pick>, ScanError> {
+) -> Result<Chosen, ScanError> {
     let descending = plan.order == ScanOrder::Descending;
     let rank = |a: &Pick, b: &Pick| -> Ordering {
         let by_time = if descending {
@@ -234,64 +349,78 @@ fn pick_by_time(
     };
     // The best time a table can offer: its newest row's (descending) or its
     // oldest's; a table that does not know its range may offer any.
-    let best_time = |table: &dyn TableSource| -> Option<Millis> {
-        table
-            .time_range()
-            .map(|(oldest, newest)| if descending { newest } else { oldest })
+    let best_time = |range: Option<(Millis, Millis)>| -> Option<Millis> {
+        range.map(|(oldest, newest)| if descending { newest } else { oldest })
     };
     // Tables that may hold the best rows are read first, so that the rows
-    // wanted are certain sooner and the tables left need not be read.
+    // wanted are certain sooner and the tables left need not be opened.
     let mut order: Vec<usize> = (0..tables.len()).collect();
-    order.sort_by_key(|&index| {
-        let best = tables.get(index).and_then(|table| best_time(*table));
-        match best {
-            None => (0, 0),
-            Some(time) if descending => (1, time.saturating_neg()),
-            Some(time) => (1, time),
-        }
+    order.sort_by_key(|&index| match best_time(tables.range(index)) {
+        None => (0, 0),
+        Some(time) if descending => (1, time.saturating_neg()),
+        Some(time) => (1, time),
     });
-    let mut picks = Vec::new();
-    for index in order {
-        let Some(table) = tables.get(index) else {
-            continue;
+    let mut chosen = Chosen {
+        picks: Vec::new(),
+        matched: 0,
+        complete: true,
+    };
+    // Whether the rows kept are certain against a table offering `offered`:
+    // strictly better, as a row of the same time in another table could
+    // still rank first by storage order.
+    let certain_against = |picks: &mut Vec<Pick>, offered: Option<Millis>| -> bool {
+        let (Some(wanted), Some(offered)) = (wanted, offered) else {
+            return false;
         };
-        if let (Some(wanted), Some(offered)) = (wanted, best_time(*table))
-            && wanted > 0
-            && picks.len() >= wanted
-        {
-            picks.sort_unstable_by(rank);
-            picks.truncate(wanted);
-            // Strictly better: a row of the same time in another table
-            // could still rank first by storage order.
-            let certain = picks.last().is_some_and(|worst: &Pick| {
-                if descending {
-                    worst.time > offered
-                } else {
-                    worst.time < offered
-                }
-            });
-            if certain {
-                break;
+        if wanted == 0 || picks.len() < wanted {
+            return false;
+        }
+        picks.sort_unstable_by(rank);
+        picks.truncate(wanted);
+        picks.last().is_some_and(|worst: &Pick| {
+            if descending {
+                worst.time > offered
+            } else {
+                worst.time < offered
             }
+        })
+    };
+    for index in order {
+        // The tables are in order of what they may offer: none after a
+        // table the rows kept beat can offer better.
+        if certain_against(&mut chosen.picks, best_time(tables.range(index))) {
+            chosen.complete = false;
+            break;
         }
         limits.check()?;
-        let (selected, times) = select(plan, *table)?;
-        picks.extend(selected.iter().filter_map(|row| pick(index, row, &times)));
+        let Some(table) = tables.open(index)? else {
+            continue;
+        };
+        // Opened, a table may know a narrower range than it was listed with.
+        if certain_against(&mut chosen.picks, best_time(table.time_range())) {
+            chosen.complete = false;
+            continue;
+        }
+        let (selected, times) = select(plan, table)?;
+        chosen.matched += selected.len();
+        chosen
+            .picks
+            .extend(selected.iter().filter_map(|row| pick(index, row, &times)));
         // Cutting back only when twice the limit is held keeps the cost of
         // sorting linear in the rows read.
         if let Some(wanted) = wanted
-            && picks.len() > wanted.saturating_mul(2).max(1024)
+            && chosen.picks.len() > wanted.saturating_mul(2).max(1024)
         {
-            picks.sort_unstable_by(rank);
-            picks.truncate(wanted);
+            chosen.picks.sort_unstable_by(rank);
+            chosen.picks.truncate(wanted);
         }
-        check_picks_memory(&picks, limits)?;
+        check_picks_memory(&chosen.picks, limits)?;
     }
-    picks.sort_unstable_by(rank);
+    chosen.picks.sort_unstable_by(rank);
     if let Some(wanted) = wanted {
-        picks.truncate(wanted);
+        chosen.picks.truncate(wanted);
     }
-    Ok(picks)
+    Ok(chosen)
 }
 
 fn select(
@@ -308,28 +437,21 @@ fn pick(table: usize, row: u32, times: &[Millis]) -> Option<Pick> {
     Some(Pick { time, table, row })
 }
 
-/// `__time`, the spec's dimensions that some table has, the spec's metrics
-/// that some table has (an events table has every one, see
-/// [Metrics of one event](self#metrics-of-one-event)), then the rollup
-/// tables' other columns in the order they list them.
+/// `__time`, the spec's dimensions, the spec's metrics (an events table has
+/// every one, see [Metrics of one event](self#metrics-of-one-event)), then
+/// the other columns of the rollup tables read, in the order they list them.
+/// The list does not depend on which tables a scan opened, but for those
+/// last columns: a table left unread returns no row.
 fn default_columns(spec: &DataSourceSpec, tables: &[&dyn TableSource]) -> Vec<String> {
-    let has = |name: &str| {
-        tables
-            .iter()
-            .any(|table| table.schema().position(name).is_some())
-    };
-    let events = tables.iter().any(|table| table.kind() == TableKind::Events);
     let mut columns = vec![TIME_COLUMN.to_owned()];
-    columns.extend(
-        spec.dimensions()
-            .iter()
-            .map(|dimension| dimension.name())
-            .filter(|name| has(name))
-            .map(str::to_owned),
-    );
-    for metric in spec.metrics() {
-        if (events || has(metric.name())) && !columns.iter().any(|c| c == metric.name()) {
-            columns.push(metric.name().to_owned());
+    let spec_columns = spec
+        .dimensions()
+        .iter()
+        .map(|dimension| dimension.name())
+        .chain(spec.metrics().iter().map(|metric| metric.name()));
+    for name in spec_columns {
+        if !columns.iter().any(|c| c == name) {
+            columns.push(name.to_owned());
         }
     }
     for table in tables
@@ -360,7 +482,7 @@ enum Source {
 /// read once, and only for the tables holding a picked row.
 fn read_rows(
     picks: &[Pick],
-    tables: &[&dyn TableSource],
+    tables: &[Option<&dyn TableSource>],
     spec: &DataSourceSpec,
     columns: &[String],
     limits: &QueryLimits,
@@ -379,7 +501,7 @@ fn read_rows(
     let mut bytes = picks_bytes(picks) + (rows.len() * size_of::<ScanRow>()) as u64;
     for (table_index, positions) in by_table {
         limits.check()?;
-        let Some(table) = tables.get(table_index) else {
+        let Some(Some(table)) = tables.get(table_index) else {
             continue;
         };
         let sources = columns

@@ -17,7 +17,7 @@
 //! selects ([`DataSourceSnapshot::filtered_time_bounds`]) select the rows of
 //! each table as any query does and read `__time` for the selected rows only.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use strata_storage::catalog::{Catalog, DataSourceState, SegmentId};
 use strata_storage::segment::{Segment, SegmentError, TableKind};
@@ -27,7 +27,7 @@ use crate::mem_table::MemTable;
 use crate::open_segments::OpenSegments;
 use crate::plan::{Filter, QueryPlan, ResultRow, ScanPlan, SearchPlan};
 use crate::query_limits::{QueryLimits, QueryStopped};
-use crate::scan_query::{ScanError, ScanResult, scan_with_limits};
+use crate::scan_query::{ScanError, ScanResult, ScanTables, scan_tables};
 use crate::search_query::{SearchBucket, SearchError, search};
 use crate::segment_table::SegmentTable;
 use crate::select::{SelectError, check_fulltext, select_rows};
@@ -39,8 +39,9 @@ use strata_storage::time::{Interval, Millis};
 pub struct DataSourceSnapshot {
     /// The spec, the visible segments and the offsets.
     pub state: Arc<DataSourceState>,
-    /// The tables of each chunk still in the real-time index.
-    pub realtime: Vec<ChunkTables>,
+    /// The tables of each chunk still in the real-time index, shared with
+    /// the other queries that read the chunk at the same version.
+    pub realtime: Vec<Arc<ChunkTables>>,
     /// The datasource's segments already open, shared with other queries.
     pub open_segments: Arc<OpenSegments>,
 }
@@ -50,6 +51,20 @@ pub struct DataSourceSnapshot {
 pub struct ChunkTables {
     pub events: Option<MemTable>,
     pub rollup: Option<MemTable>,
+}
+
+impl ChunkTables {
+    /// The chunk's `tables`, each put in its place by its kind.
+    pub fn of(tables: impl IntoIterator<Item = MemTable>) -> ChunkTables {
+        let mut chunk = ChunkTables::default();
+        for table in tables {
+            match table.kind() {
+                TableKind::Events => chunk.events = Some(table),
+                TableKind::Rollup => chunk.rollup = Some(table),
+            }
+        }
+        chunk
+    }
 }
 
 /// Why a query of a snapshot failed.
@@ -197,7 +212,10 @@ impl DataSourceSnapshot {
     }
 
     /// Scans `plan` over the segments whose interval meets the plan's
-    /// intervals, and over every real-time chunk, within `limits`.
+    /// intervals, and over every real-time chunk, within `limits`. A
+    /// segment is opened only when the scan reads it: a scan ordered by time
+    /// with a limit leaves unopened the segments it knows, from their
+    /// intervals alone, cannot hold a row it returns.
     pub fn scan(
         &self,
         plan: &ScanPlan,
@@ -205,11 +223,62 @@ impl DataSourceSnapshot {
         limits: &QueryLimits,
     ) -> Result<ScanResult, QueryError> {
         self.check_fulltext(plan.filter.iter())?;
-        Ok(
-            self.with_table_sets(&plan.intervals, catalog, limits, |sets| {
-                scan_with_limits(plan, &self.state.spec, sets, limits)
-            })??,
-        )
+        let segments: Vec<&SegmentId> = self
+            .state
+            .segments
+            .iter()
+            .map(|segment| &segment.id)
+            .filter(|id| meets(&plan.intervals, id.interval()))
+            .collect();
+        let opened: Vec<OnceLock<Arc<Segment>>> =
+            segments.iter().map(|_| OnceLock::new()).collect();
+        let segment_tables: Vec<OnceLock<Option<SegmentTable<'_>>>> =
+            segments.iter().map(|_| OnceLock::new()).collect();
+        let realtime: Vec<&dyn TableSource> = self
+            .realtime
+            .iter()
+            .filter_map(|chunk| chunk.events.as_ref().or(chunk.rollup.as_ref()))
+            .map(|table| table as &dyn TableSource)
+            .collect();
+        let ranges = segments
+            .iter()
+            .map(|id| {
+                let interval = id.interval();
+                Some((interval.start(), interval.end().saturating_sub(1)))
+            })
+            .chain(realtime.iter().map(|table| table.time_range()))
+            .collect();
+        let open = |index: usize| -> Result<Option<&dyn TableSource>, ScanError> {
+            let (Some(id), Some(segment_slot), Some(table_slot)) = (
+                segments.get(index),
+                opened.get(index),
+                segment_tables.get(index),
+            ) else {
+                let chunk = index.checked_sub(segments.len());
+                return Ok(chunk.and_then(|chunk| realtime.get(chunk)).copied());
+            };
+            let segment = match segment_slot.get() {
+                Some(segment) => segment,
+                None => {
+                    limits.check()?;
+                    let dir = catalog.segment_dir(id);
+                    let segment = self
+                        .open_segments
+                        .open(&dir)
+                        .map_err(|source| ScanError::OpenSegment { dir, source })?;
+                    segment_slot.get_or_init(|| segment)
+                }
+            };
+            let table = table_slot.get_or_init(|| {
+                segment
+                    .table(TableKind::Events)
+                    .or_else(|| segment.table(TableKind::Rollup))
+                    .map(SegmentTable::new)
+            });
+            Ok(table.as_ref().map(|table| table as &dyn TableSource))
+        };
+        let tables = ScanTables::new(ranges, open);
+        Ok(scan_tables(plan, &self.state.spec, &tables, limits)?)
     }
 
     /// Searches `plan` over the segments whose interval meets the plan's
@@ -266,10 +335,7 @@ impl DataSourceSnapshot {
             .state
             .segments
             .iter()
-            .filter(|segment| {
-                let interval = segment.id.interval();
-                intervals.iter().any(|wanted| wanted.overlaps(&interval))
-            })
+            .filter(|segment| meets(intervals, segment.id.interval()))
             .map(|segment| {
                 limits.check()?;
                 self.open_segment(&segment.id, catalog)
@@ -297,4 +363,9 @@ impl DataSourceSnapshot {
             .collect();
         Ok(read(&sets))
     }
+}
+
+/// Whether `interval` meets any of `intervals`.
+fn meets(intervals: &[Interval], interval: Interval) -> bool {
+    intervals.iter().any(|wanted| wanted.overlaps(&interval))
 }

@@ -583,3 +583,116 @@ fn a_read_view_holds_every_event_once_before_and_after_a_persist() {
     assert!(!view.state.segments.is_empty() && !view.realtime.is_empty());
     assert_eq!(sums(&view), (first.0 + second.0, first.1 + second.1));
 }
+
+#[test]
+fn read_views_share_a_chunks_tables_until_the_chunk_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let catalog: Arc<dyn Catalog> = Arc::new(FileCatalog::open(dir.path()).unwrap());
+    let service = open(dir.path(), catalog);
+    service.create_datasource(spec()).unwrap();
+    service.ingest("web", body(10, 0).as_bytes(), None).unwrap();
+    let rows = |view: &DataSourceSnapshot| -> usize {
+        view.realtime
+            .iter()
+            .filter_map(|chunk| chunk.rollup.as_ref())
+            .map(|table| table.rows())
+            .sum()
+    };
+    let first = service.read_view("web").unwrap();
+    let again = service.read_view("web").unwrap();
+    assert_eq!(first.realtime.len(), 2);
+    for (a, b) in first.realtime.iter().zip(&again.realtime) {
+        assert!(Arc::ptr_eq(a, b), "an unchanged chunk is built once");
+    }
+    // An event into the second day changes that chunk only.
+    let line = format!(
+        "{{\"ts\": {}, \"host\": \"new\", \"status\": 200, \"bytes\": 1}}\n",
+        JAN_1 + 86_400_000
+    );
+    service.ingest("web", line.as_bytes(), None).unwrap();
+    let after = service.read_view("web").unwrap();
+    assert_eq!(
+        rows(&after),
+        rows(&first) + 1,
+        "the next view sees the event"
+    );
+    let shared = first
+        .realtime
+        .iter()
+        .zip(&after.realtime)
+        .filter(|(a, b)| Arc::ptr_eq(a, b))
+        .count();
+    assert_eq!(shared, 1);
+}
+
+#[test]
+fn a_scan_by_time_opens_only_the_segments_that_can_hold_its_rows() {
+    use strata_query::plan::{Filter, ScanOrder, ScanPlan};
+    use strata_query::query_limits::QueryLimits;
+
+    let raw = SPEC.replace(r#""rollup": true"#, r#""rollup": false"#);
+    let dir = tempfile::tempdir().unwrap();
+    let catalog: Arc<dyn Catalog> = Arc::new(FileCatalog::open(dir.path()).unwrap());
+    let service = open(dir.path(), catalog.clone());
+    service
+        .create_datasource(DataSourceSpec::from_json(&raw).unwrap())
+        .unwrap();
+    // Ten events a day over five days; the one on host `needle` on the first.
+    let days = 5;
+    let lines: String = (0..days * 10)
+        .map(|i| {
+            let ts = JAN_1 + (i / 10) * 86_400_000 + (i % 10) * 1_000;
+            let host = if i == 3 { "needle" } else { "h" };
+            format!("{{\"ts\": {ts}, \"host\": \"{host}\", \"status\": 200, \"bytes\": {i}}}\n")
+        })
+        .collect();
+    service.ingest("web", lines.as_bytes(), None).unwrap();
+    service.persist("web").unwrap();
+    let plan = |order, limit, filter| ScanPlan {
+        datasource: "web".into(),
+        intervals: vec![Interval::ETERNITY],
+        filter,
+        columns: Some(vec!["__time".into(), "bytes".into()]),
+        order,
+        limit: Some(limit),
+        offset: 0,
+    };
+    let scan = |plan: &ScanPlan| {
+        let view = service.read_view("web").unwrap();
+        assert_eq!(view.state.segments.len(), days as usize);
+        view.open_segments.retain(std::iter::empty());
+        let result = view
+            .scan(plan, catalog.as_ref(), &QueryLimits::unlimited())
+            .unwrap();
+        (result, view.open_segments.len())
+    };
+
+    let (newest, opened) = scan(&plan(ScanOrder::Descending, 3, None));
+    let times: Vec<Millis> = newest.rows.iter().map(|row| row.time).collect();
+    let last_day = JAN_1 + (days - 1) * 86_400_000;
+    assert_eq!(
+        times,
+        [last_day + 9_000, last_day + 8_000, last_day + 7_000]
+    );
+    assert_eq!((opened, newest.complete, newest.matched), (1, false, 10));
+
+    let (oldest, opened) = scan(&plan(ScanOrder::Ascending, 12, None));
+    assert_eq!(
+        oldest.rows.last().map(|row| row.time),
+        Some(JAN_1 + 86_400_000 + 1_000)
+    );
+    assert_eq!((opened, oldest.complete), (2, false));
+
+    // A needle in the oldest segment: every segment is read, the count exact.
+    let needle = Filter::Equals {
+        column: "host".into(),
+        value: Some("needle".into()),
+    };
+    let (found, opened) = scan(&plan(ScanOrder::Descending, 3, Some(needle)));
+    assert_eq!(found.rows.len(), 1);
+    assert_eq!(found.rows[0].time, JAN_1 + 3_000);
+    assert_eq!(
+        (opened, found.complete, found.matched),
+        (days as usize, true, 1)
+    );
+}

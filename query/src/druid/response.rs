@@ -367,7 +367,7 @@ pub fn render_scan(query: &super::ScanQuery, result: &crate::scan_query::ScanRes
     }])
 }
 
-fn scan_value_json(value: &crate::scan_query::ScanValue) -> Value {
+pub(crate) fn scan_value_json(value: &crate::scan_query::ScanValue) -> Value {
     use crate::scan_query::ScanValue;
     match value {
         ScanValue::Null => Value::Null,
@@ -441,6 +441,8 @@ mod scan_tests {
                     ScanValue::Bytes(b"hi!?".to_vec()),
                 ],
             }],
+            matched: 1,
+            complete: true,
         };
         assert_eq!(
             render_scan(&query(ScanResultFormat::List), &result),
@@ -455,6 +457,8 @@ mod scan_tests {
         let empty = ScanResult {
             columns: vec!["__time".into()],
             rows: Vec::new(),
+            matched: 0,
+            complete: true,
         };
         assert_eq!(
             render_scan(&query(ScanResultFormat::List), &empty),
