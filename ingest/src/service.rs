@@ -77,7 +77,6 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use strata_query::open_segments::OpenSegments;
 use strata_query::snapshot::{ChunkTables, DataSourceSnapshot};
-use strata_query::table::TableSource;
 use strata_storage::catalog::{Catalog, CatalogError, Publish, SegmentDescriptor};
 use strata_storage::segment::schema::SchemaError;
 use strata_storage::spec::{DataSourceSpec, Dimension, SpecError};

@@ -28,6 +28,8 @@
 //!   time or not, cut by an offset and a limit;
 //! - [`search_query`] — a search plan: the dimension values that match a
 //!   text, with how many events hold each;
+//! - [`text_search`] — the native search endpoint's request and answer: a
+//!   full-text scan, newest first, with totals and highlighted fragments;
 //! - [`query_limits`] — the deadline, memory budget and cancel flag a
 //!   running query checks as it goes.
 
@@ -44,3 +46,4 @@ pub mod segment_table;
 pub mod select;
 pub mod snapshot;
 pub mod table;
+pub mod text_search;

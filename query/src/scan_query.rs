@@ -60,6 +60,7 @@
 
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
+use std::ops::Range;
 
 use roaring::RoaringBitmap;
 use strata_storage::segment::{TIME_COLUMN, TableKind};
@@ -69,7 +70,7 @@ use strata_storage::time::Millis;
 use crate::execute::TableSet;
 use crate::plan::{ScanOrder, ScanPlan};
 use crate::query_limits::{QueryLimits, QueryStopped};
-use crate::select::{SelectError, select_rows_at};
+use crate::select::{SelectError, select_rows};
 use crate::table::{ColumnValues, TableError, TableSource};
 
 /// The rows a scan returns, in order.
@@ -177,8 +178,11 @@ pub fn scan_with_limits(
 /// opened: a segment left out by a needle search costs nothing.
 pub struct ScanTables<'a> {
     ranges: Vec<Option<(Millis, Millis)>>,
-    open: Box<dyn Fn(usize) -> Result<Option<&'a dyn TableSource>, ScanError> + 'a>,
+    open: Box<OpenTable<'a>>,
 }
+
+/// Gives table `i` of a [`ScanTables`], opening it if need be.
+type OpenTable<'a> = dyn Fn(usize) -> Result<Option<&'a dyn TableSource>, ScanError> + 'a;
 
 impl<'a> ScanTables<'a> {
     /// Tables `0..ranges.len()`: table `i` holds rows within `ranges[i]`
@@ -317,14 +321,12 @@ fn pick_in_storage_order(
         let Some(table) = tables.open(index)? else {
             continue;
         };
-        let (selected, times) = select(plan, table)?;
+        let selected = select(plan, table)?;
         chosen.matched += selected.len();
-        chosen.picks.extend(
-            selected
-                .iter()
-                .take(remaining)
-                .filter_map(|row| pick(index, row, &times)),
-        );
+        let mut reader = TimeReader::new(table);
+        for row in selected.iter().take(remaining) {
+            chosen.picks.push(reader.pick(index, row)?);
+        }
         check_picks_memory(&chosen.picks, limits)?;
     }
     Ok(chosen)
@@ -401,11 +403,20 @@ fn pick_by_time(
             chosen.complete = false;
             continue;
         }
-        let (selected, times) = select(plan, table)?;
+        let selected = select(plan, table)?;
         chosen.matched += selected.len();
-        chosen
-            .picks
-            .extend(selected.iter().filter_map(|row| pick(index, row, &times)));
+        match wanted {
+            // Rows in time order: the best are at one end of the table.
+            Some(wanted) if table.rows_in_time_order() => chosen
+                .picks
+                .extend(edge_picks(table, index, &selected, wanted, descending)?),
+            _ => {
+                let mut reader = TimeReader::new(table);
+                for row in &selected {
+                    chosen.picks.push(reader.pick(index, row)?);
+                }
+            }
+        }
         // Cutting back only when twice the limit is held keeps the cost of
         // sorting linear in the rows read.
         if let Some(wanted) = wanted
@@ -423,18 +434,90 @@ fn pick_by_time(
     Ok(chosen)
 }
 
-fn select(
-    plan: &ScanPlan,
-    table: &dyn TableSource,
-) -> Result<(RoaringBitmap, Vec<Millis>), ScanError> {
-    let times = table.read_time()?;
-    let selected = select_rows_at(table, &times, &plan.intervals, plan.filter.as_ref())?;
-    Ok((selected, times))
+fn select(plan: &ScanPlan, table: &dyn TableSource) -> Result<RoaringBitmap, ScanError> {
+    Ok(select_rows(table, &plan.intervals, plan.filter.as_ref())?)
 }
 
-fn pick(table: usize, row: u32, times: &[Millis]) -> Option<Pick> {
-    let time = *times.get(row as usize)?;
-    Some(Pick { time, table, row })
+/// Reads the `__time` of single rows, decoding only the row blocks that
+/// hold them (the last one read is kept): a scan needs the times of the
+/// rows it may return, not of every row a table holds.
+struct TimeReader<'t> {
+    table: &'t dyn TableSource,
+    blocks: Vec<Range<usize>>,
+    block: Range<usize>,
+    times: Vec<Millis>,
+}
+
+impl<'t> TimeReader<'t> {
+    fn new(table: &'t dyn TableSource) -> Self {
+        TimeReader {
+            table,
+            blocks: table.row_blocks(),
+            block: 0..0,
+            times: Vec::new(),
+        }
+    }
+
+    fn time(&mut self, row: u32) -> Result<Millis, ScanError> {
+        let row = row as usize;
+        if !self.block.contains(&row) {
+            let index = self.blocks.partition_point(|block| block.end <= row);
+            self.block = match self.blocks.get(index) {
+                Some(block) if block.contains(&row) => block.clone(),
+                _ => row..row + 1,
+            };
+            self.times = self.table.read_time_range(self.block.clone())?;
+        }
+        self.times
+            .get(row - self.block.start)
+            .copied()
+            .ok_or_else(|| ScanError::DamagedColumn {
+                column: TIME_COLUMN.to_owned(),
+                table: self.table.kind().name(),
+                problem: format!("rows {:?} read back {} times", self.block, self.times.len()),
+            })
+    }
+
+    fn pick(&mut self, table: usize, row: u32) -> Result<Pick, ScanError> {
+        Ok(Pick {
+            time: self.time(row)?,
+            table,
+            row,
+        })
+    }
+}
+
+/// The picks of `selected` rows that may be among the `wanted` best of a
+/// table whose rows are in time order: the last `wanted` (descending) or the
+/// first, and past them the rows of the same time as the last taken, which
+/// storage order may rank before it.
+fn edge_picks(
+    table: &dyn TableSource,
+    index: usize,
+    selected: &RoaringBitmap,
+    wanted: usize,
+    descending: bool,
+) -> Result<Vec<Pick>, ScanError> {
+    let mut rows: Box<dyn Iterator<Item = u32>> = if descending {
+        Box::new(selected.iter().rev())
+    } else {
+        Box::new(selected.iter())
+    };
+    let mut reader = TimeReader::new(table);
+    let mut picks = Vec::with_capacity(wanted.min(selected.len() as usize));
+    for row in rows.by_ref().take(wanted) {
+        picks.push(reader.pick(index, row)?);
+    }
+    if let Some(edge) = picks.last().map(|pick| pick.time) {
+        for row in rows {
+            let pick = reader.pick(index, row)?;
+            if pick.time != edge {
+                break;
+            }
+            picks.push(pick);
+        }
+    }
+    Ok(picks)
 }
 
 /// `__time`, the spec's dimensions, the spec's metrics (an events table has
@@ -487,9 +570,22 @@ fn read_rows(
     columns: &[String],
     limits: &QueryLimits,
 ) -> Result<Vec<ScanRow>, ScanError> {
-    let mut by_table: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    // Grouped by table and row block, so that each column is decoded over
+    // the blocks that hold a returned row only.
+    let mut by_block: BTreeMap<(usize, usize), Vec<usize>> = BTreeMap::new();
+    let mut blocks: BTreeMap<usize, Vec<Range<usize>>> = BTreeMap::new();
     for (position, pick) in picks.iter().enumerate() {
-        by_table.entry(pick.table).or_default().push(position);
+        let Some(Some(table)) = tables.get(pick.table) else {
+            continue;
+        };
+        let table_blocks = blocks
+            .entry(pick.table)
+            .or_insert_with(|| table.row_blocks());
+        let block = table_blocks.partition_point(|block| block.end <= pick.row as usize);
+        by_block
+            .entry((pick.table, block))
+            .or_default()
+            .push(position);
     }
     let mut rows: Vec<ScanRow> = picks
         .iter()
@@ -499,21 +595,27 @@ fn read_rows(
         })
         .collect();
     let mut bytes = picks_bytes(picks) + (rows.len() * size_of::<ScanRow>()) as u64;
-    for (table_index, positions) in by_table {
+    for ((table_index, block), positions) in by_block {
         limits.check()?;
-        let Some(Some(table)) = tables.get(table_index) else {
+        let (Some(Some(table)), Some(range)) = (
+            tables.get(table_index),
+            blocks
+                .get(&table_index)
+                .and_then(|blocks| blocks.get(block)),
+        ) else {
             continue;
         };
         let sources = columns
             .iter()
-            .map(|name| read_source(*table, spec, name))
+            .map(|name| read_source(*table, spec, name, range.clone()))
             .collect::<Result<Vec<_>, _>>()?;
         for position in positions {
             let (Some(pick), Some(row)) = (picks.get(position), rows.get_mut(position)) else {
                 continue;
             };
+            let at = pick.row as usize - range.start;
             for (source, name) in sources.iter().zip(columns) {
-                let value = value_at(source, pick, name, table.kind().name())?;
+                let value = value_at(source, pick.time, at, name, table.kind().name())?;
                 bytes += value_bytes(&value);
                 row.values.push(value);
             }
@@ -537,12 +639,13 @@ fn value_bytes(value: &ScanValue) -> u64 {
     (size_of::<ScanValue>() + heap) as u64
 }
 
-/// The column `name` of `table`; in an events table, a metric `name` as
-/// [Metrics of one event](self#metrics-of-one-event) says.
+/// The column `name` of `table` over `rows`; in an events table, a metric
+/// `name` as [Metrics of one event](self#metrics-of-one-event) says.
 fn read_source(
     table: &dyn TableSource,
     spec: &DataSourceSpec,
     name: &str,
+    rows: Range<usize>,
 ) -> Result<Source, ScanError> {
     if name == TIME_COLUMN {
         return Ok(Source::Time);
@@ -580,14 +683,14 @@ fn read_source(
             | Aggregator::QuantilesSketch { field_name, .. },
         ) => (field_name.as_str(), None),
     };
-    let Some(values) = table.read_column(column)? else {
+    let Some(values) = table.read_column_range(column, rows.clone())? else {
         return Ok(Source::Missing);
     };
-    if values.len() != table.rows() {
+    if values.len() != rows.len() {
         return Err(ScanError::DamagedColumn {
             column: name.to_owned(),
             table: table.kind().name(),
-            problem: format!("it has {} values for {} rows", values.len(), table.rows()),
+            problem: format!("it has {} values for rows {rows:?}", values.len()),
         });
     }
     Ok(match number {
@@ -596,15 +699,17 @@ fn read_source(
     })
 }
 
+/// The value of `source` at `row` of the values it read, for a row of
+/// `time`.
 fn value_at(
     source: &Source,
-    pick: &Pick,
+    time: Millis,
+    row: usize,
     column: &str,
     table: &'static str,
 ) -> Result<ScanValue, ScanError> {
-    let row = pick.row as usize;
     let values = match source {
-        Source::Time => return Ok(ScanValue::Long(pick.time)),
+        Source::Time => return Ok(ScanValue::Long(time)),
         Source::Missing => return Ok(ScanValue::Null),
         Source::One => return Ok(ScanValue::Long(1)),
         Source::Column(values) => values,

@@ -61,7 +61,7 @@ use regex::Regex;
 use roaring::RoaringBitmap;
 use strata_storage::segment::{ColumnKind, TIME_COLUMN, TableSchema};
 use strata_storage::spec::DataSourceSpec;
-use strata_storage::text_index::{TextQueryError, check_query_syntax};
+use strata_storage::text_index::{TextQueryError, check_query};
 use strata_storage::time::{Interval, Millis};
 
 use crate::plan::{Filter, RangeBound, RangeOrdering};
@@ -123,18 +123,17 @@ pub fn check_fulltext(filter: &Filter, spec: &DataSourceSpec) -> Result<(), Sele
             .try_for_each(|filter| check_fulltext(filter, spec)),
         Filter::Not(filter) => check_fulltext(filter, spec),
         Filter::FullText { query, fields } => {
-            check_query_syntax(query).map_err(SelectError::FullText)?;
             let text_fields: Vec<String> = spec
                 .text_dimensions()
                 .map(|dimension| dimension.name().to_owned())
                 .collect();
-            match fields.iter().find(|field| !text_fields.contains(field)) {
-                Some(field) => Err(SelectError::FullText(TextQueryError::UnknownField {
+            if let Some(field) = fields.iter().find(|field| !text_fields.contains(field)) {
+                return Err(SelectError::FullText(TextQueryError::UnknownField {
                     field: field.clone(),
                     text_fields,
-                })),
-                None => Ok(()),
+                }));
             }
+            check_query(query, &text_fields).map_err(SelectError::FullText)
         }
         _ => Ok(()),
     }
@@ -1049,6 +1048,13 @@ mod tests {
                     (field.as_str(), text_fields),
                     ("host", vec!["message".to_owned()])
                 )
+            }
+            other => panic!("{other:?}"),
+        }
+        // A field named inside the query is checked as those listed are.
+        match check_fulltext(&nested(text("kernel AND host:web", &[])), &spec) {
+            Err(SelectError::FullText(TextQueryError::UnknownField { field, .. })) => {
+                assert_eq!(field, "host")
             }
             other => panic!("{other:?}"),
         }

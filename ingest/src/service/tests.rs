@@ -586,6 +586,8 @@ fn a_read_view_holds_every_event_once_before_and_after_a_persist() {
 
 #[test]
 fn read_views_share_a_chunks_tables_until_the_chunk_changes() {
+    use strata_query::table::TableSource;
+
     let dir = tempfile::tempdir().unwrap();
     let catalog: Arc<dyn Catalog> = Arc::new(FileCatalog::open(dir.path()).unwrap());
     let service = open(dir.path(), catalog);

@@ -362,7 +362,7 @@ fn datasource(field: &Field<'_>) -> Result<String, JsonError> {
 
 /// `"intervals": ["start/end", ...]`, one string, or
 /// `{"type": "intervals", "intervals": [...]}`.
-fn intervals(field: &Field<'_>) -> Result<Vec<Interval>, JsonError> {
+pub(crate) fn intervals(field: &Field<'_>) -> Result<Vec<Interval>, JsonError> {
     let list = if field.is_string() {
         vec![field.clone()]
     } else if field.is_array() {

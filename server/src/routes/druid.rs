@@ -25,13 +25,14 @@ use serde_json::Value;
 use strata_ingest::service::{IngestError, IngestService};
 use strata_query::druid::context::QueryContext;
 use strata_query::druid::{self, DruidRequest};
-use strata_query::query_limits::{QueryLimits, QueryStopped};
+use strata_query::query_limits::QueryLimits;
 use strata_query::snapshot::QueryError;
 use warp::http::{HeaderValue, StatusCode};
 use warp::reply::{Reply, Response};
 
 use crate::AppState;
 use crate::druid_error::DruidApiError;
+use crate::routes::query_thread::{self, Interrupted};
 
 /// The header that names the query an answer is for, as Druid's does.
 const QUERY_ID_HEADER: &str = "x-druid-query-id";
@@ -109,25 +110,14 @@ async fn run_within(
     request: DruidRequest,
     limits: QueryLimits,
 ) -> Result<Value, DruidApiError> {
-    let registration = state.queries.register(query_id, limits.clone());
-    let deadline = limits.deadline();
-    let timeout = limits.timeout();
-    let service = state.ingest.clone();
-    let task = tokio::task::spawn_blocking(move || answer(&service, &request, &limits));
-    let at_deadline = async {
-        match deadline {
-            Some(deadline) => tokio::time::sleep_until(deadline.into()).await,
-            None => std::future::pending().await,
-        }
-    };
-    tokio::select! {
-        joined = task => joined.map_err(|error| {
-            DruidApiError::internal(format!("the query's thread failed: {error}"))
-        })?,
-        () = registration.cancelled() => Err(DruidApiError::stopped(&QueryStopped::Cancelled)),
-        () = at_deadline => Err(DruidApiError::stopped(&QueryStopped::TimedOut {
-            timeout: timeout.unwrap_or_default(),
-        })),
+    let job =
+        move |service: &IngestService, limits: &QueryLimits| answer(service, &request, limits);
+    match query_thread::run(state, query_id, limits, job).await {
+        Ok(answer) => answer,
+        Err(Interrupted::Stopped(stopped)) => Err(DruidApiError::stopped(&stopped)),
+        Err(Interrupted::ThreadFailed(error)) => Err(DruidApiError::internal(format!(
+            "the query's thread failed: {error}"
+        ))),
     }
 }
 

@@ -4,6 +4,8 @@
 pub mod datasources;
 pub mod druid;
 pub mod ingest;
+pub mod query_thread;
+pub mod search;
 
 use std::convert::Infallible;
 
@@ -93,6 +95,12 @@ pub fn routes(
     let druid_cancel = warp::path!("druid" / "v2" / String)
         .and(warp::delete())
         .map(move |query_id: String| druid::cancel(&cancel_state, &query_id));
+    let search_state = state.clone();
+    let text_search = warp::path!("v1" / "datasources" / String / "search")
+        .and(warp::post())
+        .and(warp::body::content_length_limit(MAX_QUERY_BYTES))
+        .and(warp::body::bytes())
+        .then(move |name: String, body| search::search(search_state.clone(), name, body));
     let listing_service = state.ingest.clone();
     let druid_datasources = warp::path!("druid" / "v2" / "datasources")
         .and(warp::get())
@@ -103,6 +111,8 @@ pub fn routes(
         .or(metrics)
         .unify()
         .or(datasource_routes)
+        .unify()
+        .or(text_search)
         .unify()
         .or(druid_query)
         .unify()
@@ -128,6 +138,9 @@ fn route_label(path: &str) -> &'static str {
         "/v1/datasources" => "/v1/datasources",
         p if p.starts_with("/v1/datasources/") && p.ends_with("/ingest") => {
             "/v1/datasources/{name}/ingest"
+        }
+        p if p.starts_with("/v1/datasources/") && p.ends_with("/search") => {
+            "/v1/datasources/{name}/search"
         }
         p if p.starts_with("/v1/datasources/") => "/v1/datasources/{name}",
         "/druid/v2" => "/druid/v2",

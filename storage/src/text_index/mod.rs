@@ -16,14 +16,18 @@
 //!   events table feeds one as it writes its rows, into `<segment dir>/text/`;
 //! - [`TextIndex`]: opens one (memory-mapped, checksums verified), or builds
 //!   one in RAM for the rows of a real-time chunk, and answers
-//!   [`TextIndex::search`] in Lucene syntax (see `query`).
+//!   [`TextIndex::search`] in Lucene syntax (see `query`);
+//! - [`Highlighter`]: the words of a value a query matched, tagged, in
+//!   fragments (see `highlight`) — found again in the value, not the index.
 //!
 //! The index holds postings with positions (for phrases) and the row fast
 //! field; no stored documents and no scoring data (field norms), since the
 //! table holds the values and a filter only asks which rows match.
 
 mod analyzer;
+mod highlight;
 mod query;
+mod query_check;
 mod rows;
 mod writer;
 
@@ -39,13 +43,9 @@ use tantivy::schema::{
 use tantivy::store::{Compressor, ZstdCompressor};
 use tantivy::{Directory, Index, IndexSettings, ReloadPolicy, Searcher};
 
+pub use highlight::{HighlightOptions, Highlighter};
+pub use query_check::check_query;
 pub use writer::TextIndexWriter;
-
-/// Refuses a query that does not follow the query syntax (the
-/// [`TextQueryError::Syntax`] a search of it would give), without an index.
-pub fn check_query_syntax(query: &str) -> Result<(), TextQueryError> {
-    query::check_syntax(query)
-}
 
 use crate::segment::{ColumnKind, SegmentError, TableSchema};
 use crate::spec::TextAnalyzer;

@@ -143,7 +143,7 @@ pub(super) fn plan(
     target: &Target<'_>,
     defaults: &[usize],
 ) -> Result<Plan, TextQueryError> {
-    let ast = query_grammar::parse_query(text).map_err(|_| syntax_error(text))?;
+    let ast = parse(text)?;
     Builder {
         text,
         target,
@@ -152,12 +152,31 @@ pub(super) fn plan(
     .plan(ast)
 }
 
-/// Whether `text` follows the query syntax, before any index is asked —
-/// so that a bad query is refused even where no table has text.
-pub(super) fn check_syntax(text: &str) -> Result<(), TextQueryError> {
-    query_grammar::parse_query(text)
-        .map(|_| ())
-        .map_err(|_| syntax_error(text))
+/// The tree of query `text`, as the grammar reads it: what a plan is built
+/// from, and what the highlighter walks for the words a match shows.
+pub(super) fn parse(text: &str) -> Result<UserInputAst, TextQueryError> {
+    query_grammar::parse_query(text).map_err(|_| syntax_error(text))
+}
+
+/// A bare word, and whether it is a prefix: Lucene's trailing `*` (the
+/// grammar keeps it in the word). A `*` elsewhere would be a wildcard,
+/// which is refused (the error says so) rather than read as a separator.
+pub(super) fn bare_word(word: &str) -> Result<(&str, bool), &'static str> {
+    let mut stem = word.trim_end_matches('*');
+    if stem.ends_with('\\') && stem.len() < word.len() {
+        // `\*` is a star, not a wildcard.
+        stem = &word[..stem.len() + 1];
+    }
+    let mut escaped = false;
+    for c in stem.chars() {
+        if c == '*' && !escaped {
+            return Err(
+                "a * inside or before a word (a wildcard) is not supported; only a prefix (abc*) is",
+            );
+        }
+        escaped = c == '\\' && !escaped;
+    }
+    Ok((stem, stem.len() < word.len()))
 }
 
 /// The first problem tantivy's lenient parse finds in `text`, with where it
@@ -270,25 +289,8 @@ impl Builder<'_> {
         self.literal_in_fields(literal)
     }
 
-    /// A bare word, and whether it is a prefix: Lucene's trailing `*`
-    /// (the grammar keeps it in the word). A `*` elsewhere would be a
-    /// wildcard, which is refused rather than read as a separator.
     fn bare_word<'w>(&self, word: &'w str) -> Result<(&'w str, bool), TextQueryError> {
-        let mut stem = word.trim_end_matches('*');
-        if stem.ends_with('\\') && stem.len() < word.len() {
-            // `\*` is a star, not a wildcard.
-            stem = &word[..stem.len() + 1];
-        }
-        let mut escaped = false;
-        for c in stem.chars() {
-            if c == '*' && !escaped {
-                return Err(self.unsupported(
-                    "a * inside or before a word (a wildcard) is not supported; only a prefix (abc*) is",
-                ));
-            }
-            escaped = c == '\\' && !escaped;
-        }
-        Ok((stem, stem.len() < word.len()))
+        bare_word(word).map_err(|problem| self.unsupported(problem))
     }
 
     fn literal_in_fields(&self, literal: &UserInputLiteral) -> Result<Plan, TextQueryError> {
