@@ -3,11 +3,12 @@
 //!
 //! The ingest service hands a snapshot out (`IngestService::read_view`) with
 //! both parts read together, so that a persist moving a chunk into a segment
-//! never makes an event appear twice or not at all. Executing a plan (or
-//! scanning, with a scan plan) on it opens the segments whose interval meets
-//! the plan's intervals (or finds them open already, see
-//! [`OpenSegments`]) and reads each segment and each chunk as one
-//! [`TableSet`].
+//! never makes an event appear twice or not at all. Executing a plan on it
+//! opens the segments whose interval meets the plan's intervals (or finds
+//! them open already, see [`OpenSegments`]) and reads each segment and each
+//! chunk as one [`TableSet`]. A scan opens a segment only when it reads it
+//! ([`ScanTables`]): one ordered by time with a limit leaves the segments it
+//! does not need unopened.
 //!
 //! A query runs within its [`QueryLimits`]: checked as each segment is
 //! opened, and by the executor between table sets.

@@ -772,7 +772,17 @@ fn closed_chunks_are_handed_off_and_late_partitions_compacted() {
     assert_eq!(segments(&described).len(), 1, "{described:#}");
     assert_eq!(events_everywhere(&described), total);
 
-    let metrics = server.get_text("/metrics");
+    // The compactor counts a compaction once it has published it: the
+    // counter may trail the published state by a moment.
+    let counted = Instant::now();
+    let metrics = loop {
+        let metrics = server.get_text("/metrics");
+        let compactions = metric(&metrics, "strata_compactions_total", "handoff");
+        if compactions == Some(1.0) || counted.elapsed() > Duration::from_secs(5) {
+            break metrics;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
     assert_eq!(
         metric(&metrics, "strata_compactions_total", "handoff"),
         Some(1.0),
