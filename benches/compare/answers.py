@@ -7,12 +7,16 @@ times in ISO-8601, SQL gives tuples and epoch milliseconds — so each answer is
 one shape: a list of tuples in the query's column order, numbers as Python numbers, times as
 epoch milliseconds, keys as text, sorted by their keys (SQL without ORDER BY, and Druid's groupBy,
 promise no order).
+
+A newest-N search is compared in its own way (`newest_differences`): its order is part of the
+answer, and events sharing the cut-off time may be kept or not (search_queries.py, "Ties").
 """
 
 from __future__ import annotations
 
 import math
 from bisect import bisect_left, bisect_right
+from collections import Counter
 from datetime import datetime
 
 from queries import Column, Query
@@ -36,9 +40,16 @@ def strata_rows(query: Query, answer: object) -> list[tuple]:
         elif query_type == "topN":
             records = [record for item in answer for record in item["result"]]
         elif query_type == "groupBy":
-            records = [item["event"] for item in answer]
+            # A groupBy by time (granularity other than `all`) gives each row's bucket beside it.
+            records = [{"timestamp": item.get("timestamp"), **item["event"]} for item in answer]
+        elif query_type == "scan":
+            records = [
+                event if isinstance(event, dict) else dict(zip(batch["columns"], event))
+                for batch in answer
+                for event in batch["events"]
+            ]
         else:
-            raise AnswerShapeError(f"query type {query_type} is not part of the dashboard set")
+            raise AnswerShapeError(f"query type {query_type} is not part of the query sets")
     except (KeyError, TypeError) as error:
         raise AnswerShapeError(f"not Druid's {query_type} shape ({error!r}): {answer!r:.300}") from error
     return [tuple(_field(record, column.name) for column in query.columns) for record in records]
@@ -63,6 +74,36 @@ def normalize(query: Query, rows: list[tuple]) -> list[tuple]:
     normalized = [tuple(_value(column, value) for column, value in zip(query.columns, row)) for row in rows]
     keys = [i for i, column in enumerate(query.columns) if column.check in ("time", "key")]
     return sorted(normalized, key=lambda row: tuple((row[i] is None, row[i]) for i in keys))
+
+
+def normalize_in_order(columns: tuple[Column, ...], rows: list) -> list[tuple]:
+    """Rows in one shape, as `normalize`, but kept in the order given."""
+    try:
+        return [
+            tuple(_value(column, value) for column, value in zip(columns, row, strict=True)) for row in rows
+        ]
+    except (TypeError, ValueError) as error:
+        raise AnswerShapeError(f"rows should have {len(columns)} columns ({error}): {rows!r:.300}") from error
+
+
+def newest_differences(time_index: int, limit: int, oracle: list[tuple], actual: list[tuple]) -> list[str]:
+    """What is wrong with a newest-`limit` answer (normalized, in its order), given the oracle's
+    rows: every match at or after the cut-off time, newest first. Empty if it is right."""
+    problems = []
+    wanted = min(limit, len(oracle))
+    if len(actual) != wanted:
+        problems.append(f"{len(actual)} rows where {wanted} are expected")
+    times = [row[time_index] for row in actual]
+    if any(newer < older for newer, older in zip(times, times[1:])):
+        problems.append("the rows are not newest first")
+    allowed = Counter(oracle)
+    for row, extra in (Counter(actual) - allowed).items():
+        problems.append(f"row {row} is not among the oracle's ({extra} too many)")
+    if oracle:
+        cut_off = oracle[min(limit, len(oracle)) - 1][time_index]
+        missing = Counter(row for row in oracle if row[time_index] > cut_off) - Counter(actual)
+        problems += [f"row {row} is missing" for row in missing]
+    return problems
 
 
 def _value(column: Column, value: object) -> object:

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
-"""Strata beside ClickHouse (chdb) and DuckDB on the dashboard query set, in one command.
+"""Strata beside ClickHouse (chdb), DuckDB and tantivy alone on the dashboard and search query sets.
 
-    python3 benches/compare/compare.py            # 10M events
-    python3 benches/compare/compare.py --quick    # 1M events
+    python3 benches/compare/compare.py                         # 10M events, both sets
+    python3 benches/compare/compare.py --quick --suite search  # 1M events, the search set
 
 It makes its own virtualenv with the pinned peers, generates the reference dataset (cached by
 seed and size), builds and starts the release server, loads the same events into each engine,
@@ -56,7 +56,13 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--events", type=int, default=10_000_000, help="events in the dataset (default 10M)")
     parser.add_argument("--quick", action="store_true", help="1M events, for a quick run")
     parser.add_argument("--seed", type=int, default=42, help="dataset seed (default 42, the published one)")
-    parser.add_argument("--queries", help="comma-separated query names to run (default: all)")
+    parser.add_argument(
+        "--suite",
+        choices=("dashboard", "search", "all"),
+        default="all",
+        help="which query set to run (default: all); --queries picks names across both",
+    )
+    parser.add_argument("--queries", help="comma-separated query names to run (default: the suite's)")
     parser.add_argument("--runs", type=int, default=5, help="timed runs after the warm-up (default 5)")
     parser.add_argument(
         "--slow-seconds",
@@ -93,6 +99,19 @@ def release_binary(args: argparse.Namespace) -> Path:
     return target / "release" / "strata"
 
 
+def tantivy_alone_binary() -> Path:
+    """The release build of benches/src/bin/tantivy_alone.rs."""
+    target = Path(os.environ.get("CARGO_TARGET_DIR", Path.home() / ".cache" / "strata-target"))
+    log(f"cargo build --release -p strata-benches --bin tantivy_alone (target {target})")
+    subprocess.run(
+        ["cargo", "build", "--release", "-p", "strata-benches", "--bin", "tantivy_alone"],
+        cwd=REPO,
+        env={**os.environ, "CARGO_TARGET_DIR": str(target)},
+        check=True,
+    )
+    return target / "release" / "tantivy_alone"
+
+
 def dataset(binary: Path, events: int, seed: int, extension: str) -> Path:
     """The reference dataset as NDJSON or Parquet, generated once per seed and size."""
     DATASETS.mkdir(parents=True, exist_ok=True)
@@ -123,25 +142,49 @@ def timed_median(answer, runs: int) -> tuple[float, list[float]]:
     return statistics.median(times), times
 
 
-def check_and_time(engine_name: str, ask, query, oracle, distributions, runs: int, slow: float) -> dict:
-    """Asks once and checks the answer against the oracle; times only a right answer. An answer
-    that took longer than `slow` seconds is not asked again: its one time is quoted, marked."""
-    from answers import AnswerShapeError, differences, normalize, strata_rows
+def check_and_time(ask, problems_of, runs: int, slow: float) -> dict:
+    """Asks once and checks the answer (`problems_of` lists what is wrong with it); times only a
+    right answer. An answer that took longer than `slow` seconds is not asked again: its one time
+    is quoted, marked."""
+    from answers import AnswerShapeError
     from engines import EngineError
 
     try:
         first, raw = ask()
-        rows = strata_rows(query, raw) if engine_name == "strata" else raw
-        problems = differences(query, oracle, normalize(query, rows), distributions)
+        problems = problems_of(raw)
     except (EngineError, AnswerShapeError) as error:
         return {"status": f"failed: {error}"}
     if problems:
-        shown = problems[:5] + ([f"... and {len(problems) - 5} more"] if len(problems) > 5 else [])
-        return {"status": "wrong answer", "differences": shown}
+        return wrong_answer(problems)
     if first > slow:
         return {"status": "ok", "median_ms": first * 1000, "runs_ms": [first * 1000], "single_run": True}
     median, times = timed_median(lambda: ask()[0], runs)
     return {"status": "ok", "median_ms": median * 1000, "runs_ms": [t * 1000 for t in times]}
+
+
+def wrong_answer(problems: list[str]) -> dict:
+    shown = problems[:5] + ([f"... and {len(problems) - 5} more"] if len(problems) > 5 else [])
+    return {"status": "wrong answer", "differences": shown}
+
+
+def against_oracle(engine_name: str, query, oracle, distributions):
+    """The check of a dashboard answer: equal to the oracle, as queries.py says per column."""
+    from answers import differences, normalize, strata_rows
+
+    def problems_of(raw) -> list[str]:
+        rows = strata_rows(query, raw) if engine_name == "strata" else raw
+        return differences(query, oracle, normalize(query, rows), distributions)
+
+    return problems_of
+
+
+def log_entries(result: dict, keys: tuple[str, ...]) -> None:
+    for key in keys:
+        entry = result[key]
+        shown = f"{entry['median_ms']:.2f} ms" if entry["status"] == "ok" else entry["status"]
+        log(f"  {key}: {shown}")
+        for difference in entry.get("differences", []):
+            log(f"    {difference}")
 
 
 def run_queries(selected, strata, chdb, duck, runs: int, slow: float) -> list[dict]:
@@ -155,32 +198,143 @@ def run_queries(selected, strata, chdb, duck, runs: int, slow: float) -> list[di
         distributions = Distributions(duck.rows(query.distribution)) if query.distribution else None
         result = {"name": query.name, "title": query.title, "rows": len(oracle)}
         native_table = "rollup" if query.rollup_answers else "events"
+        strata_check = against_oracle("strata", query, oracle, distributions)
         result["strata"] = check_and_time(
-            "strata", partial(strata.answer, query, query.druid), query, oracle, distributions, runs, slow
+            partial(strata.answer, query, query.druid), strata_check, runs, slow
         )
         result["strata"]["table"] = native_table
         if query.rollup_answers:
             variant = events_table_variant(query.druid)
             result["strata_events"] = check_and_time(
-                "strata", partial(strata.answer, query, variant), query, oracle, distributions, runs, slow
+                partial(strata.answer, query, variant), strata_check, runs, slow
             )
         else:
             result["strata_events"] = dict(result["strata"])
         result["strata_events"]["table"] = "events"
         result["chdb"] = check_and_time(
-            "chdb", partial(chdb.answer, query), query, oracle, distributions, runs, slow
+            partial(chdb.answer, query), against_oracle("chdb", query, oracle, distributions), runs, slow
         )
         result["duckdb"] = check_and_time(
-            "duckdb", partial(duck.answer, query), query, oracle, distributions, runs, slow
+            partial(duck.answer, query), against_oracle("duckdb", query, oracle, distributions), runs, slow
         )
-        for key in ("strata", "strata_events", "chdb", "duckdb"):
-            entry = result[key]
-            shown = f"{entry['median_ms']:.2f} ms" if entry["status"] == "ok" else entry["status"]
-            log(f"  {key}: {shown}")
-            for difference in entry.get("differences", []):
-                log(f"    {difference}")
+        log_entries(result, ("strata", "strata_events", "chdb", "duckdb"))
         results.append(result)
     return results
+
+
+def run_search(newest, aggregations, strata, chdb, duck, tantivy, runs: int, slow: float) -> list[dict]:
+    """The search set (search_queries.py): each newest-N search checked against the oracle and
+    timed on Strata, tantivy alone (its answer and times come from its own run) and chdb; each
+    search aggregation on Strata, chdb and DuckDB."""
+    from answers import (
+        Distributions,
+        newest_differences,
+        normalize,
+        normalize_in_order,
+        strata_rows,
+    )
+
+    results = []
+    for query in newest:
+        log(f"search {query.name}: {query.title}")
+        oracle = normalize_in_order(query.columns, duck.rows(query.oracle_sql()))
+        matches = duck.rows(f"SELECT count(*) FROM access WHERE {query.oracle_match}")[0][0]
+        time_index = next(i for i, column in enumerate(query.columns) if column.check == "time")
+
+        def problems_of(rows, oracle=oracle, query=query, time_index=time_index) -> list[str]:
+            return newest_differences(time_index, query.limit, oracle, normalize_in_order(query.columns, rows))
+
+        result = {"name": query.name, "title": query.title, "kind": "newest", "matches": matches}
+        result["strata"] = check_and_time(
+            partial(strata.answer, query, query.druid),
+            lambda raw, query=query, check=problems_of: check(strata_rows(query, raw)),
+            runs,
+            slow,
+        )
+        result["chdb"] = check_and_time(partial(chdb.answer, query), problems_of, runs, slow)
+        result["duckdb"] = {"status": "not asked (no text index: a full scan)"}
+        result["tantivy"] = tantivy_entry(tantivy, query.name, problems_of)
+        log_entries(result, ("strata", "tantivy", "chdb"))
+        results.append(result)
+    for query in aggregations:
+        log(f"search {query.name}: {query.title}")
+        oracle = normalize(query, duck.rows(query.oracle_sql()))
+        distributions = Distributions(duck.rows(query.distribution)) if query.distribution else None
+        result = {"name": query.name, "title": query.title, "kind": "aggregation", "rows": len(oracle)}
+        result["strata"] = check_and_time(
+            partial(strata.answer, query, query.druid),
+            against_oracle("strata", query, oracle, distributions),
+            runs,
+            slow,
+        )
+        result["chdb"] = check_and_time(
+            partial(chdb.answer, query), against_oracle("chdb", query, oracle, distributions), runs, slow
+        )
+        result["duckdb"] = check_and_time(
+            partial(duck.answer, query), against_oracle("duckdb", query, oracle, distributions), runs, slow
+        )
+        result["tantivy"] = {"status": "not asked (no columns to aggregate)"}
+        log_entries(result, ("strata", "chdb", "duckdb"))
+        results.append(result)
+    return results
+
+
+def run_tantivy_alone(binary: Path, work_dir: Path, parquet: Path, newest, runs: int):
+    """Indexes the messages with tantivy alone and runs the newest-N searches there; None (and
+    each search reported failed) if it could not."""
+    from engines import EngineError, TantivyAlone
+
+    tantivy = TantivyAlone(binary, work_dir)
+    log("tantivy alone: indexing the messages (2 threads), then the searches")
+    try:
+        tantivy.run(parquet, {query.name: query.tantivy for query in newest}, newest[0].limit, runs)
+    except EngineError as error:
+        log(f"  {error}")
+        return None
+    log(f"  {tantivy.documents:,} documents in {tantivy.index_seconds:.1f} s, {tantivy.segments} segments")
+    return tantivy
+
+
+def text_index_bytes(strata, chdb, tantivy) -> dict:
+    """Bytes of each engine's full-text index (see README.md, "Search")."""
+    figures = {
+        "strata": {
+            "bytes": strata.text_index_bytes(),
+            "what": "the `text/` directories of the segments (tantivy postings and positions; the "
+            "messages are kept once, in the events table's column)",
+        },
+        "chdb": {
+            "bytes": chdb.text_index_bytes(),
+            "what": "the `text` index on `message` (`system.data_skipping_indices`, compressed)",
+        },
+    }
+    if tantivy is not None:
+        figures["tantivy alone"] = {
+            "bytes": tantivy.index_bytes,
+            "what": f"its index directory: postings, positions, the `timestamp` fast field and the "
+            f"zstd store of the messages ({tantivy.segments} segments, indexed in "
+            f"{tantivy.index_seconds:.1f} s)",
+        }
+    return figures
+
+
+def tantivy_entry(tantivy, name: str, problems_of) -> dict:
+    """tantivy alone's answer to one search, checked, with the times of its own run."""
+    from answers import AnswerShapeError
+
+    if tantivy is None:
+        return {"status": "failed: tantivy_alone did not run"}
+    search = tantivy.searches.get(name)
+    if search is None:
+        return {"status": "failed: tantivy_alone did not answer it"}
+    try:
+        problems = problems_of(search.rows)
+    except AnswerShapeError as error:
+        return {"status": f"failed: {error}"}
+    if problems:
+        return wrong_answer(problems)
+    times = [seconds * 1000 for seconds in search.runs_seconds]
+    return {"status": "ok", "median_ms": statistics.median(times), "runs_ms": times}
 
 
 def faster_peer_ms(result: dict) -> float | None:
@@ -227,16 +381,103 @@ def cell(entry: dict) -> str:
         return f"{entry['median_ms']:.2f}" + (" (1 run)" if entry.get("single_run") else "")
     if entry["status"] == "wrong answer":
         return "wrong answer"
+    if entry["status"].startswith("not asked"):
+        return "—"
     return "failed"
+
+
+def ratio_to(result: dict, peer_key: str) -> float | None:
+    """Strata's median over one peer's, when both answered right."""
+    strata, peer = result["strata"], result[peer_key]
+    if strata["status"] != "ok" or peer["status"] != "ok":
+        return None
+    return strata["median_ms"] / peer["median_ms"]
+
+
+# Issue 5's targets for Strata's search, as ratios of its median to the peers'.
+SEARCH_TARGETS = {
+    "newest": {"tantivy": 1.0, "chdb": 0.2},
+    "aggregation": {"faster": 0.3},
+}
+
+
+def search_ratios(result: dict) -> dict:
+    if result["kind"] == "newest":
+        return {"tantivy": ratio_to(result, "tantivy"), "chdb": ratio_to(result, "chdb"), "faster": None}
+    return {"tantivy": None, "chdb": ratio_to(result, "chdb"), "faster": ratio(result, "strata")}
+
+
+def ratio_cell(result: dict, key: str) -> str:
+    value = search_ratios(result)[key]
+    target = SEARCH_TARGETS[result["kind"]].get(key)
+    if value is None:
+        return "—"
+    shown = f"{value:.3f}" if value < 10 else f"{value:,.0f}"
+    if target is None:
+        return shown
+    return f"{shown} ({'meets' if value <= target else 'misses'} ≤ {target:g})"
+
+
+def search_markdown(search: dict, events: int) -> list[str]:
+    lines = [
+        "## Search (median ms)",
+        "",
+        "Strata over HTTP (Druid `scan` / `groupBy` with a `fulltext` filter); tantivy alone in "
+        "process (`benches/src/bin/tantivy_alone.rs`); chdb with its `text` index; DuckDB for the "
+        "aggregation only. Ratios are Strata's median over the peer's, with issue 5's target.",
+        "",
+        "| query | matches | Strata | tantivy alone | chdb | DuckDB | Strata / tantivy | Strata / chdb | "
+        "Strata / faster of chdb, DuckDB |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in search["queries"]:
+        matches = f"{r['matches']:,}" if r["kind"] == "newest" else f"{r['rows']:,} groups"
+        lines.append(
+            f"| {r['name']} | {matches} | {cell(r['strata'])} | {cell(r['tantivy'])} | {cell(r['chdb'])} | "
+            f"{cell(r['duckdb'])} | {ratio_cell(r, 'tantivy')} | {ratio_cell(r, 'chdb')} | "
+            f"{ratio_cell(r, 'faster')} |"
+        )
+    lines += [
+        "",
+        "### Full-text index bytes",
+        "",
+        "| engine | bytes | bytes/event | what is counted |",
+        "|---|---:|---:|---|",
+    ]
+    for name, entry in search["index_bytes"].items():
+        lines.append(
+            f"| {name} | {entry['bytes']:,} | {entry['bytes'] / events:.1f} | {entry['what']} |"
+        )
+    lines.append("")
+    problems = [
+        (r["name"], key, r[key])
+        for r in search["queries"]
+        for key in ("strata", "tantivy", "chdb", "duckdb")
+        if r[key]["status"] not in ("ok",) and not r[key]["status"].startswith("not asked")
+    ]
+    if problems:
+        lines += ["### Search answers not timed", ""]
+        for name, key, entry in problems:
+            text = entry["status"] + "".join(f"\n    - {d}" for d in entry.get("differences", []))
+            lines.append(f"- `{name}` / {key}: {text}")
+        lines.append("")
+    if any(r[key].get("single_run") for r in search["queries"] for key in ("strata", "chdb", "duckdb")):
+        lines += ["(1 run): the checked answer took over the `--slow-seconds`, so it was timed once, cold.", ""]
+    lines += ["### The search queries", ""]
+    lines += [f"- `{r['name']}`: {r['title']}" for r in search["queries"]]
+    return lines
 
 
 def figure(value: float | None, digits: int = 2, suffix: str = "") -> str:
     return "—" if value is None else f"{value:.{digits}f}{suffix}"
 
 
-def markdown(meta: dict, loads: dict, results: list[dict], totals: dict) -> str:
+def markdown(meta: dict, loads: dict, results: list[dict], totals: dict, search: dict | None) -> str:
+    sets = " and ".join(name for name, present in (("dashboard", results), ("search", search)) if present)
+    sets = sets[:1].upper() + sets[1:]
+    peers = "chdb vs DuckDB" + (" vs tantivy alone" if search else "")
     lines = [
-        f"# Dashboard query set: Strata vs chdb vs DuckDB, {meta['events']:,} events",
+        f"# {sets} query set: Strata vs {peers}, {meta['events']:,} events",
         "",
         f"{meta['date']}, commit `{meta['commit']}` (binary `{meta['binary']}`), {meta['machine']}; "
         f"seed {meta['seed']}; "
@@ -254,8 +495,16 @@ def markdown(meta: dict, loads: dict, results: list[dict], totals: dict) -> str:
             f"| {name} | {load['events']:,} | {load['seconds']:.1f} | {load['events_per_second']:,.0f} | "
             f"{load['bytes_on_disk']:,} | {load['bytes_on_disk'] / load['events']:.1f} | {load['note']} |"
         )
-    lines += [
-        "",
+    lines.append("")
+    if results:
+        lines += dashboard_markdown(meta, results, totals)
+    if search:
+        lines += search_markdown(search, meta["events"])
+    return "\n".join(lines) + "\n"
+
+
+def dashboard_markdown(meta: dict, results: list[dict], totals: dict) -> list[str]:
+    lines = [
         "## Queries (median ms)",
         "",
         "| query | Strata table | Strata | Strata events table | chdb | DuckDB | Strata / faster peer | events table / faster peer |",
@@ -305,7 +554,8 @@ def markdown(meta: dict, loads: dict, results: list[dict], totals: dict) -> str:
         lines.append("")
     lines += ["## The queries", ""]
     lines += [f"- `{r['name']}`: {r['title']} ({r['rows']} rows)" for r in results]
-    return "\n".join(lines) + "\n"
+    lines.append("")
+    return lines
 
 
 def machine() -> str:
@@ -335,23 +585,30 @@ def main() -> None:
     sys.path.insert(0, str(HERE))
     from engines import ChdbEngine, DuckdbEngine, StrataEngine, fresh_work_dir, remove_work_dir
     from queries import QUERIES
+    from search_queries import NEWEST_QUERIES, SEARCH_AGGREGATIONS
 
-    selected = QUERIES
+    dashboard = QUERIES if args.suite in ("dashboard", "all") else []
+    newest = NEWEST_QUERIES if args.suite in ("search", "all") else []
+    aggregations = SEARCH_AGGREGATIONS if args.suite in ("search", "all") else []
     if args.queries:
         names = [name.strip() for name in args.queries.split(",") if name.strip()]
-        known = {query.name: query for query in QUERIES}
+        known = [query.name for query in QUERIES + NEWEST_QUERIES + SEARCH_AGGREGATIONS]
         unknown = [name for name in names if name not in known]
         if unknown:
-            sys.exit(f"unknown queries {unknown}; the set is: {', '.join(known)}")
-        selected = [known[name] for name in names]
+            sys.exit(f"unknown queries {unknown}; the sets are: {', '.join(known)}")
+        dashboard = [query for query in QUERIES if query.name in names]
+        newest = [query for query in NEWEST_QUERIES if query.name in names]
+        aggregations = [query for query in SEARCH_AGGREGATIONS if query.name in names]
+    searching = bool(newest or aggregations)
 
     binary = release_binary(args)
     ndjson = dataset(binary, args.events, args.seed, "ndjson")
     parquet = dataset(binary, args.events, args.seed, "parquet")
+    tantivy_binary = tantivy_alone_binary() if newest else None
 
     work_dir = fresh_work_dir()
     strata = StrataEngine(binary, work_dir)
-    chdb = duck = None
+    chdb = duck = tantivy = None
     try:
         log(f"starting strata serve on {strata.url}, data in {strata.data_dir}")
         strata.start()
@@ -370,7 +627,16 @@ def main() -> None:
                 f"{load.bytes_on_disk / load.events:.1f} bytes/event; {load.note}"
             )
         load_before = os.getloadavg()[0]
-        results = run_queries(selected, strata, chdb, duck, args.runs, args.slow_seconds)
+        results = run_queries(dashboard, strata, chdb, duck, args.runs, args.slow_seconds)
+        search = None
+        if searching:
+            tantivy = run_tantivy_alone(tantivy_binary, work_dir, parquet, newest, args.runs) if newest else None
+            search = {
+                "queries": run_search(
+                    newest, aggregations, strata, chdb, duck, tantivy, args.runs, args.slow_seconds
+                ),
+                "index_bytes": text_index_bytes(strata, chdb, tantivy),
+            }
         load_after = os.getloadavg()[0]
         totals = summary(results)
         meta = {
@@ -390,12 +656,15 @@ def main() -> None:
             name: {**load.__dict__, "events_per_second": load.events_per_second}
             for name, load in loads.items()
         }
-        report = markdown(meta, load_figures, results, totals)
+        report = markdown(meta, load_figures, results, totals, search)
         print(report)
         args.output.mkdir(parents=True, exist_ok=True)
         (args.output / "last-run.md").write_text(report)
         (args.output / "last-run.json").write_text(
-            json.dumps({"meta": meta, "load": load_figures, "queries": results, "summary": totals}, indent=2)
+            json.dumps(
+                {"meta": meta, "load": load_figures, "queries": results, "summary": totals, "search": search},
+                indent=2,
+            )
             + "\n"
         )
         log(f"wrote {args.output / 'last-run.md'} and last-run.json")

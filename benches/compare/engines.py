@@ -13,6 +13,11 @@ rules (README.md, "Fairness"):
   file, `threads = 2`. Its timestamps are stored as UTC `TIMESTAMP`s, so that truncation to
   the day does not depend on the session's time zone.
 
+For search, tantivy on its own is a fourth engine (`TantivyAlone`): a release binary of
+`benches/src/bin/tantivy_alone.rs` that indexes the Parquet file's messages, times the searches
+it is given in process and prints their answers and times, so that Strata's search is quoted
+against the library it is built on.
+
 A peer's time includes producing its answer (chdb's JSON, DuckDB's Python tuples), as Strata's
 includes its JSON, but not parsing it.
 """
@@ -218,6 +223,15 @@ class StrataEngine:
             ),
         )
 
+    def text_index_bytes(self) -> int:
+        """Bytes of the full-text indexes: the `text` directories inside the segments."""
+        return sum(
+            directory_bytes(Path(root) / name)
+            for root, directories, _ in os.walk(self.data_dir / "segments")
+            for name in directories
+            if name == "text"
+        )
+
     def _wait_until_persisted_and_compacted(self) -> tuple[int, int]:
         """Waits until the real-time index is empty and compaction has merged each day chunk's
         partitions into one segment: the state a dashboard queries. Gives compaction at most
@@ -368,6 +382,14 @@ class ChdbEngine:
         ][0]
         return LoadFigures(events, elapsed, int(on_disk), note="Parquet INSERT, then OPTIMIZE FINAL")
 
+    def text_index_bytes(self) -> int:
+        """Bytes on disk of the `text` index on `message`, in the active parts."""
+        rows = self._rows(
+            "SELECT sum(data_compressed_bytes) FROM system.data_skipping_indices "
+            "WHERE table = 'access' AND name = 'message_text'"
+        )
+        return int(rows[0][0])
+
     def _rows(self, sql: str) -> list[list]:
         return json.loads(self.session.query(sql + CHDB_SETTINGS, "JSONCompact").bytes())["data"]
 
@@ -430,6 +452,60 @@ class DuckdbEngine:
 
     def stop(self) -> None:
         self.connection.close()
+
+
+@dataclass
+class TantivySearch:
+    """One search as tantivy alone answered and timed it."""
+
+    rows: list
+    runs_seconds: list[float]
+
+
+class TantivyAlone:
+    """`tantivy_alone` (see the module docs): indexes once, answers every search it is given."""
+
+    name = "tantivy"
+
+    def __init__(self, binary: Path, work_dir: Path):
+        self.binary = binary
+        self.index_dir = work_dir / "tantivy-index"
+        self.searches: dict[str, TantivySearch] = {}
+        self.index_bytes = 0
+        self.documents = 0
+        self.segments = 0
+        self.index_seconds = 0.0
+
+    def run(self, parquet: Path, searches: dict[str, str], limit: int, runs: int) -> None:
+        """Indexes the Parquet file's messages and runs `searches` (name: query text)."""
+        command = [
+            str(self.binary),
+            "--parquet",
+            str(parquet),
+            "--index",
+            str(self.index_dir),
+            "--limit",
+            str(limit),
+            "--runs",
+            str(runs),
+        ]
+        for name, text in searches.items():
+            command += ["--search", f"{name}={text}"]
+        finished = subprocess.run(command, capture_output=True, text=True)
+        if finished.returncode != 0:
+            raise EngineError(f"tantivy_alone exited with {finished.returncode}: {finished.stderr.strip()}")
+        try:
+            report = json.loads(finished.stdout)
+            self.searches = {
+                search["name"]: TantivySearch(search["rows"], search["runs_seconds"])
+                for search in report["searches"]
+            }
+            self.index_bytes = int(report["index_bytes"])
+            self.documents = int(report["documents"])
+            self.segments = int(report["segments"])
+            self.index_seconds = float(report["index_seconds"])
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as error:
+            raise EngineError(f"tantivy_alone printed no report ({error}): {finished.stdout[:300]!r}") from error
 
 
 def fresh_work_dir() -> Path:
