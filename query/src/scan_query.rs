@@ -595,16 +595,24 @@ fn read_rows(
         })
         .collect();
     let mut bytes = picks_bytes(picks) + (rows.len() * size_of::<ScanRow>()) as u64;
-    for ((table_index, block), positions) in by_block {
+    for ((table_index, _), positions) in by_block {
         limits.check()?;
-        let (Some(Some(table)), Some(range)) = (
-            tables.get(table_index),
-            blocks
-                .get(&table_index)
-                .and_then(|blocks| blocks.get(block)),
-        ) else {
+        let Some(Some(table)) = tables.get(table_index) else {
             continue;
         };
+        // From the block's first returned row to its last: a few rows of a
+        // block cost those rows (a text column rebuilds only them), not the
+        // whole block.
+        let returned = || {
+            positions
+                .iter()
+                .filter_map(|&position| picks.get(position))
+                .map(|pick| pick.row as usize)
+        };
+        let (Some(first), Some(last)) = (returned().min(), returned().max()) else {
+            continue;
+        };
+        let range = first..last + 1;
         let sources = columns
             .iter()
             .map(|name| read_source(*table, spec, name, range.clone()))

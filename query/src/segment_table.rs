@@ -19,7 +19,7 @@ use roaring::RoaringBitmap;
 use strata_storage::metric_cell::distinct::DictionaryCoupons;
 use strata_storage::segment::bitmap_index::BitmapIndex;
 use strata_storage::segment::column::{
-    ComplexColumn, NumericColumn, NumericValue, RowBlock, StringColumn,
+    ComplexColumn, NumericColumn, NumericValue, RowBlock, StringColumn, TextColumn,
 };
 use strata_storage::segment::{Column, SegmentError, Table, TableKind, TableSchema};
 use strata_storage::time::{Interval, Millis};
@@ -63,10 +63,6 @@ impl TableSource for SegmentTable<'_> {
     }
 
     fn read_column(&self, name: &str) -> Result<Option<ColumnValues>, TableError> {
-        if let Some(Column::Text(column)) = self.table.column(name) {
-            let values = with_nulls(column.values()?, column.nulls()?, 0);
-            return Ok(Some(ColumnValues::Text(values)));
-        }
         self.read_column_range(name, 0..self.rows())
     }
 
@@ -170,9 +166,11 @@ impl TableSource for SegmentTable<'_> {
                 nulls(&column)?,
                 start,
             )),
-            Column::Text(_) => {
-                return Ok(self.read_column(name)?.map(|values| values.slice(rows)));
-            }
+            Column::Text(values) => ColumnValues::Text(with_nulls(
+                text_in(*values, rows.clone())?,
+                nulls(&column)?,
+                start,
+            )),
         }))
     }
 
@@ -480,6 +478,16 @@ fn bytes_in(column: ComplexColumn<'_>, rows: Range<usize>) -> Result<Vec<Vec<u8>
     for (b, part) in blocks_meeting(block_rows, &rows) {
         let block = column.decode_block(b)?;
         values.extend(part.map(|i| block.get(i).unwrap_or_default().to_vec()));
+    }
+    Ok(values)
+}
+
+fn text_in(column: TextColumn<'_>, rows: Range<usize>) -> Result<Vec<String>, SegmentError> {
+    let block_rows = (0..column.block_count()).map(|b| column.block_rows(b).unwrap_or(0));
+    let mut values = Vec::with_capacity(rows.len());
+    for (b, part) in blocks_meeting(block_rows, &rows) {
+        let block = column.decode_block_rows(b, part.clone())?;
+        values.extend((0..part.len()).map(|i| block.get(i).to_owned()));
     }
     Ok(values)
 }

@@ -46,7 +46,7 @@
 use bitpacking::{BitPacker, BitPacker4x};
 
 use super::layout::{read_i64, read_u32, read_u64};
-use super::text_codec::{TOKENIZED, decode_tokenized};
+use super::text_codec::{TOKENIZED, decode_tokenized, decode_tokenized_rows};
 
 /// What a table's numeric and id blocks are encoded for; the reader needs
 /// no telling, as every block names its codec.
@@ -610,6 +610,35 @@ impl VarBinaryBlock {
         if end != data.len() as u64 {
             return Err("value lengths do not add up to the block's data".into());
         }
+        Ok(Self { ends, data })
+    }
+
+    /// [`decode`](Self::decode) of the values in `rows` only: value `i` of
+    /// the answer is row `rows.start + i` of the block. A block of token
+    /// streams rebuilds those rows alone; any other is decoded whole.
+    pub fn decode_rows(block: &[u8], rows: std::ops::Range<usize>) -> Result<Self, DecodeError> {
+        if block.first() == Some(&TOKENIZED) {
+            let (ends, data) = decode_tokenized_rows(block, rows)?;
+            return Ok(Self { ends, data });
+        }
+        let whole = Self::decode(block)?;
+        if rows.end > whole.len() || rows.start > rows.end {
+            return Err(format!("rows {rows:?} of a block of {}", whole.len()));
+        }
+        let first = match rows.start {
+            0 => 0,
+            start => whole.ends[start - 1],
+        };
+        let ends = whole.ends[rows.clone()]
+            .iter()
+            .map(|end| end - first)
+            .collect();
+        let last = whole
+            .ends
+            .get(rows.end.wrapping_sub(1))
+            .copied()
+            .unwrap_or(first);
+        let data = whole.data[first as usize..last.max(first) as usize].to_vec();
         Ok(Self { ends, data })
     }
 

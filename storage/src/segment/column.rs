@@ -425,14 +425,52 @@ impl TextColumn<'_> {
         self.0.blocks.len()
     }
 
+    /// The rows of block `b`, from the footer.
+    pub fn block_rows(&self, b: usize) -> Option<u32> {
+        self.0.blocks.get(b).map(|meta| meta.rows)
+    }
+
     /// The decoded values of block `b`; read them with [`TextBlock::get`].
     pub fn decode_block(&self, b: usize) -> Result<TextBlock, SegmentError> {
         let block = self.0.decode_block(b)?;
+        self.checked_text(b, 0, block)
+    }
+
+    /// The values of rows `rows` of block `b` (rows counted from the
+    /// block's first): `get(i)` is row `rows.start + i` of the block. Only
+    /// those rows are rebuilt and checked, which is what a scan returning a
+    /// few rows of a block wants.
+    pub fn decode_block_rows(
+        &self,
+        b: usize,
+        rows: std::ops::Range<usize>,
+    ) -> Result<TextBlock, SegmentError> {
+        let meta = self.0.blocks.get(b).ok_or_else(|| {
+            SegmentError::corrupt(self.0.table.path(), format!("row block {b} does not exist"))
+        })?;
+        if rows.end > meta.rows as usize {
+            return Err(SegmentError::corrupt(
+                self.0.table.path(),
+                format!("row block {b} has {} rows, not {}", meta.rows, rows.end),
+            ));
+        }
+        let first = rows.start;
+        let decoded = VarBinaryBlock::decode_rows(self.0.table.block(meta.block)?, rows)
+            .map_err(|e| decode_error(self.0.table, meta.block, e))?;
+        self.checked_text(b, first, decoded)
+    }
+
+    fn checked_text(
+        &self,
+        b: usize,
+        first: usize,
+        block: VarBinaryBlock,
+    ) -> Result<TextBlock, SegmentError> {
         for i in 0..block.len() {
             if block.get(i).is_none_or(|v| std::str::from_utf8(v).is_err()) {
                 return Err(SegmentError::corrupt(
                     self.0.table.path(),
-                    format!("row block {b}: text value {i} is not UTF-8"),
+                    format!("row block {b}: text value {} is not UTF-8", first + i),
                 ));
             }
         }

@@ -94,18 +94,39 @@ fn split_token(token: &[u8], shapes: &mut Vec<u8>, digits: &mut Vec<u8>) {
 /// Takes the bytes up to the next terminator from `stream` at `cursor`.
 fn next_piece<'s>(stream: &'s [u8], cursor: &mut usize) -> Result<&'s [u8], DecodeError> {
     let start = *cursor;
-    let length = stream
-        .get(start..)
-        .and_then(|rest| rest.iter().position(|&b| b == TERMINATOR))
-        .ok_or("a token stream is cut off")?;
+    let rest = stream.get(start..).ok_or("a token stream is cut off")?;
+    let length = memchr::memchr(TERMINATOR, rest).ok_or("a token stream is cut off")?;
     *cursor = start + length + 1;
-    Ok(&stream[start..start + length])
+    Ok(&rest[..length])
+}
+
+/// Where the `n`th piece of `stream` ends: just past its terminator.
+fn nth_end(stream: &[u8], n: usize) -> Result<usize, DecodeError> {
+    let terminator = memchr::memchr_iter(TERMINATOR, stream)
+        .nth(n - 1)
+        .ok_or("a token stream is cut off")?;
+    Ok(terminator + 1)
 }
 
 /// Decodes token streams back into values: `(ends, data)` where value `i`
 /// ends at `ends[i]` in `data`.
 pub fn decode_tokenized(block: &[u8]) -> Result<(Vec<u32>, Vec<u8>), DecodeError> {
     let rows = read_u32(block, 8).ok_or("row count is cut off")? as usize;
+    decode_tokenized_rows(block, 0..rows)
+}
+
+/// [`decode_tokenized`] of the values in `rows` only (value `i` of the
+/// answer is row `rows.start + i`): the rows before them are skipped over
+/// without being rebuilt, those after them not looked at — what reading a
+/// few rows of a block costs.
+pub fn decode_tokenized_rows(
+    block: &[u8],
+    rows: std::ops::Range<usize>,
+) -> Result<(Vec<u32>, Vec<u8>), DecodeError> {
+    let row_count = read_u32(block, 8).ok_or("row count is cut off")? as usize;
+    if rows.end > row_count || rows.start > rows.end {
+        return Err(format!("rows {rows:?} of a block of {row_count}"));
+    }
     let stream_count = read_u32(block, 12).ok_or("stream count is cut off")? as usize;
     if stream_count.is_multiple_of(2) || stream_count > 2 * MAX_TOKENS + 1 {
         return Err(format!("{stream_count} token streams"));
@@ -131,28 +152,44 @@ pub fn decode_tokenized(block: &[u8]) -> Result<(Vec<u32>, Vec<u8>), DecodeError
         at += 17 + stored_len;
     }
     let (counts, tokens) = streams.split_first().ok_or("no count stream")?;
-    if counts.len() != rows {
+    if counts.len() != row_count {
         return Err("token counts do not match the row count".into());
     }
     let mut cursors = vec![0usize; tokens.len()];
-    let mut ends = Vec::with_capacity(rows);
-    let mut data = Vec::with_capacity(tokens.iter().map(Vec::len).sum());
-    for &count in counts {
+    let streams_of = |k: usize| match (tokens.get(2 * k), tokens.get(2 * k + 1)) {
+        (Some(shapes), Some(digits)) => Ok((shapes.as_slice(), digits.as_slice())),
+        _ => Err(DecodeError::from("a row has more tokens than streams")),
+    };
+    // Skipping the rows before `rows`: token k's streams hold one shape for
+    // each of those rows with more than k tokens, and one digit run for each
+    // placeholder in those shapes — found by scanning each stream once.
+    let skipped = counts.get(..rows.start).unwrap_or_default();
+    for k in 0..tokens.len() / 2 {
+        let pieces = skipped.iter().filter(|&&count| count as usize > k).count();
+        if pieces == 0 {
+            continue;
+        }
+        let (shapes, digits) = streams_of(k)?;
+        let shapes_end = nth_end(shapes, pieces)?;
+        let runs = memchr::memchr_iter(DIGITS, &shapes[..shapes_end]).count();
+        cursors[2 * k] = shapes_end;
+        cursors[2 * k + 1] = if runs == 0 { 0 } else { nth_end(digits, runs)? };
+    }
+    let mut ends = Vec::with_capacity(rows.len());
+    let mut data = Vec::new();
+    for &count in counts.get(rows).unwrap_or_default() {
         for k in 0..count as usize {
-            let (Some(shapes), Some(digits)) = (tokens.get(2 * k), tokens.get(2 * k + 1)) else {
-                return Err("a row has more tokens than streams".into());
-            };
+            let (shapes, digits) = streams_of(k)?;
             if k > 0 {
                 data.push(b' ');
             }
-            let shape = next_piece(shapes, &mut cursors[2 * k])?;
-            for &byte in shape {
-                if byte == DIGITS {
-                    data.extend_from_slice(next_piece(digits, &mut cursors[2 * k + 1])?);
-                } else {
-                    data.push(byte);
-                }
+            let mut shape = next_piece(shapes, &mut cursors[2 * k])?;
+            while let Some(digit_run) = memchr::memchr(DIGITS, shape) {
+                data.extend_from_slice(&shape[..digit_run]);
+                data.extend_from_slice(next_piece(digits, &mut cursors[2 * k + 1])?);
+                shape = &shape[digit_run + 1..];
             }
+            data.extend_from_slice(shape);
         }
         ends.push(u32::try_from(data.len()).map_err(|_| "values overflow the block")?);
     }
@@ -182,6 +219,29 @@ mod tests {
         #[test]
         fn any_text_roundtrips(values in prop::collection::vec("[a-z0-9 é\n\t.=/]{0,60}", 0..60)) {
             prop_assert_eq!(roundtrip(&values), values);
+        }
+
+        #[test]
+        fn any_rows_decode_as_the_same_rows_of_the_whole_block(
+            values in prop::collection::vec("[a-z0-9 é.=/]{0,40}", 1..60),
+            a in 0usize..60,
+            b in 0usize..60,
+        ) {
+            let (start, end) = (a.min(b).min(values.len()), a.max(b).min(values.len()));
+            let mut bytes = Vec::new();
+            encode_tokenized(values.iter().map(|v| v.as_bytes()), 3, &mut bytes);
+            let (ends, data) = decode_tokenized_rows(&bytes, start..end).unwrap();
+            let mut from = 0;
+            let decoded: Vec<String> = ends
+                .iter()
+                .map(|&to| {
+                    let value = String::from_utf8(data[from..to as usize].to_vec()).unwrap();
+                    from = to as usize;
+                    value
+                })
+                .collect();
+            prop_assert_eq!(decoded, values[start..end].to_vec());
+            prop_assert!(decode_tokenized_rows(&bytes, 0..values.len() + 1).is_err());
         }
 
         #[test]
