@@ -8,6 +8,7 @@
 
 use serde_json::{Value, json};
 use strata_tests::StrataServer;
+use strata_tests::text_oracle::tokens;
 
 /// 2024-01-01T00:00:00Z.
 const JAN_1: i64 = 1_704_067_200_000;
@@ -97,14 +98,6 @@ fn body(events: &[Sent]) -> Vec<u8> {
         body.push('\n');
     }
     body.into_bytes()
-}
-
-fn tokens(text: &str) -> Vec<String> {
-    text.to_lowercase()
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|token| !token.is_empty())
-        .map(str::to_owned)
-        .collect()
 }
 
 fn has(text: &str, word: &str) -> bool {

@@ -110,21 +110,12 @@ impl Highlighter {
         defaults: &[String],
         options: HighlightOptions,
     ) -> Result<Highlighter, TextQueryError> {
-        let unknown = |name: &str| TextQueryError::UnknownField {
-            field: name.to_owned(),
-            text_fields: fields.iter().map(|f| f.name.clone()).collect(),
-        };
         let defaults: Vec<usize> = if defaults.is_empty() {
             (0..fields.len()).collect()
         } else {
             defaults
                 .iter()
-                .map(|name| {
-                    fields
-                        .iter()
-                        .position(|f| &f.name == name)
-                        .ok_or_else(|| unknown(name))
-                })
+                .map(|name| super::field_position(fields, name))
                 .collect::<Result<_, _>>()?
         };
         let mut collector = Collector {

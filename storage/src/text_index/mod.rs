@@ -50,6 +50,18 @@ pub use writer::TextIndexWriter;
 use crate::segment::{ColumnKind, SegmentError, TableSchema};
 use crate::spec::TextAnalyzer;
 
+/// Where field `name` is among `fields`; a name that is not there is the
+/// error naming the text fields.
+fn field_position(fields: &[TextField], name: &str) -> Result<usize, TextQueryError> {
+    fields
+        .iter()
+        .position(|f| f.name == name)
+        .ok_or_else(|| TextQueryError::UnknownField {
+            field: name.to_owned(),
+            text_fields: fields.iter().map(|f| f.name.clone()).collect(),
+        })
+}
+
 /// One text field of an index: a text column's name and its analyzer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TextField {
@@ -393,15 +405,7 @@ impl TextIndex {
         } else {
             fields
                 .iter()
-                .map(|name| {
-                    self.fields
-                        .iter()
-                        .position(|f| &f.name == name)
-                        .ok_or_else(|| TextQueryError::UnknownField {
-                            field: name.clone(),
-                            text_fields: self.fields.iter().map(|f| f.name.clone()).collect(),
-                        })
-                })
+                .map(|name| field_position(&self.fields, name))
                 .collect::<Result<Vec<_>, _>>()?
         };
         let target = query::Target {
