@@ -2,7 +2,7 @@
 //! Druid's `scan` query returns.
 //!
 //! A [`ScanPlan`] selects rows as an aggregate plan does (its intervals and
-//! filter, through [`select_rows_at`]) and returns each selected row's values
+//! filter, through [`select_rows`]) and returns each selected row's values
 //! for the plan's columns. As Druid's scan of a datasource without rollup,
 //! it reads *events*: each table set is read through its events table, and
 //! only a set that has no events table (a datasource whose every dimension

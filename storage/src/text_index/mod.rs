@@ -25,7 +25,7 @@
 //! table holds the values and a filter only asks which rows match.
 
 mod analyzer;
-mod highlight;
+pub mod highlight;
 mod query;
 mod query_check;
 mod rows;
