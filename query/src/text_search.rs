@@ -379,8 +379,7 @@ pub fn search(
 
 /// The text dimensions of `spec`, in spec order, with their analyzers.
 fn text_fields(spec: &DataSourceSpec) -> Vec<TextField> {
-    spec.dimensions()
-        .iter()
+    spec.text_dimensions()
         .filter_map(|dimension| match dimension.kind() {
             DimensionKind::Text { analyzer } => Some(TextField {
                 name: dimension.name().to_owned(),

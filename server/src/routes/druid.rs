@@ -32,10 +32,7 @@ use warp::reply::{Reply, Response};
 
 use crate::AppState;
 use crate::druid_error::DruidApiError;
-use crate::routes::query_thread::{self, Interrupted};
-
-/// The header that names the query an answer is for, as Druid's does.
-const QUERY_ID_HEADER: &str = "x-druid-query-id";
+use crate::routes::query_thread::{self, Interrupted, QUERY_ID_HEADER};
 
 /// `POST /druid/v2`.
 pub async fn query(state: AppState, body: Bytes) -> Response {

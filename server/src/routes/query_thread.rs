@@ -16,6 +16,10 @@ use strata_query::query_limits::{QueryLimits, QueryStopped};
 
 use crate::AppState;
 
+/// The header that names the query an answer is for, as Druid's does: the
+/// id to cancel it by.
+pub const QUERY_ID_HEADER: &str = "x-druid-query-id";
+
 /// Why a query gave no answer of its own.
 #[derive(Debug)]
 pub enum Interrupted {

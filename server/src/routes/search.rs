@@ -20,12 +20,9 @@ use warp::http::{HeaderValue, StatusCode};
 use warp::reply::{Reply, Response};
 
 use super::datasources::ingest_error;
-use super::query_thread::{self, Interrupted};
+use super::query_thread::{self, Interrupted, QUERY_ID_HEADER};
 use crate::AppState;
 use crate::api_error::ApiError;
-
-/// The header that names the query an answer is for, as on `/druid/v2`.
-const QUERY_ID_HEADER: &str = "x-druid-query-id";
 
 /// The error kind of a search the client got wrong.
 const INVALID: &str = "invalid_search";
