@@ -439,7 +439,7 @@ pub(crate) mod tests {
         assert_eq!(
             memory.read_column("tags").unwrap(),
             Some(ColumnValues::String {
-                dictionary: vec!["x".into(), "y".into()],
+                dictionary: ["x".into(), "y".into()].into(),
                 rows: vec![vec![0, 1], vec![], vec![1]],
             })
         );

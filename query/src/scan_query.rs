@@ -600,28 +600,25 @@ fn read_rows(
         let Some(Some(table)) = tables.get(table_index) else {
             continue;
         };
-        // From the block's first returned row to its last: a few rows of a
-        // block cost those rows (a text column rebuilds only them), not the
-        // whole block.
-        let returned = || {
-            positions
-                .iter()
-                .filter_map(|&position| picks.get(position))
-                .map(|pick| pick.row as usize)
-        };
-        let (Some(first), Some(last)) = (returned().min(), returned().max()) else {
-            continue;
-        };
-        let range = first..last + 1;
+        // The block's returned rows alone: a few rows of a block cost those
+        // rows (a text column decompresses only the frames holding them),
+        // not the whole block.
+        let mut wanted: Vec<usize> = positions
+            .iter()
+            .filter_map(|&position| picks.get(position))
+            .map(|pick| pick.row as usize)
+            .collect();
+        wanted.sort_unstable();
+        wanted.dedup();
         let sources = columns
             .iter()
-            .map(|name| read_source(*table, spec, name, range.clone()))
+            .map(|name| read_source(*table, spec, name, &wanted))
             .collect::<Result<Vec<_>, _>>()?;
         for position in positions {
             let (Some(pick), Some(row)) = (picks.get(position), rows.get_mut(position)) else {
                 continue;
             };
-            let at = pick.row as usize - range.start;
+            let at = wanted.partition_point(|&row| row < pick.row as usize);
             for (source, name) in sources.iter().zip(columns) {
                 let value = value_at(source, pick.time, at, name, table.kind().name())?;
                 bytes += value_bytes(&value);
@@ -647,13 +644,14 @@ fn value_bytes(value: &ScanValue) -> u64 {
     (size_of::<ScanValue>() + heap) as u64
 }
 
-/// The column `name` of `table` over `rows`; in an events table, a metric
-/// `name` as [Metrics of one event](self#metrics-of-one-event) says.
+/// The column `name` of `table` at `rows` (increasing); in an events table,
+/// a metric `name` as [Metrics of one event](self#metrics-of-one-event)
+/// says.
 fn read_source(
     table: &dyn TableSource,
     spec: &DataSourceSpec,
     name: &str,
-    rows: Range<usize>,
+    rows: &[usize],
 ) -> Result<Source, ScanError> {
     if name == TIME_COLUMN {
         return Ok(Source::Time);
@@ -691,14 +689,14 @@ fn read_source(
             | Aggregator::QuantilesSketch { field_name, .. },
         ) => (field_name.as_str(), None),
     };
-    let Some(values) = table.read_column_range(column, rows.clone())? else {
+    let Some(values) = table.read_column_rows(column, rows)? else {
         return Ok(Source::Missing);
     };
     if values.len() != rows.len() {
         return Err(ScanError::DamagedColumn {
             column: name.to_owned(),
             table: table.kind().name(),
-            problem: format!("it has {} values for rows {rows:?}", values.len()),
+            problem: format!("it has {} values for {} rows", values.len(), rows.len()),
         });
     }
     Ok(match number {

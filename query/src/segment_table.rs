@@ -21,12 +21,14 @@ use strata_storage::segment::bitmap_index::BitmapIndex;
 use strata_storage::segment::column::{
     ComplexColumn, NumericColumn, NumericValue, RowBlock, StringColumn, TextColumn,
 };
-use strata_storage::segment::{Column, SegmentError, Table, TableKind, TableSchema};
+use strata_storage::segment::{
+    Column, SegmentError, TEXT_FRAME_ROWS, Table, TableKind, TableSchema,
+};
 use strata_storage::time::{Interval, Millis};
 
 use crate::table::{
     BlockVerdict, ColumnValues, FullNumbers, NumberTest, TableError, TableSource, ValueRows,
-    ValueTest,
+    ValueTest, read_rows_through_range,
 };
 
 /// One table of a memory-mapped segment.
@@ -158,7 +160,7 @@ impl TableSource for SegmentTable<'_> {
                 start,
             )),
             Column::String(values) => ColumnValues::String {
-                dictionary: dictionary_values(*values)?,
+                dictionary: self.table.string_values(name)?.unwrap_or_default(),
                 rows: ids_in(*values, rows.clone())?,
             },
             Column::Complex(values) => ColumnValues::Complex(with_nulls(
@@ -174,11 +176,27 @@ impl TableSource for SegmentTable<'_> {
         }))
     }
 
-    fn string_dictionary(&self, name: &str) -> Result<Option<Vec<String>>, TableError> {
-        let Some(Column::String(column)) = self.table.column(name) else {
-            return Ok(None);
-        };
-        Ok(Some(dictionary_values(column)?))
+    fn read_column_rows(
+        &self,
+        name: &str,
+        rows: &[usize],
+    ) -> Result<Option<ColumnValues>, TableError> {
+        if !matches!(self.table.column(name), Some(Column::Text(_))) {
+            return read_rows_through_range(self, name, rows);
+        }
+        // A text block is decompressed frame by frame: rows a frame or more
+        // apart are read apart, so the frames between them stay untouched.
+        let mut texts = Vec::with_capacity(rows.len());
+        for run in rows.chunk_by(|a, b| b - a < TEXT_FRAME_ROWS) {
+            if let Some(ColumnValues::Text(values)) = read_rows_through_range(self, name, run)? {
+                texts.extend(values);
+            }
+        }
+        Ok(Some(ColumnValues::Text(texts)))
+    }
+
+    fn string_dictionary(&self, name: &str) -> Result<Option<Arc<[String]>>, TableError> {
+        Ok(self.table.string_values(name)?)
     }
 
     fn read_string_codes_range(
@@ -490,14 +508,6 @@ fn text_in(column: TextColumn<'_>, rows: Range<usize>) -> Result<Vec<String>, Se
         values.extend((0..part.len()).map(|i| block.get(i).to_owned()));
     }
     Ok(values)
-}
-
-/// A string column's values, by dictionary id.
-fn dictionary_values(column: StringColumn<'_>) -> Result<Vec<String>, SegmentError> {
-    let dictionary = column.dictionary()?;
-    (0..column.cardinality())
-        .map(|id| dictionary.value(id).map(str::to_owned))
-        .collect()
 }
 
 /// `values` — rows `first_row..` of their column — with the rows of

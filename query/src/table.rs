@@ -118,9 +118,21 @@ pub trait TableSource: Send + Sync {
         Ok(self.read_column(name)?.map(|values| values.slice(rows)))
     }
 
+    /// [`read_column`](Self::read_column) of the rows in `rows` only, given
+    /// in increasing order without repeats: value `i` of the answer is row
+    /// `rows[i]`'s. What a scan returning a few scattered rows asks for; by
+    /// default, the range from the first row to the last is read.
+    fn read_column_rows(
+        &self,
+        name: &str,
+        rows: &[usize],
+    ) -> Result<Option<ColumnValues>, TableError> {
+        read_rows_through_range(self, name, rows)
+    }
+
     /// The sorted values of string column `name`: dictionary id `i` is
     /// value `i`. `None` when the table has no string column of that name.
-    fn string_dictionary(&self, name: &str) -> Result<Option<Vec<String>>, TableError> {
+    fn string_dictionary(&self, name: &str) -> Result<Option<Arc<[String]>>, TableError> {
         Ok(match self.read_column_range(name, 0..0)? {
             Some(ColumnValues::String { dictionary, .. }) => Some(dictionary),
             _ => None,
@@ -317,9 +329,10 @@ pub enum ColumnValues {
     Double(Vec<Option<f64>>),
     /// A string column, dictionary-encoded: the distinct values, sorted, and
     /// for each row the ids of its values in the order stored (none: null;
-    /// several: a multi-value row).
+    /// several: a multi-value row). The dictionary is shared: a segment's
+    /// is made once and kept with the open segment.
     String {
-        dictionary: Vec<String>,
+        dictionary: Arc<[String]>,
         rows: Vec<Vec<u32>>,
     },
     Text(Vec<Option<String>>),
@@ -366,6 +379,44 @@ impl ColumnValues {
             ColumnValues::Complex(values) => ColumnValues::Complex(cut(values, rows)),
         }
     }
+
+    /// The values of the rows at `offsets`, in that order, each taken once
+    /// (those past the end are left out); a string column keeps its whole
+    /// dictionary.
+    pub fn select(self, offsets: impl Iterator<Item = usize>) -> ColumnValues {
+        fn take<T: Default>(mut values: Vec<T>, offsets: impl Iterator<Item = usize>) -> Vec<T> {
+            offsets
+                .filter_map(|offset| values.get_mut(offset).map(std::mem::take))
+                .collect()
+        }
+        match self {
+            ColumnValues::Long(values) => ColumnValues::Long(take(values, offsets)),
+            ColumnValues::Double(values) => ColumnValues::Double(take(values, offsets)),
+            ColumnValues::String {
+                dictionary,
+                rows: ids,
+            } => ColumnValues::String {
+                dictionary,
+                rows: take(ids, offsets),
+            },
+            ColumnValues::Text(values) => ColumnValues::Text(take(values, offsets)),
+            ColumnValues::Complex(values) => ColumnValues::Complex(take(values, offsets)),
+        }
+    }
+}
+
+/// [`TableSource::read_column_rows`] by reading the range from the first of
+/// `rows` to the last.
+pub fn read_rows_through_range<T: TableSource + ?Sized>(
+    table: &T,
+    name: &str,
+    rows: &[usize],
+) -> Result<Option<ColumnValues>, TableError> {
+    let (Some(&first), Some(&last)) = (rows.first(), rows.last()) else {
+        return table.read_column_range(name, 0..0);
+    };
+    let values = table.read_column_range(name, first..last + 1)?;
+    Ok(values.map(|values| values.select(rows.iter().map(|row| row - first))))
 }
 
 /// Why a table could not be read or built.

@@ -85,7 +85,7 @@ impl KeyColumn {
         if single_value_string && let Some(dictionary) = table.string_dictionary(column)? {
             // The table's codes are the key's: 0 for null, then the values.
             let values = std::iter::once(KeyValue::Null)
-                .chain(dictionary.into_iter().map(KeyValue::String))
+                .chain(dictionary.iter().cloned().map(KeyValue::String))
                 .collect();
             return Ok(key(values, 0, KeyRows::Run(Vec::new())));
         }
@@ -110,7 +110,8 @@ impl KeyColumn {
                     )));
                 }
                 let values = dictionary
-                    .into_iter()
+                    .iter()
+                    .cloned()
                     .map(KeyValue::String)
                     .chain([KeyValue::Null])
                     .collect();
@@ -354,7 +355,7 @@ mod tests {
 
         fn read_column(&self, _: &str) -> Result<Option<ColumnValues>, TableError> {
             Ok(Some(ColumnValues::String {
-                dictionary: vec!["a".into()],
+                dictionary: ["a".into()].into(),
                 rows: vec![vec![3]],
             }))
         }

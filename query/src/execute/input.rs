@@ -133,7 +133,7 @@ pub(super) enum Column {
     Long(Vec<Option<i64>>),
     Double(Vec<Option<f64>>),
     Strings {
-        dictionary: Vec<String>,
+        dictionary: Arc<[String]>,
         rows: Vec<Vec<u32>>,
     },
     Text(Vec<Option<String>>),

@@ -61,7 +61,12 @@ impl BackgroundEncoder {
                     });
                     let mut bytes = Vec::with_capacity(job.data.len() / 3);
                     if job.text {
-                        text_codec::encode_tokenized(values, job.level, &mut bytes);
+                        text_codec::encode_framed(
+                            values,
+                            text_codec::FRAME_ROWS,
+                            job.level,
+                            &mut bytes,
+                        );
                     } else {
                         codec::encode_var_binary(values, job.level, &mut bytes);
                     }

@@ -46,7 +46,7 @@
 use bitpacking::{BitPacker, BitPacker4x};
 
 use super::layout::{read_i64, read_u32, read_u64};
-use super::text_codec::{TOKENIZED, decode_tokenized, decode_tokenized_rows};
+use super::text_codec::{FRAMED, TOKENIZED, decode_tokenized, decode_tokenized_rows};
 
 /// What a table's numeric and id blocks are encoded for; the reader needs
 /// no telling, as every block names its codec.
@@ -588,7 +588,7 @@ pub struct VarBinaryBlock {
 impl VarBinaryBlock {
     pub fn decode(block: &[u8]) -> Result<Self, DecodeError> {
         let tag = *block.first().ok_or("empty variable-length block")?;
-        if tag == TOKENIZED {
+        if tag == TOKENIZED || tag == FRAMED {
             let (ends, data) = decode_tokenized(block)?;
             return Ok(Self { ends, data });
         }
@@ -617,7 +617,7 @@ impl VarBinaryBlock {
     /// the answer is row `rows.start + i` of the block. A block of token
     /// streams rebuilds those rows alone; any other is decoded whole.
     pub fn decode_rows(block: &[u8], rows: std::ops::Range<usize>) -> Result<Self, DecodeError> {
-        if block.first() == Some(&TOKENIZED) {
+        if matches!(block.first(), Some(&(TOKENIZED | FRAMED))) {
             let (ends, data) = decode_tokenized_rows(block, rows)?;
             return Ok(Self { ends, data });
         }

@@ -54,6 +54,7 @@ pub use dictionary::Dictionary;
 pub use layout::{DoubleBlockMeta, IdBlockMeta, LongBlockMeta};
 pub use reader::{Segment, Table};
 pub use schema::{ColumnKind, ColumnSchema, TIME_COLUMN, TableKind, TableSchema};
+pub use text_codec::FRAME_ROWS as TEXT_FRAME_ROWS;
 pub use writer::{CellValue, SegmentSummary, SegmentWriter, TableWriter};
 
 /// Rows per block: one roaring container's worth, so bitmaps and blocks align.

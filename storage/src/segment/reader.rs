@@ -8,9 +8,9 @@
 //! still surfaces as an error naming the file, never as a wrong answer.
 //!
 //! What a table derives from its immutable bytes and queries ask for again
-//! and again — decompressed dictionaries and bitmaps, the HLL coupons of a
-//! string column's values — is computed on first use and kept with the
-//! table, for as long as the segment stays open.
+//! and again — decompressed dictionaries and bitmaps, a string column's
+//! values as strings and their HLL coupons — is computed on first use and
+//! kept with the table, for as long as the segment stays open.
 
 use std::collections::HashMap;
 use std::fs::{self, File};
@@ -21,7 +21,7 @@ use std::sync::{Arc, OnceLock};
 use memmap2::Mmap;
 
 use super::codec;
-use super::column::{Column, LongColumn};
+use super::column::{Column, LongColumn, StringColumn};
 use super::layout::{
     self, BitmapGroupRef, BlockIndex, ColumnMeta, Footer, HEADER_LEN, HEADER_MAGIC, TRAILER_LEN,
 };
@@ -43,6 +43,9 @@ pub struct Table {
     /// Per column (`__time` first), a string column's dictionary coupons,
     /// computed on first use.
     coupons: Box<[OnceLock<Arc<DictionaryCoupons>>]>,
+    /// Per column, a string column's dictionary as owned strings, made on
+    /// first use.
+    string_values: Box<[OnceLock<Arc<[String]>>]>,
     by_name: HashMap<String, usize>,
     /// A segment's events table: where its full-text index is, opened on
     /// first use.
@@ -87,6 +90,7 @@ impl Table {
             footer,
             decompressed: (0..footer_blocks).map(|_| OnceLock::new()).collect(),
             coupons: (0..column_count).map(|_| OnceLock::new()).collect(),
+            string_values: (0..column_count).map(|_| OnceLock::new()).collect(),
             verified,
             by_name,
             text_index: None,
@@ -174,22 +178,48 @@ impl Table {
         &self,
         name: &str,
     ) -> Result<Option<Arc<DictionaryCoupons>>, SegmentError> {
+        self.kept_for_string_column(name, &self.coupons, |column| {
+            Ok(Arc::new(DictionaryCoupons::try_from_values(
+                column.dictionary()?.iter(),
+            )?))
+        })
+    }
+
+    /// The dictionary of string column `name` as strings, value `id` at
+    /// index `id`: copied out the first time it is asked for and kept, so
+    /// that a query returning a few rows does not copy a dictionary of
+    /// millions of values; `None` when the table has no string column of
+    /// that name.
+    pub fn string_values(&self, name: &str) -> Result<Option<Arc<[String]>>, SegmentError> {
+        self.kept_for_string_column(name, &self.string_values, |column| {
+            let dictionary = column.dictionary()?;
+            (0..column.cardinality())
+                .map(|id| dictionary.value(id).map(str::to_owned))
+                .collect()
+        })
+    }
+
+    /// What `make` derives from string column `name`, made once and kept in
+    /// the column's slot of `slots`.
+    fn kept_for_string_column<T: Clone>(
+        &self,
+        name: &str,
+        slots: &[OnceLock<T>],
+        make: impl FnOnce(StringColumn<'_>) -> Result<T, SegmentError>,
+    ) -> Result<Option<T>, SegmentError> {
         let Some(&index) = self.by_name.get(name) else {
             return Ok(None);
         };
-        let Column::String(column) = self.column_at(index) else {
+        let (Column::String(column), Some(slot)) = (self.column_at(index), slots.get(index)) else {
             return Ok(None);
         };
-        let Some(slot) = self.coupons.get(index) else {
-            return Ok(None);
-        };
-        if let Some(coupons) = slot.get() {
-            return Ok(Some(Arc::clone(coupons)));
+        if let Some(kept) = slot.get() {
+            return Ok(Some(kept.clone()));
         }
-        // Two readers asking at once may both hash the dictionary; one
-        // result is kept, and both are the same.
-        let coupons = DictionaryCoupons::try_from_values(column.dictionary()?.iter())?;
-        Ok(Some(Arc::clone(slot.get_or_init(|| Arc::new(coupons)))))
+        // Two readers asking at once may both make it; one result is kept,
+        // and both are the same.
+        let made = make(column)?;
+        Ok(Some(slot.get_or_init(|| made).clone()))
     }
 
     /// The full-text index over the table's text columns: the events table
