@@ -39,7 +39,7 @@ pub fn strata_bin() -> PathBuf {
     let bin = profile_dir.join("strata");
     assert!(
         bin.exists(),
-        "{} does not exist: run the tests with `cargo test --workspace` (which builds it) or set STRATA_BIN",
+        "{} does not exist: build it first (`cargo build -p strata-tools`; ./scripts/test.sh does) or set STRATA_BIN",
         bin.display()
     );
     bin
