@@ -47,7 +47,7 @@ fi
 export STRATA_TEST_PYTHON="$venv/bin/python"
 # The end-to-end tests drive the `strata` binary itself; cargo builds a
 # package's binaries only for that package's own tests, so build it first.
-echo "== cargo build (the binaries the end-to-end tests run)"
-cargo build --workspace --bins --locked
+echo "== cargo build (the strata binary the end-to-end tests run)"
+cargo build -p strata-tools --bins --locked
 echo "== cargo test"
 cargo test --workspace --locked
