@@ -18,10 +18,14 @@
 //!   and published to the catalog;
 //! - [`compaction`] — a time chunk's partitions read back and rewritten as one
 //!   segment of a newer version;
+//! - [`bulk_load`] — history from Parquet, Arrow, CSV and NDJSON files built
+//!   straight into segments, published in one step that replaces what the
+//!   files' time chunks held;
 //! - [`service`] — all of the above wired together per datasource: ingest a
 //!   request body, persist, replay after a restart.
 
 pub mod aggregate;
+pub mod bulk_load;
 pub mod compaction;
 pub mod parse;
 pub mod persist;

@@ -7,6 +7,8 @@
 //! - [`demo`] — what `strata serve --demo` loads before serving;
 //! - [`gen_command`] — `strata gen`, writing the reference dataset that
 //!   [`dataset`] generates (shared `DATASET.md`);
+//! - [`load_command`] — `strata load`, history from files built into
+//!   segments offline;
 //! - [`query_command`] — `strata query`, a Druid query sent to a running
 //!   server and its answer printed.
 //!
@@ -15,5 +17,6 @@
 pub mod dataset;
 pub mod demo;
 pub mod gen_command;
+pub mod load_command;
 pub mod query_command;
 pub mod serve_command;

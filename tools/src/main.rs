@@ -4,7 +4,7 @@
 //! dispatches.
 
 use clap::{Parser, Subcommand};
-use strata_tools::{gen_command, query_command, serve_command};
+use strata_tools::{gen_command, load_command, query_command, serve_command};
 use tracing_subscriber::EnvFilter;
 
 /// mimalloc keeps freed pages for reuse: ingest allocates and frees
@@ -36,6 +36,10 @@ enum Command {
     Serve(serve_command::ServeArgs),
     /// Write the reference access-log dataset (docs: shared DATASET.md) as NDJSON, CSV or Parquet.
     Gen(gen_command::GenArgs),
+    /// Bulk-load history from files (NDJSON, CSV, Parquet, Arrow; gzip or
+    /// zstd) into a datasource. Replaces the time chunks the files cover
+    /// unless --append; publishes all or nothing.
+    Load(load_command::LoadArgs),
     /// Send a Druid native query (a JSON file, or `-` for stdin) to a running
     /// server and print the answer; a failed query prints the server's
     /// message and exits non-zero.
@@ -56,6 +60,7 @@ fn main() -> anyhow::Result<()> {
             .build()?
             .block_on(serve_command::run(args)),
         Command::Gen(args) => gen_command::run(args),
+        Command::Load(args) => load_command::run(args),
         Command::Query(args) => Ok(query_command::run(args)?),
     }
 }

@@ -55,6 +55,11 @@ impl<'p> EventBuilder<'p> {
         self.parser.limits.max_depth
     }
 
+    /// Sets the event time from a typed column instead of the timestamp field.
+    pub(super) fn set_time(&mut self, time: Millis) {
+        self.time = Some(time);
+    }
+
     /// Records why the line is rejected; the reader then unwinds with any error.
     pub(super) fn fail(&mut self, error: ParseError) {
         if self.failure.is_none() {

@@ -97,6 +97,8 @@ pub enum TimestampProblem {
     NotATime,
     /// A time outside the years 0000 to 9999: usually the wrong unit.
     OutOfRange { format: &'static str },
+    /// A typed timestamp column (Parquet, Arrow) outside the years 0000 to 9999.
+    TypedOutOfRange,
 }
 
 impl fmt::Display for TimestampProblem {
@@ -117,6 +119,9 @@ impl fmt::Display for TimestampProblem {
             ),
             TimestampProblem::NotATime => f.write_str(
                 "which is not a time; send ISO-8601 text or a number since the epoch",
+            ),
+            TimestampProblem::TypedOutOfRange => f.write_str(
+                "epoch milliseconds outside the years 0000 to 9999 that an event may have",
             ),
             TimestampProblem::OutOfRange { format } => write!(
                 f,

@@ -20,6 +20,7 @@
 
 use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 use strata_storage::spec::{Aggregator, DataSourceSpec, DimensionKind, NumericType};
+use strata_storage::time::Millis;
 
 use super::builder::EventBuilder;
 use super::coerce::{DimensionRule, InputRule};
@@ -373,6 +374,31 @@ impl EventParser {
         deserializer: D,
     ) -> Result<ParsedEvent, ParseError> {
         let mut builder = EventBuilder::new(self);
+        match reader::deserialize(&mut builder, deserializer) {
+            Ok(()) => builder.finish(),
+            Err(error) => Err(builder.take_failure(error)),
+        }
+    }
+
+    /// Parses one event whose time is already typed — an Arrow or Parquet
+    /// timestamp column, read as epoch milliseconds by the caller — from a
+    /// deserializer that leaves the timestamp column out. `None` is a null
+    /// time, which `missingValue` replaces as it replaces a JSON `null`.
+    pub fn parse_with_time<'de, D: serde::Deserializer<'de>>(
+        &self,
+        deserializer: D,
+        time: Option<Millis>,
+    ) -> Result<ParsedEvent, ParseError> {
+        let mut builder = EventBuilder::new(self);
+        if let Some(time) = time {
+            builder.set_time(self.time.typed(time).map_err(|problem| {
+                ParseError::InvalidTimestamp {
+                    column: self.timestamp_column.to_string(),
+                    value: time.to_string(),
+                    problem,
+                }
+            })?);
+        }
         match reader::deserialize(&mut builder, deserializer) {
             Ok(()) => builder.finish(),
             Err(error) => Err(builder.take_failure(error)),

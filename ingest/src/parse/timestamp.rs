@@ -56,6 +56,16 @@ impl TimeRule {
         }
     }
 
+    /// A time that a typed column (Arrow's timestamp and date types) gave in
+    /// epoch milliseconds, checked to lie in the years an event may have.
+    pub(super) fn typed(&self, millis: Millis) -> Result<Millis, TimestampProblem> {
+        if (EARLIEST..END).contains(&millis) {
+            Ok(millis)
+        } else {
+            Err(TimestampProblem::TypedOutOfRange)
+        }
+    }
+
     fn text_millis(&self, text: &str) -> Result<Millis, TimestampProblem> {
         let text = text.trim();
         match self.format {
