@@ -391,6 +391,12 @@ impl IngestService {
         })
     }
 
+    /// The data directory the service keeps its WALs (and loads their
+    /// spools) in.
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
     pub fn catalog(&self) -> &Arc<dyn Catalog> {
         &self.catalog
     }

@@ -24,6 +24,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use strata_ingest::bulk_load::task::{LoadTasks, TaskError};
 use strata_ingest::service::IngestService;
 use strata_storage::catalog::Catalog;
 use tokio::net::TcpListener;
@@ -68,6 +69,8 @@ pub struct AppState {
     pub metrics: Arc<metrics::Metrics>,
     pub queries: Arc<QueryRegistry>,
     pub query_limits: QueryLimitsConfig,
+    /// Bulk loads running in the background (Druid batch tasks, uploads).
+    pub loads: Arc<LoadTasks>,
 }
 
 /// Failing to start serving.
@@ -79,6 +82,8 @@ pub enum ServeError {
         #[source]
         source: std::io::Error,
     },
+    #[error("preparing bulk loads: {0}")]
+    Loads(#[from] TaskError),
 }
 
 /// A bound, not yet running server.
@@ -100,9 +105,11 @@ impl Server {
                     addr: config.listen,
                     source,
                 })?;
+        let loads = Arc::new(LoadTasks::new(ingest.clone())?);
         Ok(Self {
             listener,
             state: AppState {
+                loads,
                 catalog: ingest.catalog().clone(),
                 ingest,
                 metrics: Arc::new(metrics::Metrics::new()),

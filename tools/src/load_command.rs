@@ -1,6 +1,7 @@
 //! `strata load`: bulk-load history from files into a datasource.
 //!
-//! With `--data-dir` it builds segments offline, in this process, and
+//! With `--server URL` the files go to a running server, which loads them
+//! with the same engine ([`server_upload`]). With `--data-dir` it builds segments offline, in this process, and
 //! publishes them into that directory's catalog; the directory's lock makes
 //! it refuse, with the holder's pid, while a server uses the directory. The
 //! engine is `strata_ingest::bulk_load`: replace by default (loading the
@@ -10,8 +11,10 @@
 //! A progress bar on stderr shows bytes read, rows per second and the time
 //! left; the report at the end goes to stdout.
 
-use std::path::PathBuf;
-use std::sync::atomic::Ordering;
+mod server_upload;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -22,7 +25,7 @@ use strata_storage::spec::DataSourceSpec;
 
 /// Flags of `strata load`.
 #[derive(clap::Args, Debug)]
-#[command(group = clap::ArgGroup::new("target").required(true).args(["data_dir"]))]
+#[command(group = clap::ArgGroup::new("target").required(true).args(["data_dir", "server"]))]
 pub struct LoadArgs {
     /// The datasource to load into. It must exist, unless --spec creates it.
     #[arg(long)]
@@ -39,6 +42,11 @@ pub struct LoadArgs {
     /// server holds the directory.
     #[arg(long, env = "STRATA_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
+
+    /// Send the files to the server at this URL (`http://127.0.0.1:8080`),
+    /// which loads them with the same engine while it keeps serving.
+    #[arg(long, conflicts_with = "data_dir")]
+    pub server: Option<String>,
 
     /// A datasource spec (JSON file) to create the datasource with when it
     /// does not exist yet.
@@ -86,22 +94,57 @@ pub fn run(args: LoadArgs) -> anyhow::Result<()> {
     if let Some(threads) = args.threads {
         options.threads = threads.max(1);
     }
-    let data_dir = args
-        .data_dir
-        .as_ref()
-        .context("name a target: --data-dir DIR")?;
+    let bar = progress_bar(inputs.iter().map(|input| input.bytes).sum());
+    let summary = match (&args.server, &args.data_dir) {
+        (Some(server), _) => {
+            server_upload::load_through_server(server, &args, &inputs, &options, &bar)
+        }
+        (None, Some(data_dir)) => load_offline(data_dir, &args, &inputs, &options, &bar),
+        (None, None) => Err(anyhow::anyhow!(
+            "name a target: --data-dir DIR or --server URL"
+        )),
+    };
+    bar.finish_and_clear();
+    print!("{}", summary?);
+    Ok(())
+}
+
+/// Loads into the data directory `data_dir` in this process.
+fn load_offline(
+    data_dir: &Path,
+    args: &LoadArgs,
+    inputs: &[InputFile],
+    options: &LoadOptions,
+    bar: &ProgressBar,
+) -> anyhow::Result<String> {
     let catalog = FileCatalog::open(data_dir).map_err(|error| match error {
         CatalogError::DataDirInUse { .. } => anyhow::anyhow!(
-            "{error}. A running server holds it: stop the server first, or send the load through it"
+            "{error}. A running server holds it: stop the server first, or send the load through it with --server URL"
         ),
         error => anyhow::Error::new(error),
     })?;
-    ensure_datasource(&catalog, &args)?;
-    let report = with_progress(&inputs, |progress| {
-        bulk_load::load(&catalog, &args.datasource, &inputs, &options, progress)
+    ensure_datasource(&catalog, args)?;
+    let progress = LoadProgress::default();
+    let done = AtomicBool::new(false);
+    let report = std::thread::scope(|scope| {
+        scope.spawn(|| {
+            let started = std::time::Instant::now();
+            while !done.load(Ordering::Relaxed) {
+                let rows = progress.rows_read.load(Ordering::Relaxed);
+                let rejected = progress.rows_rejected.load(Ordering::Relaxed);
+                bar.set_position(progress.bytes_read.load(Ordering::Relaxed));
+                bar.set_message(format!(
+                    "{rows} rows ({:.0}/s), {rejected} rejected",
+                    rows as f64 / started.elapsed().as_secs_f64().max(1e-3)
+                ));
+                std::thread::sleep(Duration::from_millis(200));
+            }
+        });
+        let report = bulk_load::load(&catalog, &args.datasource, inputs, options, &progress);
+        done.store(true, Ordering::Relaxed);
+        report
     })?;
-    print!("{report}");
-    Ok(())
+    Ok(report.to_string())
 }
 
 /// Creates the datasource from `--spec` when it does not exist; refuses a
@@ -135,10 +178,8 @@ fn ensure_datasource(catalog: &dyn Catalog, args: &LoadArgs) -> anyhow::Result<(
     Ok(())
 }
 
-/// Runs `load` with a progress bar on stderr (hidden when stderr is not a
-/// terminal) that reads the load's counters.
-fn with_progress<T>(inputs: &[InputFile], load: impl FnOnce(&LoadProgress) -> T) -> T {
-    let total: u64 = inputs.iter().map(|input| input.bytes).sum();
+/// A bar on stderr over `total` bytes, hidden when stderr is not a terminal.
+fn progress_bar(total: u64) -> ProgressBar {
     let bar = ProgressBar::new(total);
     bar.set_style(
         ProgressStyle::with_template(
@@ -146,28 +187,7 @@ fn with_progress<T>(inputs: &[InputFile], load: impl FnOnce(&LoadProgress) -> T)
         )
         .expect("the progress template is valid"),
     );
-    let progress = LoadProgress::default();
-    let done = std::sync::atomic::AtomicBool::new(false);
-    let result = std::thread::scope(|scope| {
-        scope.spawn(|| {
-            let started = std::time::Instant::now();
-            while !done.load(Ordering::Relaxed) {
-                let rows = progress.rows_read.load(Ordering::Relaxed);
-                let rejected = progress.rows_rejected.load(Ordering::Relaxed);
-                bar.set_position(progress.bytes_read.load(Ordering::Relaxed));
-                bar.set_message(format!(
-                    "{rows} rows ({:.0}/s), {rejected} rejected",
-                    rows as f64 / started.elapsed().as_secs_f64().max(1e-3)
-                ));
-                std::thread::sleep(Duration::from_millis(200));
-            }
-        });
-        let result = load(&progress);
-        done.store(true, Ordering::Relaxed);
-        result
-    });
-    bar.finish_and_clear();
-    result
+    bar
 }
 
 /// A size in bytes: a number with an optional unit (`k`/`KiB`, `M`/`MiB`,

@@ -15,7 +15,9 @@
 //! - [`partition_builder`] rolls events up in memory, within a budget, and
 //!   writes unpublished segment partitions;
 //! - [`report`] counts rows and keeps the first rejected ones with their
-//!   place.
+//!   place;
+//! - [`task`] runs loads in a server's background, watched by id, and
+//!   [`druid_task`] reads Druid's `index_parallel` task into one.
 //!
 //! # Replace or append
 //!
@@ -51,10 +53,12 @@
 //! just before the publish.
 
 pub mod arrow_row;
+pub mod druid_task;
 pub mod input;
 pub mod partition_builder;
 pub mod piece;
 pub mod report;
+pub mod task;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

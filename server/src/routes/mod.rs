@@ -4,10 +4,15 @@
 pub mod datasources;
 pub mod druid;
 pub mod ingest;
+pub mod loads;
 pub mod query_thread;
 pub mod search;
+pub mod tasks;
 
 use std::convert::Infallible;
+use std::sync::Arc;
+
+use strata_ingest::bulk_load::task::LoadTasks;
 
 use warp::Filter;
 use warp::reply::{Reply, Response};
@@ -106,6 +111,66 @@ pub fn routes(
         .and(warp::get())
         .map(move || druid::datasources(&listing_service));
 
+    let load_tasks = state.loads.clone();
+    let with_loads = warp::any().map(move || load_tasks.clone());
+    let body_limit = state.ingest.options().max_body_bytes as u64;
+    let task_submit = warp::path!("druid" / "indexer" / "v1" / "task")
+        .and(warp::post())
+        .and(with_loads.clone())
+        .and(warp::body::content_length_limit(body_limit))
+        .and(warp::body::bytes())
+        .then(tasks::submit);
+    let task_status = warp::path!("druid" / "indexer" / "v1" / "task" / String / "status")
+        .and(warp::get())
+        .and(with_loads.clone())
+        .map(|id: String, loads: Arc<LoadTasks>| tasks::status(&loads, &id));
+    let task_reports = warp::path!("druid" / "indexer" / "v1" / "task" / String / "reports")
+        .and(warp::get())
+        .and(with_loads.clone())
+        .map(|id: String, loads: Arc<LoadTasks>| tasks::reports(&loads, &id));
+    let task_list = warp::path!("druid" / "indexer" / "v1" / "tasks")
+        .and(warp::get())
+        .and(with_loads.clone())
+        .map(|loads: Arc<LoadTasks>| Ok(tasks::list(&loads)));
+    let load_open = warp::path!("v1" / "datasources" / String / "loads")
+        .and(warp::post())
+        .and(with_loads.clone())
+        .then(|name, loads| loads::open(loads, name));
+    let load_upload = warp::path!("v1" / "datasources" / String / "loads" / String / "files" / u32)
+        .and(warp::put())
+        .and(with_loads.clone())
+        .and(warp::query::<loads::FileQuery>())
+        .and(warp::body::stream())
+        .then(|name, id, sequence, loads, query, body| {
+            loads::upload(loads, name, id, sequence, query, body)
+        });
+    let load_start = warp::path!("v1" / "datasources" / String / "loads" / String / "start")
+        .and(warp::post())
+        .and(with_loads.clone())
+        .and(warp::body::content_length_limit(MAX_SPEC_BYTES))
+        .and(warp::body::bytes())
+        .then(|name, id, loads, body| loads::start(loads, name, id, body));
+    let load_get = warp::path!("v1" / "datasources" / String / "loads" / String)
+        .and(warp::get())
+        .and(with_loads)
+        .map(|name: String, id: String, loads: Arc<LoadTasks>| loads::get(&loads, &name, &id));
+    let load_routes = task_submit
+        .or(task_status)
+        .unify()
+        .or(task_reports)
+        .unify()
+        .or(task_list)
+        .unify()
+        .or(load_open)
+        .unify()
+        .or(load_upload)
+        .unify()
+        .or(load_start)
+        .unify()
+        .or(load_get)
+        .unify()
+        .map(|result: Result<Response, ApiError>| result.unwrap_or_else(Reply::into_response));
+
     let counted = state.metrics.clone();
     health
         .or(metrics)
@@ -119,6 +184,8 @@ pub fn routes(
         .or(druid_cancel)
         .unify()
         .or(druid_datasources)
+        .unify()
+        .or(load_routes)
         .unify()
         .recover(recover)
         .map(Reply::into_response)
@@ -142,6 +209,12 @@ fn route_label(path: &str) -> &'static str {
         p if p.starts_with("/v1/datasources/") && p.ends_with("/search") => {
             "/v1/datasources/{name}/search"
         }
+        p if p.starts_with("/v1/datasources/") && p.contains("/loads") => {
+            "/v1/datasources/{name}/loads"
+        }
+        "/druid/indexer/v1/task" => "/druid/indexer/v1/task",
+        "/druid/indexer/v1/tasks" => "/druid/indexer/v1/tasks",
+        p if p.starts_with("/druid/indexer/v1/task/") => "/druid/indexer/v1/task/{id}",
         p if p.starts_with("/v1/datasources/") => "/v1/datasources/{name}",
         "/druid/v2" => "/druid/v2",
         "/druid/v2/datasources" => "/druid/v2/datasources",
