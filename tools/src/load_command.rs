@@ -1,7 +1,8 @@
 //! `strata load`: bulk-load history from files into a datasource.
 //!
 //! With `--server URL` the files go to a running server, which loads them
-//! with the same engine ([`server_upload`]). With `--data-dir` it builds segments offline, in this process, and
+//! with the same engine (`server_upload`). With `--data-dir` it builds
+//! segments offline, in this process, and
 //! publishes them into that directory's catalog; the directory's lock makes
 //! it refuse, with the holder's pid, while a server uses the directory. The
 //! engine is `strata_ingest::bulk_load`: replace by default (loading the

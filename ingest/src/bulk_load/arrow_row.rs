@@ -1,5 +1,5 @@
 //! One row of an Arrow record batch, read as an event through the same
-//! [`EventParser`](crate::parse::EventParser) that reads an NDJSON line.
+//! `EventParser` that reads an NDJSON line.
 //!
 //! Parquet, Arrow IPC and CSV inputs arrive as record batches. Rather than a
 //! second set of coercion rules, a row is handed to the parser as a serde
@@ -7,7 +7,7 @@
 //! dimension becomes `"42"` exactly as the JSON number `42` would, and a bad
 //! value is rejected with the same message.
 //!
-//! Before rows are read, [`PreparedBatch::new`] turns each column the spec
+//! Before rows are read, `PreparedBatch::new` turns each column the spec
 //! needs into a type the cell reader knows, once per batch: dictionaries are
 //! unpacked, decimals become doubles, binary becomes text, and dates and
 //! times print as text. The timestamp column, when it is typed (a Parquet

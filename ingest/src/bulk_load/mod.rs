@@ -8,11 +8,11 @@
 //! ```
 //!
 //! - [`input`] finds the files and tells their format by magic bytes;
-//! - [`piece`](mod@piece) reads them into blocks of NDJSON lines and Arrow
+//! - `piece` reads them into blocks of NDJSON lines and Arrow
 //!   record batches, only the columns the spec reads;
-//! - [`arrow_row`] reads a record batch's row through the same parser as an
+//! - `arrow_row` reads a record batch's row through the same parser as an
 //!   NDJSON line, so every format coerces values by the same rules;
-//! - [`partition_builder`] rolls events up in memory, within a budget, and
+//! - `partition_builder` rolls events up in memory, within a budget, and
 //!   writes unpublished segment partitions;
 //! - [`report`] counts rows and keeps the first rejected ones with their
 //!   place;
@@ -52,11 +52,11 @@
 //! load's spec for every build thread; the catalog stores the widened spec
 //! just before the publish.
 
-pub mod arrow_row;
+mod arrow_row;
 pub mod druid_task;
 pub mod input;
-pub mod partition_builder;
-pub mod piece;
+mod partition_builder;
+mod piece;
 pub mod report;
 pub mod task;
 

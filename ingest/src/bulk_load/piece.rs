@@ -1,4 +1,4 @@
-//! Reading: each input file cut into [`Piece`]s of work — blocks of whole
+//! Reading: each input file cut into `Piece`s of work — blocks of whole
 //! NDJSON lines, Arrow record batches — that the build threads parse.
 //!
 //! One thread reads the files in order (decompression and NDJSON line

@@ -5,7 +5,7 @@
 //! A task is created with its inputs on the server's disk: files it names
 //! (Druid's `local` input source), or files it wrote into its own spool
 //! directory, `<data>/loads/<task id>/` (inline data, uploaded files). It
-//! runs [`load`](super::load) on a thread of its own, on the server's
+//! runs [`load`](super::load()) on a thread of its own, on the server's
 //! catalog, and keeps its progress counters and, once finished, its report
 //! or its error. The spool directory is removed when the task ends, and every
 //! spool directory is removed when the server starts, so an upload or load
