@@ -46,7 +46,8 @@ def ensure_virtualenv() -> None:
         venv.create(VENV, with_pip=True, clear=python.exists())
         subprocess.run([str(python), "-m", "pip", "install", "-q", "-r", str(REQUIREMENTS)], check=True)
         stamp.write_text(wanted)
-    os.execv(str(python), [str(python), str(Path(__file__).resolve()), *sys.argv[1:]])
+    # The script that was started (this one, or bulk_load.py importing it).
+    os.execv(str(python), [str(python), str(Path(sys.argv[0]).resolve()), *sys.argv[1:]])
 
 
 def parse_args() -> argparse.Namespace:
