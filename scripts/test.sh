@@ -3,8 +3,9 @@
 # property and end-to-end test of the workspace. CI runs exactly this.
 #
 # Needs a Rust toolchain (cargo) and python3 with venv: the end-to-end tests
-# also drive the server with Druid's Python client, installed here from
-# tests/python/requirements.txt into a virtualenv outside the clone,
+# also drive the server with Druid's Python client and write Parquet with
+# pyarrow, installed here from tests/python/requirements.txt into a virtualenv
+# outside the clone,
 # $STRATA_PYTHON_VENV (by default ~/.cache/strata-venv), and reinstalled only
 # when that file changes. Build artifacts go to $CARGO_TARGET_DIR, by default
 # ~/.cache/strata-target. Both are kept so that later runs from a fresh clone
@@ -51,3 +52,11 @@ echo "== cargo build (the strata binary the end-to-end tests run)"
 cargo build -p strata-tools --bins --locked
 echo "== cargo test"
 cargo test --workspace --locked
+# The comparison harness at 100k events: every engine (Strata, chdb, DuckDB, tantivy alone)
+# must give the oracle's answers. Nothing is timed. It makes its own virtualenv with the
+# pinned peers (benches/compare/requirements.txt) in ~/.cache/strata-compare-venv.
+echo "== benchmark harness: every engine's answers at 100k events"
+cargo build -p strata-benches --bin tantivy_alone --locked
+python3 benches/compare/compare.py --events 100000 --check \
+    --binary "$CARGO_TARGET_DIR/debug/strata" \
+    --tantivy-binary "$CARGO_TARGET_DIR/debug/tantivy_alone"

@@ -140,7 +140,11 @@ class Distributions:
 
 
 def differences(
-    query: Query, expected: list[tuple], actual: list[tuple], distributions: Distributions | None
+    query: Query,
+    expected: list[tuple],
+    actual: list[tuple],
+    distributions: Distributions | None,
+    engine: str = "strata",
 ) -> list[str]:
     """What differs between the oracle's rows and an engine's (both normalized); empty if equal."""
     keys = [i for i, column in enumerate(query.columns) if column.check in ("time", "key")]
@@ -155,14 +159,19 @@ def differences(
             problems.append(f"row {row} has keys the oracle does not have")
             continue
         for i, column in enumerate(query.columns):
-            problem = _column_difference(column, wanted[i], row[i], key, distributions)
+            problem = _column_difference(column, wanted[i], row[i], key, distributions, engine)
             if problem:
                 problems.append(f"keys {key}, `{column.name}`: {problem}")
     return problems
 
 
 def _column_difference(
-    column: Column, wanted: object, got: object, key: tuple, distributions: Distributions | None
+    column: Column,
+    wanted: object,
+    got: object,
+    key: tuple,
+    distributions: Distributions | None,
+    engine: str,
 ) -> str:
     if column.check in ("time", "key", "exact"):
         return "" if wanted == got else f"{got!r}, oracle {wanted!r}"
@@ -175,7 +184,8 @@ def _column_difference(
         return "" if close else f"{got!r}, oracle {wanted!r}"
     if column.check == "relative":
         error = abs(got - wanted) / max(abs(wanted), 1.0)
-        return "" if error <= column.tolerance else f"{got!r} is {error:.1%} off the exact {wanted!r}"
+        tolerance = column.tolerance_for(engine)
+        return "" if error <= tolerance else f"{got!r} is {error:.1%} off the exact {wanted!r}"
     if column.check == "rank":
         if distributions is None or len(key) != 1:
             return "a rank check needs the query's distribution, grouped by one key"

@@ -71,6 +71,24 @@ def parse_args() -> argparse.Namespace:
         default=20.0,
         help="an answer slower than this is timed once, not warmed up and repeated (default 20)",
     )
+    parser.add_argument(
+        "--strata-load",
+        choices=("bulk", "http"),
+        default="bulk",
+        help="load Strata with `strata load` from Parquet (default) or by HTTP ingest of the NDJSON",
+    )
+    parser.add_argument(
+        "--memory", default="4GiB", help="`strata load --memory` for the bulk load (default 4GiB)"
+    )
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="check every engine's answers once, time nothing, and exit non-zero on a difference "
+        "(the test suite runs this at 100k events)",
+    )
+    parser.add_argument(
+        "--tantivy-binary", type=Path, help="a tantivy_alone binary instead of building the release one"
+    )
     parser.add_argument("--keep", action="store_true", help="leave the Strata server running at the end")
     parser.add_argument(
         "--binary", type=Path, help="a strata binary to use instead of building the release one"
@@ -79,6 +97,8 @@ def parse_args() -> argparse.Namespace:
     args = parser.parse_args()
     if args.quick:
         args.events = 1_000_000
+    if args.check:
+        args.runs = 0
     return args
 
 
@@ -100,8 +120,10 @@ def release_binary(args: argparse.Namespace) -> Path:
     return target / "release" / "strata"
 
 
-def tantivy_alone_binary() -> Path:
-    """The release build of benches/src/bin/tantivy_alone.rs."""
+def tantivy_alone_binary(args: argparse.Namespace) -> Path:
+    """The release build of benches/src/bin/tantivy_alone.rs, or `--tantivy-binary`."""
+    if args.tantivy_binary:
+        return args.tantivy_binary
     target = Path(os.environ.get("CARGO_TARGET_DIR", Path.home() / ".cache" / "strata-target"))
     log(f"cargo build --release -p strata-benches --bin tantivy_alone (target {target})")
     subprocess.run(
@@ -157,10 +179,27 @@ def check_and_time(ask, problems_of, runs: int, slow: float) -> dict:
         return {"status": f"failed: {error}"}
     if problems:
         return wrong_answer(problems)
+    if runs == 0:
+        return {"status": "ok", "checked_only": True}
     if first > slow:
         return {"status": "ok", "median_ms": first * 1000, "runs_ms": [first * 1000], "single_run": True}
     median, times = timed_median(lambda: ask()[0], runs)
     return {"status": "ok", "median_ms": median * 1000, "runs_ms": [t * 1000 for t in times]}
+
+
+def check_failures(results: list[dict], search: dict | None) -> list[str]:
+    """Every engine's answer that was not right, as `query / engine: what`."""
+    failures = []
+    for result in results + (search["queries"] if search else []):
+        for engine, entry in result.items():
+            if not isinstance(entry, dict) or "status" not in entry:
+                continue
+            status = entry["status"]
+            if status == "ok" or status.startswith("not asked"):
+                continue
+            details = "; ".join(entry.get("differences", []))
+            failures.append(f"{result['name']} / {engine}: {status}{': ' + details if details else ''}")
+    return failures
 
 
 def wrong_answer(problems: list[str]) -> dict:
@@ -174,7 +213,7 @@ def against_oracle(engine_name: str, query, oracle, distributions):
 
     def problems_of(raw) -> list[str]:
         rows = strata_rows(query, raw) if engine_name == "strata" else raw
-        return differences(query, oracle, normalize(query, rows), distributions)
+        return differences(query, oracle, normalize(query, rows), distributions, engine_name)
 
     return problems_of
 
@@ -182,7 +221,12 @@ def against_oracle(engine_name: str, query, oracle, distributions):
 def log_entries(result: dict, keys: tuple[str, ...]) -> None:
     for key in keys:
         entry = result[key]
-        shown = f"{entry['median_ms']:.2f} ms" if entry["status"] == "ok" else entry["status"]
+        if entry["status"] != "ok":
+            shown = entry["status"]
+        elif entry.get("checked_only"):
+            shown = "right answer"
+        else:
+            shown = f"{entry['median_ms']:.2f} ms"
         log(f"  {key}: {shown}")
         for difference in entry.get("differences", []):
             log(f"    {difference}")
@@ -335,6 +379,8 @@ def tantivy_entry(tantivy, name: str, problems_of) -> dict:
     if problems:
         return wrong_answer(problems)
     times = [seconds * 1000 for seconds in search.runs_seconds]
+    if not times:
+        return {"status": "ok", "checked_only": True}
     return {"status": "ok", "median_ms": statistics.median(times), "runs_ms": times}
 
 
@@ -467,6 +513,45 @@ def search_markdown(search: dict, events: int) -> list[str]:
     lines += ["### The search queries", ""]
     lines += [f"- `{r['name']}`: {r['title']}" for r in search["queries"]]
     return lines
+
+
+def ratio_chart(meta: dict, results: list[dict], search: dict | None, path: Path) -> None:
+    """A PNG of Strata's time over each peer's, per query, on a log scale: bars left of 1 are
+    queries Strata answers faster."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    bars: list[tuple[str, str, float]] = []
+    for r in results:
+        bars.append((r["name"], "Strata / faster of chdb, DuckDB", ratio(r, "strata")))
+        if r["strata"]["table"] == "rollup":
+            bars.append((r["name"], "Strata events table / faster peer", ratio(r, "strata_events")))
+    for r in search["queries"] if search else []:
+        ratios = search_ratios(r)
+        for key, label in (("tantivy", "Strata / tantivy alone"), ("chdb", "Strata / chdb"), ("faster", "Strata / faster of chdb, DuckDB")):
+            if ratios.get(key) is not None:
+                bars.append((r["name"], label, ratios[key]))
+    bars = [(name, label, value) for name, label, value in bars if value is not None and value > 0]
+    if not bars:
+        return
+    labels = sorted({label for _, label, _ in bars})
+    colors = dict(zip(labels, plt.get_cmap("tab10").colors))
+    figure_, axes = plt.subplots(figsize=(9, 0.32 * len(bars) + 1.6))
+    names = [f"{name}" for name, _, _ in bars]
+    axes.barh(range(len(bars)), [value for _, _, value in bars], color=[colors[label] for _, label, _ in bars])
+    axes.set_yticks(range(len(bars)), names, fontsize=8)
+    axes.invert_yaxis()
+    axes.set_xscale("log")
+    axes.axvline(1.0, color="black", linewidth=0.8)
+    axes.set_xlabel("Strata's median time / the peer's (log scale; < 1: Strata is faster)")
+    axes.set_title(f"Strata vs peers, {meta['events']:,} events, {meta['date']}, commit {meta['commit']}", fontsize=9)
+    handles = [plt.Rectangle((0, 0), 1, 1, color=colors[label]) for label in labels]
+    axes.legend(handles, labels, fontsize=7, loc="lower right")
+    figure_.tight_layout()
+    figure_.savefig(path, dpi=110)
+    plt.close(figure_)
 
 
 def figure(value: float | None, digits: int = 2, suffix: str = "") -> str:
@@ -605,17 +690,24 @@ def main() -> None:
     binary = release_binary(args)
     ndjson = dataset(binary, args.events, args.seed, "ndjson")
     parquet = dataset(binary, args.events, args.seed, "parquet")
-    tantivy_binary = tantivy_alone_binary() if newest else None
+    tantivy_binary = tantivy_alone_binary(args) if newest else None
 
     work_dir = fresh_work_dir()
     strata = StrataEngine(binary, work_dir)
     chdb = duck = tantivy = None
     try:
-        log(f"starting strata serve on {strata.url}, data in {strata.data_dir}")
-        strata.start()
         loads = {}
-        log("loading Strata (HTTP ingest, 2 clients)")
-        loads["strata"] = strata.load(ndjson, args.events)
+        if args.strata_load == "bulk":
+            log(f"loading Strata (strata load of {parquet.name})")
+            loaded = strata.bulk_load(parquet, args.events, args.memory)
+            log(f"starting strata serve on {strata.url}, data in {strata.data_dir}")
+            strata.start()
+            loads["strata"] = strata.compacted(loaded)
+        else:
+            log(f"starting strata serve on {strata.url}, data in {strata.data_dir}")
+            strata.start()
+            log("loading Strata (HTTP ingest, 2 clients)")
+            loads["strata"] = strata.load(ndjson, args.events)
         log("loading chdb")
         chdb = ChdbEngine(work_dir)
         loads["chdb"] = chdb.load(parquet, args.events)
@@ -639,6 +731,15 @@ def main() -> None:
                 "index_bytes": text_index_bytes(strata, chdb, tantivy),
             }
         load_after = os.getloadavg()[0]
+        if args.check:
+            failures = check_failures(results, search)
+            for failure in failures:
+                log(f"DIFFERENT: {failure}")
+            log(f"checked {len(results) + len(search['queries'] if search else [])} queries on every engine: "
+                + ("all answers agree" if not failures else f"{len(failures)} answers differ"))
+            if failures:
+                sys.exit(1)
+            return
         totals = summary(results)
         meta = {
             # Anything else running while the engines are timed slows them, unequally.
@@ -668,7 +769,8 @@ def main() -> None:
             )
             + "\n"
         )
-        log(f"wrote {args.output / 'last-run.md'} and last-run.json")
+        ratio_chart(meta, results, search, args.output / "ratios.png")
+        log(f"wrote {args.output / 'last-run.md'}, last-run.json and ratios.png")
     finally:
         for engine in (chdb, duck):
             if engine is not None:

@@ -3,9 +3,10 @@
 Each engine is set up the way its users would set it up for this data, and held to the same
 rules (README.md, "Fairness"):
 
-- Strata is the release binary, `strata serve` on a free port with a fresh data directory, fed
-  the NDJSON over HTTP by two clients (the way events arrive in production), and asked over one
-  keep-alive HTTP connection: its times include HTTP and JSON, end to end.
+- Strata is the release binary: the Parquet file bulk-loaded by `strata load` into a fresh data
+  directory (or, with `--strata-load http`, the NDJSON fed over HTTP by two clients, the way
+  events arrive in production), then `strata serve` on a free port, asked over one keep-alive
+  HTTP connection: its times include HTTP and JSON, end to end.
 - ClickHouse is the `chdb` package (embedded ClickHouse) with a MergeTree table ordered by time,
   LowCardinality strings and a `text` index on `message`, loaded from the Parquet file.
   Every query runs with `max_threads = 2` and the query-condition cache off.
@@ -27,6 +28,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -129,7 +131,7 @@ class StrataEngine:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> None:
-        self.data_dir.mkdir(parents=True)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
         # Chunks of 2024 closed long ago: a short handoff window hands each day off (persists
         # and publishes it) a second after its first event, rather than ten minutes after.
         with open(self.log_path, "wb") as log:
@@ -198,6 +200,49 @@ class StrataEngine:
             return status, json.loads(raw)
         except json.JSONDecodeError:
             return status, raw.decode(errors="replace")
+
+    def bulk_load(self, parquet: Path, events: int, memory: str) -> LoadFigures:
+        """`strata load --data-dir` of the Parquet file, before the server starts (the data
+        directory is the server's). The seconds are the load's: the data is queryable once it
+        publishes. Call `compacted` once the server runs, to wait for compaction and count
+        the segments' bytes."""
+        spec = self.data_dir.parent / "access-spec.json"
+        spec.write_text(json.dumps(ACCESS_SPEC))
+        command = [
+            str(self.binary), "load", "--data-dir", str(self.data_dir), "--spec", str(spec),
+            "--datasource", "access", "--memory", memory, str(parquet),
+        ]
+        started = time.perf_counter()
+        loaded = subprocess.run(command, capture_output=True, text=True)
+        seconds = time.perf_counter() - started
+        if loaded.returncode != 0:
+            raise EngineError(f"strata load failed ({loaded.returncode}): {loaded.stderr}{loaded.stdout}")
+        read = re.search(r"rows read: (\d+), rejected: (\d+)", loaded.stdout)
+        if read is None or int(read.group(1)) != events or int(read.group(2)) != 0:
+            raise EngineError(f"strata load did not take the {events} events:\n{loaded.stdout}")
+        published = re.search(r"segments published: (\d+)", loaded.stdout).group(1)
+        return LoadFigures(
+            events=events,
+            seconds=seconds,
+            bytes_on_disk=directory_bytes(self.data_dir / "segments"),
+            note=f"`strata load` of the Parquet file (`--memory {memory}`): {published} segments",
+        )
+
+    def compacted(self, load: LoadFigures) -> LoadFigures:
+        """`load` once the server's compaction has merged each day's partitions, with the
+        segments' bytes then."""
+        started = time.perf_counter()
+        segments, rows = self._wait_until_persisted_and_compacted()
+        return LoadFigures(
+            events=load.events,
+            seconds=load.seconds,
+            bytes_on_disk=directory_bytes(self.data_dir / "segments"),
+            note=(
+                f"{load.note}, then compacted by the server into {segments} segments of {rows:,} "
+                f"rollup rows ({rows / load.events:.1%} of the events) in "
+                f"{time.perf_counter() - started:.1f} s more; the segments' bytes"
+            ),
+        )
 
     def load(self, ndjson: Path, events: int) -> LoadFigures:
         status, answer = self._json("POST", "/v1/datasources", ACCESS_SPEC)
