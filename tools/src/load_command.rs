@@ -83,11 +83,7 @@ pub struct LoadArgs {
 pub fn run(args: LoadArgs) -> anyhow::Result<()> {
     let inputs = bulk_load::find_inputs(&args.paths, args.format)?;
     let mut options = LoadOptions {
-        mode: if args.append {
-            LoadMode::Append
-        } else {
-            LoadMode::Replace
-        },
+        mode: LoadMode::from_append(args.append),
         memory_bytes: args.memory,
         max_errors: args.max_errors,
         ..LoadOptions::default()

@@ -93,6 +93,17 @@ pub enum LoadMode {
     Append,
 }
 
+impl LoadMode {
+    /// `Append` when `append` (Druid's `appendToExisting`), else `Replace`.
+    pub fn from_append(append: bool) -> LoadMode {
+        if append {
+            LoadMode::Append
+        } else {
+            LoadMode::Replace
+        }
+    }
+}
+
 /// How a load runs.
 #[derive(Debug, Clone)]
 pub struct LoadOptions {

@@ -237,11 +237,7 @@ impl LoadTasks {
             }
         };
         let mut options = LoadOptions {
-            mode: if task.append {
-                LoadMode::Append
-            } else {
-                LoadMode::Replace
-            },
+            mode: LoadMode::from_append(task.append),
             max_errors: task.max_parse_exceptions,
             ..LoadOptions::default()
         };

@@ -133,11 +133,7 @@ pub async fn start(
         .transpose()
         .map_err(|message| ApiError::new(StatusCode::BAD_REQUEST, "invalid_load", message))?;
     let mut options = LoadOptions {
-        mode: if request.append {
-            LoadMode::Append
-        } else {
-            LoadMode::Replace
-        },
+        mode: LoadMode::from_append(request.append),
         max_errors: request.max_errors,
         ..LoadOptions::default()
     };
