@@ -26,6 +26,7 @@ use serde::de::value::{Error as CellError, StrDeserializer};
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use strata_storage::time::Millis;
 
+use super::piece::ColumnChoice;
 use crate::parse::{EventParser, ParseError, ParsedEvent};
 
 /// A record batch ready to be read row by row: the columns the load reads,
@@ -51,12 +52,12 @@ pub struct UnreadableColumn {
 }
 
 impl PreparedBatch {
-    /// Prepares `batch`; `wanted` says which top-level columns the spec
+    /// Prepares `batch`; `choice` says which top-level columns the spec
     /// reads (all of them under schema discovery), `timestamp` names the
     /// timestamp column.
     pub(super) fn new(
         batch: &RecordBatch,
-        wanted: &dyn Fn(&str) -> bool,
+        choice: &ColumnChoice,
         timestamp: &str,
     ) -> Result<PreparedBatch, UnreadableColumn> {
         let schema = batch.schema();
@@ -68,7 +69,7 @@ impl PreparedBatch {
                 times = Some(typed_times(array).map_err(|error| unreadable(name, array, error))?);
                 continue;
             }
-            if !wanted(name) {
+            if !choice.wants(name) {
                 continue;
             }
             let array = readable(array).map_err(|error| unreadable(name, array, error))?;

@@ -495,9 +495,7 @@ impl<'c> LoadContext<'c> {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clone();
-        rows.sort_by(|a, b| {
-            (&a.file, position_key(&a.position)).cmp(&(&b.file, position_key(&b.position)))
-        });
+        rows.sort_by(|a, b| (&a.file, &a.position).cmp(&(&b.file, &b.position)));
         rows
     }
 
@@ -523,14 +521,6 @@ impl<'c> LoadContext<'c> {
             .catalog
             .publish(spec.name(), Publish::segments(segments.to_vec()))?;
         Ok(outcome.retired.len())
-    }
-}
-
-fn position_key(position: &RowPosition) -> (usize, u64, usize) {
-    match *position {
-        RowPosition::Line(line) => (0, line, 0),
-        RowPosition::RowGroup { group, row } => (group, row as u64, 0),
-        RowPosition::Batch { batch, row } => (batch, row as u64, 0),
     }
 }
 

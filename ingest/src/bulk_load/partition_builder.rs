@@ -59,18 +59,21 @@ impl<'l, 'c> PartitionBuilder<'l, 'c> {
     pub(super) fn take(&mut self, piece: Piece) -> Result<(), LoadError> {
         self.refresh_schema()?;
         let file = piece.file;
+        // Counted once a piece, not once a row: the build threads share the
+        // counter.
+        let mut rows = 0;
         match piece.content {
             PieceContent::Lines { first_line, bytes } => {
                 for (number, line) in ndjson_lines(&bytes) {
                     let position = RowPosition::Line(first_line + number as u64 - 1);
                     self.add_row(file, position, &|parser| parser.parse_line(line))?;
+                    rows += 1;
                 }
             }
             PieceContent::Rows { start, batch } => {
-                let columns = self.load.columns();
                 let prepared = PreparedBatch::new(
                     &batch,
-                    &|name| columns.wants(name),
+                    self.load.columns(),
                     self.spec.timestamp_spec().column(),
                 )
                 .map_err(|source| LoadError::Column {
@@ -82,8 +85,13 @@ impl<'l, 'c> PartitionBuilder<'l, 'c> {
                         prepared.parse(parser, row)
                     })?;
                 }
+                rows = prepared.rows() as u64;
             }
         }
+        self.load
+            .progress
+            .rows_read
+            .fetch_add(rows, std::sync::atomic::Ordering::Relaxed);
         Ok(())
     }
 
@@ -107,10 +115,6 @@ impl<'l, 'c> PartitionBuilder<'l, 'c> {
         position: RowPosition,
         parse: &dyn Fn(&EventParser) -> Result<ParsedEvent, ParseError>,
     ) -> Result<(), LoadError> {
-        self.load
-            .progress
-            .rows_read
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let mut parsed = parse(&self.parser).map_err(|error| error.to_string());
         if let Ok(event) = &parsed
             && !event.discovered().is_empty()

@@ -30,8 +30,9 @@ impl LoadProgress {
     }
 }
 
-/// Where in its file a row was: the place a user opens to fix it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Where in its file a row was: the place a user opens to fix it. Ordered
+/// as the rows lie in a file.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub enum RowPosition {
     /// A line of an NDJSON or CSV file, counting from 1 (a CSV header is
     /// line 1).

@@ -83,8 +83,6 @@ pub enum TaskError {
         "there is no upload `{id}` receiving files for datasource `{datasource}`; start one with POST /v1/datasources/{datasource}/loads"
     )]
     UnknownUpload { id: String, datasource: String },
-    #[error("{0}")]
-    Spec(#[from] super::druid_task::TaskSpecError),
     #[error("{action} {}: {source}", path.display())]
     Io {
         action: &'static str,

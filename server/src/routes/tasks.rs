@@ -148,7 +148,6 @@ pub(super) fn task_error(error: TaskError) -> ApiError {
     let (status, kind) = match &error {
         TaskError::SpecConflict { .. } => (StatusCode::CONFLICT, "spec_conflict"),
         TaskError::UnknownUpload { .. } => (StatusCode::NOT_FOUND, "unknown_upload"),
-        TaskError::Spec(_) => (StatusCode::BAD_REQUEST, "invalid_task"),
         TaskError::Load(LoadError::UnknownDatasource { .. }) => {
             (StatusCode::NOT_FOUND, "unknown_datasource")
         }
