@@ -6,8 +6,8 @@
 
 It makes its own virtualenv with the pinned peers, generates the reference dataset (cached by
 seed and size), builds and starts the release server, loads the same events into each engine,
-checks every answer against an exact oracle, and only then times: one warm-up, five runs, the
-median. README.md beside this file explains the figures and the fairness rules.
+checks every answer against an exact oracle, and only then times: one warm-up, then five rounds
+with every engine answering once in each, the median. README.md beside this file explains the figures and the fairness rules.
 """
 
 from __future__ import annotations
@@ -158,33 +158,47 @@ def dataset(binary: Path, events: int, seed: int, extension: str) -> Path:
     return path
 
 
-def timed_median(answer, runs: int) -> tuple[float, list[float]]:
-    """One warm-up, then `runs` timed answers; the median and every run, in seconds."""
-    answer()
-    times = [answer() for _ in range(runs)]
-    return statistics.median(times), times
-
-
-def check_and_time(ask, problems_of, runs: int, slow: float) -> dict:
-    """Asks once and checks the answer (`problems_of` lists what is wrong with it); times only a
-    right answer. An answer that took longer than `slow` seconds is not asked again: its one time
-    is quoted, marked."""
+def check_and_time(engines: dict, runs: int, slow: float) -> dict:
+    """Asks each engine once and checks its answer (`engines` maps a name to `(ask, problems_of)`;
+    `problems_of` lists what is wrong with an answer), then times the right answers: one warm-up
+    each, then `runs` rounds in which every engine answers once, the order rotating from round to
+    round. Interleaved rounds make a machine that slows down or speeds up during a query slow or
+    speed every engine alike, so the ratios hold still. An answer that took longer than `slow`
+    seconds is not asked again: its one time is quoted, marked."""
     from answers import AnswerShapeError
     from engines import EngineError
 
-    try:
-        first, raw = ask()
-        problems = problems_of(raw)
-    except (EngineError, AnswerShapeError) as error:
-        return {"status": f"failed: {error}"}
-    if problems:
-        return wrong_answer(problems)
-    if runs == 0:
-        return {"status": "ok", "checked_only": True}
-    if first > slow:
-        return {"status": "ok", "median_ms": first * 1000, "runs_ms": [first * 1000], "single_run": True}
-    median, times = timed_median(lambda: ask()[0], runs)
-    return {"status": "ok", "median_ms": median * 1000, "runs_ms": [t * 1000 for t in times]}
+    results, timed = {}, {}
+    for name, (ask, problems_of) in engines.items():
+        try:
+            first, raw = ask()
+            problems = problems_of(raw)
+        except (EngineError, AnswerShapeError) as error:
+            results[name] = {"status": f"failed: {error}"}
+            continue
+        if problems:
+            results[name] = wrong_answer(problems)
+        elif runs == 0:
+            results[name] = {"status": "ok", "checked_only": True}
+        elif first > slow:
+            results[name] = {"status": "ok", "median_ms": first * 1000, "runs_ms": [first * 1000], "single_run": True}
+        else:
+            timed[name] = ask
+    names = list(timed)
+    for name in names:
+        timed[name]()
+    times = {name: [] for name in names}
+    for round_number in range(runs if names else 0):
+        turn = round_number % len(names)
+        for name in names[turn:] + names[:turn]:
+            times[name].append(timed[name]()[0])
+    for name in names:
+        results[name] = {
+            "status": "ok",
+            "median_ms": statistics.median(times[name]) * 1000,
+            "runs_ms": [t * 1000 for t in times[name]],
+        }
+    return results
 
 
 def check_failures(results: list[dict], search: dict | None) -> list[str]:
@@ -244,24 +258,17 @@ def run_queries(selected, strata, chdb, duck, runs: int, slow: float) -> list[di
         result = {"name": query.name, "title": query.title, "rows": len(oracle)}
         native_table = "rollup" if query.rollup_answers else "events"
         strata_check = against_oracle("strata", query, oracle, distributions)
-        result["strata"] = check_and_time(
-            partial(strata.answer, query, query.druid), strata_check, runs, slow
-        )
-        result["strata"]["table"] = native_table
+        engines = {"strata": (partial(strata.answer, query, query.druid), strata_check)}
         if query.rollup_answers:
             variant = events_table_variant(query.druid)
-            result["strata_events"] = check_and_time(
-                partial(strata.answer, query, variant), strata_check, runs, slow
-            )
-        else:
+            engines["strata_events"] = (partial(strata.answer, query, variant), strata_check)
+        engines["chdb"] = (partial(chdb.answer, query), against_oracle("chdb", query, oracle, distributions))
+        engines["duckdb"] = (partial(duck.answer, query), against_oracle("duckdb", query, oracle, distributions))
+        result.update(check_and_time(engines, runs, slow))
+        result["strata"]["table"] = native_table
+        if not query.rollup_answers:
             result["strata_events"] = dict(result["strata"])
         result["strata_events"]["table"] = "events"
-        result["chdb"] = check_and_time(
-            partial(chdb.answer, query), against_oracle("chdb", query, oracle, distributions), runs, slow
-        )
-        result["duckdb"] = check_and_time(
-            partial(duck.answer, query), against_oracle("duckdb", query, oracle, distributions), runs, slow
-        )
         log_entries(result, ("strata", "strata_events", "chdb", "duckdb"))
         results.append(result)
     return results
@@ -290,13 +297,12 @@ def run_search(newest, aggregations, strata, chdb, duck, tantivy, runs: int, slo
             return newest_differences(time_index, query.limit, oracle, normalize_in_order(query.columns, rows))
 
         result = {"name": query.name, "title": query.title, "kind": "newest", "matches": matches}
-        result["strata"] = check_and_time(
-            partial(strata.answer, query, query.druid),
-            lambda raw, query=query, check=problems_of: check(strata_rows(query, raw)),
-            runs,
-            slow,
-        )
-        result["chdb"] = check_and_time(partial(chdb.answer, query), problems_of, runs, slow)
+        strata_check = lambda raw, query=query, check=problems_of: check(strata_rows(query, raw))  # noqa: E731
+        engines = {
+            "strata": (partial(strata.answer, query, query.druid), strata_check),
+            "chdb": (partial(chdb.answer, query), problems_of),
+        }
+        result.update(check_and_time(engines, runs, slow))
         result["duckdb"] = {"status": "not asked (no text index: a full scan)"}
         result["tantivy"] = tantivy_entry(tantivy, query.name, problems_of)
         log_entries(result, ("strata", "tantivy", "chdb"))
@@ -306,18 +312,12 @@ def run_search(newest, aggregations, strata, chdb, duck, tantivy, runs: int, slo
         oracle = normalize(query, duck.rows(query.oracle_sql()))
         distributions = Distributions(duck.rows(query.distribution)) if query.distribution else None
         result = {"name": query.name, "title": query.title, "kind": "aggregation", "rows": len(oracle)}
-        result["strata"] = check_and_time(
-            partial(strata.answer, query, query.druid),
-            against_oracle("strata", query, oracle, distributions),
-            runs,
-            slow,
-        )
-        result["chdb"] = check_and_time(
-            partial(chdb.answer, query), against_oracle("chdb", query, oracle, distributions), runs, slow
-        )
-        result["duckdb"] = check_and_time(
-            partial(duck.answer, query), against_oracle("duckdb", query, oracle, distributions), runs, slow
-        )
+        engines = {
+            "strata": (partial(strata.answer, query, query.druid), against_oracle("strata", query, oracle, distributions)),
+            "chdb": (partial(chdb.answer, query), against_oracle("chdb", query, oracle, distributions)),
+            "duckdb": (partial(duck.answer, query), against_oracle("duckdb", query, oracle, distributions)),
+        }
+        result.update(check_and_time(engines, runs, slow))
         result["tantivy"] = {"status": "not asked (no columns to aggregate)"}
         log_entries(result, ("strata", "chdb", "duckdb"))
         results.append(result)
@@ -567,7 +567,7 @@ def markdown(meta: dict, loads: dict, results: list[dict], totals: dict, search:
         "",
         f"{meta['date']}, commit `{meta['commit']}` (binary `{meta['binary']}`), {meta['machine']}; "
         f"seed {meta['seed']}; "
-        f"one warm-up then {meta['runs']} runs, the median; 2 threads per engine. "
+        f"one warm-up then {meta['runs']} interleaved rounds (every engine once a round), the median; 2 threads per engine. "
         "Command: `python3 benches/compare/compare.py " + meta["arguments"] + "`. "
         f"Load average (1 min): {meta['load_average']}.",
         "",

@@ -27,6 +27,7 @@
 pub mod aggregate;
 pub mod bulk_load;
 pub mod compaction;
+pub mod kafka;
 pub mod parse;
 pub mod persist;
 pub mod realtime;

@@ -83,6 +83,7 @@ use strata_storage::spec::{DataSourceSpec, Dimension, SpecError};
 use strata_storage::time::{Interval, Millis};
 
 use crate::compaction::{CompactionError, compact_interval, still_current};
+use crate::kafka::offset_ledger::OffsetLedger;
 use crate::parse::{
     BodyError, DiscoveredDimension, EventParser, ParseLimits, ParsedEvent, decode_body,
     ndjson_lines,
@@ -92,6 +93,7 @@ use crate::realtime::{FrozenChunk, RealtimeIndex, TimeChunk, WidenError, wall_cl
 use crate::wal::{Batch, SequenceNumber, Wal, WalError, WalOptions, WalStats};
 
 pub mod accepted_window;
+pub mod kafka_ingest;
 pub mod persisted_marks;
 
 use accepted_window::AcceptedWindow;
@@ -270,6 +272,9 @@ struct DataSourceIngest {
     /// When a persist last published into each interval, by start.
     last_persist_into: Mutex<BTreeMap<Millis, Instant>>,
     index: Mutex<RealtimeIndex>,
+    /// Where each Kafka partition feeding this datasource resumes; changed
+    /// under the gate like the index.
+    kafka: Mutex<OffsetLedger>,
     /// The index's totals, copied after every change, so that stats and the
     /// persister never wait for the index lock a persist holds.
     realtime: [AtomicU64; 3],
@@ -296,6 +301,10 @@ impl DataSourceIngest {
 
     fn index(&self) -> MutexGuard<'_, RealtimeIndex> {
         self.index.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn kafka(&self) -> MutexGuard<'_, OffsetLedger> {
+        self.kafka.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn realtime(&self) -> RealtimeStats {
@@ -377,7 +386,7 @@ impl IngestService {
                 &wal_dir(&data_dir, &name),
                 state.spec.clone(),
                 &options,
-                &PersistedMarks::from_offsets(&state.offsets),
+                &state.offsets,
             )?;
             datasources.insert(name, Arc::new(ingest));
         }
@@ -420,7 +429,7 @@ impl IngestService {
         // the old datasource; the new one starts empty.
         let dir = wal_dir(&self.data_dir, &name);
         remove_dir_if_present(&dir)?;
-        let ingest = open_datasource(&dir, spec, &self.options, &PersistedMarks::default())?;
+        let ingest = open_datasource(&dir, spec, &self.options, &BTreeMap::new())?;
         datasources.insert(name, Arc::new(ingest));
         Ok(state)
     }
@@ -457,15 +466,7 @@ impl IngestService {
         content_encoding: Option<&str>,
     ) -> Result<IngestReport, IngestError> {
         let ingest = self.datasource(name)?;
-        let held = ingest.realtime().bytes;
-        if held >= self.options.max_realtime_bytes as u64 {
-            self.request_persist();
-            return Err(IngestError::OverBudget {
-                datasource: name.to_owned(),
-                bytes: held,
-                budget: self.options.max_realtime_bytes,
-            });
-        }
+        self.check_budget(name, &ingest)?;
         let body = decode_body(body, content_encoding, self.options.max_body_bytes)?;
 
         let now = wall_clock_now();
@@ -515,6 +516,21 @@ impl IngestService {
             .rejected
             .fetch_add(report.rejected, Ordering::Relaxed);
         Ok(report)
+    }
+
+    /// Refuses an ingest into `name` while its real-time index is over its
+    /// byte budget, and wakes the persister that brings it down.
+    fn check_budget(&self, name: &str, ingest: &DataSourceIngest) -> Result<(), IngestError> {
+        let held = ingest.realtime().bytes;
+        if held >= self.options.max_realtime_bytes as u64 {
+            self.request_persist();
+            return Err(IngestError::OverBudget {
+                datasource: name.to_owned(),
+                bytes: held,
+                budget: self.options.max_realtime_bytes,
+            });
+        }
+        Ok(())
     }
 
     /// Widens datasource `name` with the dimensions `found` that it does not
@@ -627,10 +643,12 @@ impl IngestService {
         );
         {
             let _gate = ingest.gate.write().unwrap_or_else(PoisonError::into_inner);
-            self.catalog.publish(
-                name,
-                marks.publish_with(Publish::segments(segments.clone()), &offsets),
-            )?;
+            let mut ledger = ingest.kafka();
+            let commits = ledger.commits_through(marks.through());
+            let publish = marks.publish_with(Publish::segments(segments.clone()), &offsets);
+            self.catalog
+                .publish(name, OffsetLedger::publish_with(publish, &commits))?;
+            ledger.after_persist(commits, marks.through());
             let mut index = ingest.index();
             let ids: Vec<u64> = frozen.iter().map(FrozenChunk::id).collect();
             index.release(&ids);
@@ -1062,35 +1080,57 @@ fn parse_body(
         discovered: Vec::new(),
     };
     for (line, bytes) in ndjson_lines(body) {
-        let event = match parser.parse_line(bytes) {
-            Ok(event) => event,
-            Err(error) => {
-                parsed.report.reject(line, error.to_string());
-                continue;
+        match judge_line(ingest, parser, bytes, now) {
+            LineVerdict::Accepted(event) => match parsed.batch.push(bytes) {
+                Ok(()) => parsed.events.push((line, event)),
+                Err(error) => parsed.report.reject(line, error.to_string()),
+            },
+            LineVerdict::Unparseable(message) | LineVerdict::OutsideWindow(message) => {
+                parsed.report.reject(line, message)
             }
-        };
-        // Before discovery: a rejected event must not widen the spec.
-        if let Err(outside) = ingest.window.check(event.time(), now) {
-            parsed.report.reject(line, outside.to_string());
-            continue;
-        }
-        if !event.discovered().is_empty() {
-            let names: Vec<&str> = event.discovered().iter().map(|d| d.name.as_str()).collect();
-            parsed.report.reject(
-                line,
-                format!(
-                    "field(s) {names:?} became dimensions while other requests widened the datasource at the same time; send the line again"
-                ),
-            );
-            parsed.discovered.extend_from_slice(event.discovered());
-            continue;
-        }
-        match parsed.batch.push(bytes) {
-            Ok(()) => parsed.events.push((line, event)),
-            Err(error) => parsed.report.reject(line, error.to_string()),
+            LineVerdict::Discovers(discovered, message) => {
+                parsed.report.reject(line, message);
+                parsed.discovered.extend(discovered);
+            }
         }
     }
     parsed
+}
+
+/// What becomes of one line of JSON offered to a datasource.
+enum LineVerdict {
+    Accepted(ParsedEvent),
+    /// Not an event of this datasource's spec, with the reason.
+    Unparseable(String),
+    /// An event outside the accepted window, with the reason.
+    OutsideWindow(String),
+    /// An event with fields that would become dimensions; it is accepted
+    /// once the datasource is widened with them and the line parsed again.
+    Discovers(Vec<DiscoveredDimension>, String),
+}
+
+fn judge_line(
+    ingest: &DataSourceIngest,
+    parser: &EventParser,
+    bytes: &[u8],
+    now: Millis,
+) -> LineVerdict {
+    let event = match parser.parse_line(bytes) {
+        Ok(event) => event,
+        Err(error) => return LineVerdict::Unparseable(error.to_string()),
+    };
+    // Before discovery: a rejected event must not widen the spec.
+    if let Err(outside) = ingest.window.check(event.time(), now) {
+        return LineVerdict::OutsideWindow(outside.to_string());
+    }
+    if !event.discovered().is_empty() {
+        let names: Vec<&str> = event.discovered().iter().map(|d| d.name.as_str()).collect();
+        let message = format!(
+            "field(s) {names:?} became dimensions while other requests widened the datasource at the same time; send the line again"
+        );
+        return LineVerdict::Discovers(event.discovered().to_vec(), message);
+    }
+    LineVerdict::Accepted(event)
 }
 
 /// Whether `chunk` has closed at `now`: `window` has passed since both the
@@ -1102,6 +1142,18 @@ fn is_closed(chunk: &TimeChunk, now: Millis, window: Millis) -> bool {
 
 fn millis(duration: Duration) -> Millis {
     Millis::try_from(duration.as_millis()).unwrap_or(Millis::MAX)
+}
+
+/// Whether a load or supervisor that brings spec `asked` for a datasource
+/// stored with spec `stored` may feed it: the same spec, or — when the stored
+/// one discovers its dimensions — the same spec before some discoveries.
+pub fn spec_extends(stored: &DataSourceSpec, asked: &DataSourceSpec) -> bool {
+    stored == asked
+        || (stored.is_schema_discovery()
+            && stored.name() == asked.name()
+            && stored.metrics() == asked.metrics()
+            && stored.rollup() == asked.rollup()
+            && stored.dimensions().starts_with(asked.dimensions()))
 }
 
 /// Where datasource `name` keeps its WAL.
@@ -1121,19 +1173,21 @@ fn remove_dir_if_present(dir: &Path) -> Result<(), IngestError> {
     }
 }
 
-/// Opens a datasource's WAL and replays the records `persisted` does not
-/// cover into a fresh index.
+/// Opens a datasource's WAL and replays the records its catalog `offsets`
+/// (the [persisted marks](persisted_marks)) do not cover into a fresh index.
 fn open_datasource(
     dir: &Path,
     spec: DataSourceSpec,
     options: &IngestOptions,
-    persisted: &PersistedMarks,
+    offsets: &BTreeMap<String, serde_json::Value>,
 ) -> Result<DataSourceIngest, IngestError> {
     let name = spec.name().to_owned();
     let wal_error = |source| IngestError::Wal {
         datasource: name.clone(),
         source,
     };
+    let persisted = PersistedMarks::from_offsets(offsets);
+    let mut ledger = OffsetLedger::from_offsets(offsets);
     let parser = EventParser::with_limits(&spec, options.parse_limits);
     let mut index = RealtimeIndex::new(spec.clone()).map_err(|source| IngestError::Layout {
         datasource: name.clone(),
@@ -1145,34 +1199,40 @@ fn open_datasource(
     let mut skipped_through = None;
     for record in replay {
         let record = record.map_err(wal_error)?;
+        if let Some(source) = &record.kafka {
+            ledger.note(record.seq.0, source);
+        }
         if record.seq.0 <= persisted.through() {
             skipped_through = Some(record.seq);
             skipped += 1;
             continue;
         }
         replayed += 1;
-        // Records are lines that parsed when they were accepted, and the
-        // spec only ever gains dimensions, so they parse again. The accepted
+        // A record is one accepted line (HTTP) or the accepted lines of one
+        // Kafka message; they parsed when they were accepted, and the spec
+        // only ever gains dimensions, so they parse again. The accepted
         // window is not checked again: it was when they were acknowledged.
-        let added = parser
-            .parse_line(&record.payload)
-            .map_err(|error| error.to_string())
-            .and_then(|event| {
-                let chunk_start = spec.segment_granularity().bucket(event.time()).start();
-                if persisted.covers(record.seq.0, chunk_start) {
-                    return Ok(());
-                }
-                index
-                    .add(event, record.seq.0)
-                    .map(drop)
-                    .map_err(|e| e.to_string())
-            });
-        if let Err(error) = added {
-            tracing::warn!(
-                datasource = name,
-                seq = record.seq.0,
-                "skipping a WAL record on replay: {error}"
-            );
+        for (_, line) in ndjson_lines(&record.payload) {
+            let added = parser
+                .parse_line(line)
+                .map_err(|error| error.to_string())
+                .and_then(|event| {
+                    let chunk_start = spec.segment_granularity().bucket(event.time()).start();
+                    if persisted.covers(record.seq.0, chunk_start) {
+                        return Ok(());
+                    }
+                    index
+                        .add(event, record.seq.0)
+                        .map(drop)
+                        .map_err(|e| e.to_string())
+                });
+            if let Err(error) = added {
+                tracing::warn!(
+                    datasource = name,
+                    seq = record.seq.0,
+                    "skipping an event of a WAL record on replay: {error}"
+                );
+            }
         }
     }
     // A crash between a persist's publish and its truncation left these.
@@ -1205,6 +1265,7 @@ fn open_datasource(
         wal,
         gate: RwLock::new(()),
         index: Mutex::new(index),
+        kafka: Mutex::new(ledger),
         realtime,
         accepted: AtomicU64::new(0),
         rejected: AtomicU64::new(0),

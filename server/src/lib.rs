@@ -25,6 +25,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use strata_ingest::bulk_load::task::{LoadTasks, TaskError};
+use strata_ingest::kafka::supervisors::{SupervisorError, Supervisors};
 use strata_ingest::service::IngestService;
 use strata_storage::catalog::Catalog;
 use tokio::net::TcpListener;
@@ -71,6 +72,8 @@ pub struct AppState {
     pub query_limits: QueryLimitsConfig,
     /// Bulk loads running in the background (Druid batch tasks, uploads).
     pub loads: Arc<LoadTasks>,
+    /// The Kafka supervisors, each consuming on its own thread.
+    pub supervisors: Arc<Supervisors>,
 }
 
 /// Failing to start serving.
@@ -84,6 +87,8 @@ pub enum ServeError {
     },
     #[error("preparing bulk loads: {0}")]
     Loads(#[from] TaskError),
+    #[error("restoring the Kafka supervisors: {0}")]
+    Supervisors(#[from] SupervisorError),
 }
 
 /// A bound, not yet running server.
@@ -106,10 +111,12 @@ impl Server {
                     source,
                 })?;
         let loads = Arc::new(LoadTasks::new(ingest.clone())?);
+        let supervisors = Arc::new(Supervisors::open(ingest.clone())?);
         Ok(Self {
             listener,
             state: AppState {
                 loads,
+                supervisors,
                 catalog: ingest.catalog().clone(),
                 ingest,
                 metrics: Arc::new(metrics::Metrics::new()),
@@ -132,6 +139,7 @@ impl Server {
             .graceful(shutdown)
             .run()
             .await;
+        state.supervisors.stop_all();
         // Routes capture only the parts of the state they use; holding the
         // whole state here keeps the catalog, and with it the data
         // directory's lock, alive until the server has stopped.

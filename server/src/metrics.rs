@@ -11,6 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Mutex, PoisonError};
 
 use prometheus::{Encoder, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder};
+use strata_ingest::kafka::supervisor_status::SupervisorReport;
 use strata_ingest::service::DataSourceStats;
 
 /// The server's metrics registry and the metrics it keeps itself.
@@ -20,6 +21,20 @@ pub struct Metrics {
     queries: IntCounterVec,
     queries_running: IntGauge,
     ingest: IngestMetrics,
+    kafka: KafkaMetrics,
+}
+
+/// The Kafka supervisors' metrics, labelled by datasource (and partition).
+/// Copied from the supervisors' statuses at each scrape, after clearing
+/// every label value, so terminated supervisors and gone partitions vanish.
+struct KafkaMetrics {
+    messages: IntCounterVec,
+    bytes: IntCounterVec,
+    events: IntCounterVec,
+    lag: IntGaugeVec,
+    current_offset: IntGaugeVec,
+    latest_offset: IntGaugeVec,
+    healthy: IntGaugeVec,
 }
 
 /// The write path's metrics, labelled by datasource.
@@ -40,6 +55,17 @@ impl Default for Metrics {
     fn default() -> Self {
         Self::new()
     }
+}
+
+fn gauge(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntGaugeVec {
+    let metric = IntGaugeVec::new(Opts::new(name, help), labels)
+        .expect("the metric's name and labels are static and valid");
+    let _ = registry.register(Box::new(metric.clone()));
+    metric
+}
+
+fn as_i64(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
 }
 
 fn counter(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
@@ -81,6 +107,51 @@ impl Metrics {
         )
         .expect("the metric's name and labels are static and valid");
         let _ = registry.register(Box::new(realtime_rows.clone()));
+        let partition = &["datasource", "partition"];
+        let kafka = KafkaMetrics {
+            messages: counter(
+                &registry,
+                "kafka_messages_total",
+                "Kafka messages read by a supervisor",
+                datasource,
+            ),
+            bytes: counter(
+                &registry,
+                "kafka_bytes_total",
+                "Bytes of Kafka message values read by a supervisor",
+                datasource,
+            ),
+            events: counter(
+                &registry,
+                "kafka_events_total",
+                "Events in Kafka messages, by outcome: processed, unparseable, thrown_away (outside the accepted window)",
+                &["datasource", "outcome"],
+            ),
+            lag: gauge(
+                &registry,
+                "kafka_lag",
+                "Messages produced to a partition but not read yet (high watermark - next offset)",
+                partition,
+            ),
+            current_offset: gauge(
+                &registry,
+                "kafka_current_offset",
+                "The next offset a supervisor reads from a partition",
+                partition,
+            ),
+            latest_offset: gauge(
+                &registry,
+                "kafka_latest_offset",
+                "A partition's high watermark, as last fetched",
+                partition,
+            ),
+            healthy: gauge(
+                &registry,
+                "kafka_supervisor_healthy",
+                "1 while a supervisor runs or is suspended, 0 while it has lost contact with the brokers or is failing",
+                datasource,
+            ),
+        };
         let ingest = IngestMetrics {
             accepted: counter(
                 &registry,
@@ -133,6 +204,7 @@ impl Metrics {
             queries,
             queries_running,
             ingest,
+            kafka,
         }
     }
 
@@ -208,6 +280,60 @@ impl Metrics {
             };
             gauge("events", stats.realtime.events);
             gauge("rollup", stats.realtime.rollup_rows);
+        }
+    }
+
+    /// Copies the Kafka supervisors' statuses into the registry.
+    pub fn observe_kafka(&self, reports: &[SupervisorReport]) {
+        let metrics = &self.kafka;
+        for counter in [&metrics.messages, &metrics.bytes, &metrics.events] {
+            counter.reset();
+        }
+        for gauge in [
+            &metrics.lag,
+            &metrics.current_offset,
+            &metrics.latest_offset,
+            &metrics.healthy,
+        ] {
+            gauge.reset();
+        }
+        for report in reports {
+            let name = report.data_source.as_str();
+            let counts = &report.row_counts;
+            metrics
+                .messages
+                .with_label_values(&[name])
+                .inc_by(counts.messages);
+            metrics
+                .bytes
+                .with_label_values(&[name])
+                .inc_by(counts.processed_bytes);
+            for (outcome, value) in [
+                ("processed", counts.processed),
+                ("unparseable", counts.unparseable),
+                ("thrown_away", counts.thrown_away),
+            ] {
+                metrics
+                    .events
+                    .with_label_values(&[name, outcome])
+                    .inc_by(value);
+            }
+            metrics
+                .healthy
+                .with_label_values(&[name])
+                .set(i64::from(report.healthy));
+            let per_partition = [
+                (&metrics.lag, &report.minimum_lag),
+                (&metrics.current_offset, &report.current_offsets),
+                (&metrics.latest_offset, &report.latest_offsets),
+            ];
+            for (gauge, values) in per_partition {
+                for (partition, value) in values {
+                    gauge
+                        .with_label_values(&[name, &partition.to_string()])
+                        .set(as_i64(*value));
+                }
+            }
         }
     }
 

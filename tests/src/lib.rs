@@ -13,6 +13,7 @@
 //! The binary is the one `cargo test --workspace` builds next to the test
 //! executables; set `STRATA_BIN` to test another build.
 
+pub mod kafka_broker;
 pub mod text_oracle;
 pub mod web_events;
 

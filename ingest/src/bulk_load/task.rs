@@ -363,7 +363,7 @@ impl LoadTasks {
             (Some(spec), None) => {
                 self.service.create_datasource(spec.clone())?;
             }
-            (Some(spec), Some(state)) if !extends(&state.spec, spec) => {
+            (Some(spec), Some(state)) if !crate::service::spec_extends(&state.spec, spec) => {
                 return Err(TaskError::SpecConflict {
                     datasource: request.datasource.clone(),
                 });
@@ -448,17 +448,6 @@ fn matching_files(base_dir: &Path, filter: &str) -> Result<Vec<String>, TaskErro
         .into());
     }
     Ok(found)
-}
-
-/// Whether the stored spec `stored` is `asked`, or `asked` widened by schema
-/// discovery: a task may repeat the dataSchema the datasource was made with.
-fn extends(stored: &DataSourceSpec, asked: &DataSourceSpec) -> bool {
-    stored == asked
-        || (stored.is_schema_discovery()
-            && stored.name() == asked.name()
-            && stored.metrics() == asked.metrics()
-            && stored.rollup() == asked.rollup()
-            && stored.dimensions().starts_with(asked.dimensions()))
 }
 
 /// A spooled file as its sender named it: the path under the spool

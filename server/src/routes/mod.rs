@@ -7,12 +7,14 @@ pub mod ingest;
 pub mod loads;
 pub mod query_thread;
 pub mod search;
+pub mod supervisors;
 pub mod tasks;
 
 use std::convert::Infallible;
 use std::sync::Arc;
 
 use strata_ingest::bulk_load::task::LoadTasks;
+use strata_ingest::kafka::supervisors::Supervisors;
 
 use warp::Filter;
 use warp::reply::{Reply, Response};
@@ -42,6 +44,9 @@ pub fn routes(
         metrics_state
             .metrics
             .observe_running_queries(metrics_state.queries.running());
+        metrics_state
+            .metrics
+            .observe_kafka(&metrics_state.supervisors.reports());
         warp::reply::with_header(
             metrics_state.metrics.render(),
             "content-type",
@@ -171,6 +176,56 @@ pub fn routes(
         .unify()
         .map(|result: Result<Response, ApiError>| result.unwrap_or_else(Reply::into_response));
 
+    let supervisor_set = state.supervisors.clone();
+    let with_supervisors = warp::any().map(move || supervisor_set.clone());
+    let supervisor_submit = warp::path!("druid" / "indexer" / "v1" / "supervisor")
+        .and(warp::post())
+        .and(with_supervisors.clone())
+        .and(warp::body::content_length_limit(MAX_SPEC_BYTES))
+        .and(warp::body::bytes())
+        .then(supervisors::submit);
+    let supervisor_list = warp::path!("druid" / "indexer" / "v1" / "supervisor")
+        .and(warp::get())
+        .and(with_supervisors.clone())
+        .and(warp::query::<std::collections::HashMap<String, String>>())
+        .map(
+            |supervisors: Arc<Supervisors>, query: std::collections::HashMap<String, String>| {
+                supervisors::list(&supervisors, query.contains_key("full"))
+            },
+        );
+    let supervisor_spec = warp::path!("druid" / "indexer" / "v1" / "supervisor" / String)
+        .and(warp::get())
+        .and(with_supervisors.clone())
+        .map(|id: String, supervisors: Arc<Supervisors>| supervisors::spec(&supervisors, &id));
+    let supervisor_status =
+        warp::path!("druid" / "indexer" / "v1" / "supervisor" / String / "status")
+            .and(warp::get())
+            .and(with_supervisors.clone())
+            .map(|id: String, supervisors: Arc<Supervisors>| {
+                supervisors::status(&supervisors, &id)
+            });
+    let supervisor_stats =
+        warp::path!("druid" / "indexer" / "v1" / "supervisor" / String / "stats")
+            .and(warp::get())
+            .and(with_supervisors.clone())
+            .map(|id: String, supervisors: Arc<Supervisors>| supervisors::stats(&supervisors, &id));
+    let supervisor_act = warp::path!("druid" / "indexer" / "v1" / "supervisor" / String / String)
+        .and(warp::post())
+        .and(with_supervisors)
+        .then(|id, action, supervisors| supervisors::act(supervisors, id, action));
+    let supervisor_routes = supervisor_submit
+        .or(supervisor_list)
+        .unify()
+        .or(supervisor_spec)
+        .unify()
+        .or(supervisor_status)
+        .unify()
+        .or(supervisor_stats)
+        .unify()
+        .or(supervisor_act)
+        .unify()
+        .map(|result: Result<Response, ApiError>| result.unwrap_or_else(Reply::into_response));
+
     let counted = state.metrics.clone();
     health
         .or(metrics)
@@ -186,6 +241,8 @@ pub fn routes(
         .or(druid_datasources)
         .unify()
         .or(load_routes)
+        .unify()
+        .or(supervisor_routes)
         .unify()
         .recover(recover)
         .map(Reply::into_response)
@@ -215,6 +272,8 @@ fn route_label(path: &str) -> &'static str {
         "/druid/indexer/v1/task" => "/druid/indexer/v1/task",
         "/druid/indexer/v1/tasks" => "/druid/indexer/v1/tasks",
         p if p.starts_with("/druid/indexer/v1/task/") => "/druid/indexer/v1/task/{id}",
+        "/druid/indexer/v1/supervisor" => "/druid/indexer/v1/supervisor",
+        p if p.starts_with("/druid/indexer/v1/supervisor/") => "/druid/indexer/v1/supervisor/{id}",
         p if p.starts_with("/v1/datasources/") => "/v1/datasources/{name}",
         "/druid/v2" => "/druid/v2",
         "/druid/v2/datasources" => "/druid/v2/datasources",
