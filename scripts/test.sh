@@ -2,13 +2,16 @@
 # Runs Strata's whole test suite: formatting, lints, docs, then every unit,
 # property and end-to-end test of the workspace. CI runs exactly this.
 #
-# Needs a Rust toolchain (cargo) and python3 with venv: the end-to-end tests
+# Needs a Rust toolchain (cargo), a C compiler and make (the Kafka client's
+# librdkafka is built from source) and python3 with venv: the end-to-end tests
 # also drive the server with Druid's Python client and write Parquet with
 # pyarrow, installed here from tests/python/requirements.txt into a virtualenv
 # outside the clone,
 # $STRATA_PYTHON_VENV (by default ~/.cache/strata-venv), and reinstalled only
-# when that file changes. Build artifacts go to $CARGO_TARGET_DIR, by default
-# ~/.cache/strata-target. Both are kept so that later runs from a fresh clone
+# when that file changes. The Kafka tests run a real broker, tansu 0.6.0,
+# built here once (about 16 minutes) into $STRATA_TANSU_ROOT (by default
+# ~/.cache/strata-tansu). Build artifacts go to $CARGO_TARGET_DIR, by default
+# ~/.cache/strata-target. All are kept so that later runs from a fresh clone
 # reuse them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -46,6 +49,15 @@ if ! cmp -s "$requirements" "$venv/strata-requirements.txt"; then
     cp "$requirements" "$venv/strata-requirements.txt"
 fi
 export STRATA_TEST_PYTHON="$venv/bin/python"
+echo "== tansu, the Kafka-compatible broker of the Kafka tests"
+tansu_root="${STRATA_TANSU_ROOT:-$HOME/.cache/strata-tansu}"
+if ! "$tansu_root/bin/tansu" --version 2>/dev/null | grep -q "0\.6\.0"; then
+    echo "building tansu 0.6.0 into $tansu_root (about 16 minutes, once)"
+    CARGO_TARGET_DIR="$tansu_root/build" \
+        cargo install tansu --version 0.6.0 --locked --features dynostore --root "$tansu_root"
+    rm -rf "$tansu_root/build"
+fi
+export STRATA_TEST_TANSU="$tansu_root/bin/tansu"
 # The end-to-end tests drive the `strata` binary itself; cargo builds a
 # package's binaries only for that package's own tests, so build it first.
 echo "== cargo build (the strata binary the end-to-end tests run)"

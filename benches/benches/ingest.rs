@@ -38,84 +38,14 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use reqwest::blocking::Client;
-use serde_json::Value;
+use strata_benches::http_ingest::{post_all, reference_bodies};
 use strata_storage::spec::ACCESS_SPEC_JSON;
 use strata_tests::StrataServer;
-use strata_tools::dataset::{AccessLogGenerator, DEFAULT_SEED, EventWriter, NdjsonWriter};
 
 const EVENTS: u64 = 1_000_000;
 const LINES_PER_BODY: u64 = 10_000;
-const CLIENTS: usize = 2;
 /// Timed passes of Strata per configuration.
 const RUNS: usize = 3;
-/// How long a client refused with 429 waits before resending.
-const BACKPRESSURE_PAUSE: Duration = Duration::from_millis(20);
-
-/// The reference events as NDJSON bodies of `LINES_PER_BODY` lines.
-fn bodies() -> Vec<Vec<u8>> {
-    let mut generator = AccessLogGenerator::new(DEFAULT_SEED, EVENTS);
-    let mut bodies = Vec::new();
-    loop {
-        let mut writer = NdjsonWriter::new(Vec::new());
-        let mut lines = 0;
-        for event in generator.by_ref().take(LINES_PER_BODY as usize) {
-            writer.write_event(&event).expect("NDJSON into memory");
-            lines += 1;
-        }
-        if lines == 0 {
-            return bodies;
-        }
-        bodies.push(writer.finish().expect("NDJSON into memory"));
-    }
-}
-
-/// POSTs every body to `url`, client `c` taking bodies `c, c + CLIENTS, …`,
-/// and returns the wall time and the events the answers accepted.
-fn post_all(url: &str, bodies: &Arc<Vec<Vec<u8>>>, count_accepted: bool) -> (Duration, u64) {
-    let started = Instant::now();
-    let clients: Vec<_> = (0..CLIENTS)
-        .map(|c| {
-            let (url, bodies) = (url.to_string(), Arc::clone(bodies));
-            thread::spawn(move || {
-                let client = Client::builder()
-                    .timeout(Duration::from_secs(300))
-                    .build()
-                    .expect("HTTP client");
-                let mut accepted = 0;
-                for body in bodies.iter().skip(c).step_by(CLIENTS) {
-                    let response = loop {
-                        let response = client
-                            .post(&url)
-                            .header("content-type", "application/x-ndjson")
-                            .body(body.clone())
-                            .send()
-                            .expect("the POST is answered");
-                        // Backpressure while a persist brings the index
-                        // under its budget: a real client waits and resends.
-                        if response.status().as_u16() != 429 {
-                            break response;
-                        }
-                        thread::sleep(BACKPRESSURE_PAUSE);
-                    };
-                    assert!(response.status().is_success(), "{}", response.status());
-                    if count_accepted {
-                        let report: Value = response.json().expect("an ingest report");
-                        accepted += report["accepted"].as_u64().expect("`accepted` is a number");
-                    } else {
-                        response.bytes().expect("the answer is read");
-                    }
-                }
-                accepted
-            })
-        })
-        .collect();
-    let accepted = clients
-        .into_iter()
-        .map(|c| c.join().expect("client thread"))
-        .sum();
-    (started.elapsed(), accepted)
-}
 
 /// The peer: an HTTP/1.1 server that reads every request body and discards
 /// it, answering `200 {}`. Returns its address.
@@ -195,7 +125,7 @@ fn main() {
         return;
     }
     let started = Instant::now();
-    let bodies = Arc::new(bodies());
+    let bodies = Arc::new(reference_bodies(EVENTS, LINES_PER_BODY));
     let body_bytes: usize = bodies.iter().map(Vec::len).sum();
     println!(
         "{EVENTS} reference events in {} NDJSON bodies of {LINES_PER_BODY} lines ({:.1} MiB), generated in {:.1} s",

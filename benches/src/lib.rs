@@ -4,10 +4,13 @@
 //! and always beside a peer doing the same work in the same run, so every
 //! figure is quoted as a ratio. This library holds what the benchmarks share:
 //! the events table of the `access` datasource ([`access_events_schema`]),
-//! written from events in memory ([`access_events_table`]).
+//! written from events in memory ([`access_events_table`]), and the HTTP
+//! ingest client of the ingest and Kafka benchmarks ([`http_ingest`]).
 //!
 //! The figures and the commands that reproduce them are in
 //! `docs/benchmarks.md`.
+
+pub mod http_ingest;
 
 use std::path::Path;
 

@@ -129,7 +129,7 @@ fn every_message_is_counted_once_across_ten_kills() {
     let broker = Broker::start();
     broker.create_topic("web", 3);
     let events = web_events(7, 100_000);
-    produce(&broker, "web", &events, 3);
+    let total = oracle(&events);
 
     let seed = std::env::var("STRATA_CRASH_SEED")
         .ok()
@@ -145,7 +145,7 @@ fn every_message_is_counted_once_across_ten_kills() {
         state = state
             .wrapping_mul(6_364_136_223_846_793_005)
             .wrapping_add(1_442_695_040_888_963_407);
-        Duration::from_millis(100 + (state >> 33) % 900)
+        Duration::from_millis((state >> 33) % 700)
     };
 
     let dir = tempfile::tempdir().unwrap();
@@ -157,15 +157,36 @@ fn every_message_is_counted_once_across_ten_kills() {
     );
     assert_eq!((code, &answer), (200, &json!({"id": "web"})));
     let mut kills_while_consuming = 0;
-    for _ in 0..10 {
-        std::thread::sleep(next_delay());
-        let consumed = totals(&server, "web").0;
-        kills_while_consuming += usize::from(consumed < events.len() as i64);
-        server.kill();
-        server = StrataServer::start_with(&data, &SERVER_FLAGS);
-    }
+    let server = std::thread::scope(|scope| {
+        // The topic fills while the server consumes, is killed and restarts:
+        // about 10k events a second.
+        scope.spawn(|| {
+            for chunk in events.chunks(1_000) {
+                produce(&broker, "web", chunk, 3);
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        });
+        let mut seen = 0;
+        for _ in 0..10 {
+            // Kill only once this server has taken something, at a random
+            // moment after: mid-batch, mid-persist, between the two.
+            let deadline = Instant::now() + Duration::from_secs(60);
+            while totals(&server, "web").0 <= seen {
+                assert!(Instant::now() < deadline, "no progress past {seen} events");
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            std::thread::sleep(next_delay());
+            seen = totals(&server, "web").0;
+            kills_while_consuming += usize::from(seen < total.0);
+            server.kill();
+            server = StrataServer::start_with(&data, &SERVER_FLAGS);
+            // What survived the kill: no more than the server had taken.
+            seen = totals(&server, "web").0;
+        }
+        server
+    });
     eprintln!("{kills_while_consuming} of 10 kills came while the topic was being consumed");
-    wait_for_totals(&server, "web", oracle(&events));
+    wait_for_totals(&server, "web", total);
     let payload = wait_for_status(&server, "web", Duration::from_secs(30), |payload| {
         payload["aggregateLag"] == 0
             && payload["latestOffsets"]
@@ -180,8 +201,8 @@ fn every_message_is_counted_once_across_ten_kills() {
         .sum();
     assert_eq!(read, events.len() as u64, "{payload}");
     assert!(
-        kills_while_consuming >= 1,
-        "no kill came while consuming; the test proves nothing"
+        kills_while_consuming >= 8,
+        "only {kills_while_consuming} kills came while consuming"
     );
 }
 
@@ -265,11 +286,14 @@ fn supervisors_are_managed_through_druids_api() {
         3,
         "{payload}"
     );
+    let samples = payload["parseErrors"].as_array().unwrap();
     assert!(
-        payload["parseErrors"][1]["message"]
-            .as_str()
-            .unwrap()
-            .contains("timestamp"),
+        samples.iter().any(|sample| sample["partition"] == 1
+            && sample["offset"] == 200
+            && sample["message"]
+                .as_str()
+                .unwrap()
+                .contains("yesterday-ish")),
         "{payload}"
     );
     let metrics = server.get_text("/metrics");
@@ -346,4 +370,42 @@ fn a_broker_that_goes_away_is_reported_and_consumption_resumes() {
     wait_for_status(&server, "logs", Duration::from_secs(30), |payload| {
         payload["state"] == "RUNNING"
     });
+}
+
+/// A supervisor for a topic that does not exist yet says so, and reads the
+/// topic's partitions once it is created. (Partitions added to a live topic
+/// are picked up the same way, by the periodic listing; tansu 0.6.0 cannot
+/// add partitions — it has no CreatePartitions — so that case is covered by
+/// the consumer's unit tests.)
+#[test]
+fn a_topic_created_after_its_supervisor_is_read_from_every_partition() {
+    let broker = Broker::start();
+    let server = StrataServer::start();
+    let (code, _) = server.post_json(
+        "/druid/indexer/v1/supervisor",
+        &supervisor("late", "late", &broker.bootstrap()),
+    );
+    assert_eq!(code, 200);
+    let payload = wait_for_status(&server, "late", Duration::from_secs(30), |payload| {
+        payload["state"] == "UNHEALTHY_SUPERVISOR"
+    });
+    assert!(
+        payload["recentErrors"]
+            .to_string()
+            .contains("topic `late` does not exist"),
+        "{payload}"
+    );
+    broker.create_topic("late", 3);
+    let events = web_events(9, 300);
+    produce(&broker, "late", &events, 3);
+    wait_for_totals(&server, "late", oracle(&events));
+    let payload = wait_for_status(&server, "late", Duration::from_secs(30), |payload| {
+        payload["state"] == "RUNNING"
+    });
+    assert_eq!(payload["partitions"], 3, "{payload}");
+    assert_eq!(
+        payload["currentOffsets"],
+        json!({"0": 100, "1": 100, "2": 100}),
+        "{payload}"
+    );
 }

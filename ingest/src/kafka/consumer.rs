@@ -239,20 +239,23 @@ impl ConsumerLoop {
             });
         }
         let resume = self.service.kafka_resume_offsets(self.spec.id(), topic)?;
+        let plan = plan_assignment(
+            &partitions,
+            assigned,
+            &resume,
+            first_assignment,
+            self.spec.use_earliest_offset,
+        );
         let mut added = TopicPartitionList::new();
         let mut starts = BTreeMap::new();
-        for partition in partitions {
-            if assigned.contains_key(&partition) {
-                continue;
-            }
-            let start = resume.get(&partition).copied();
+        for (partition, start) in plan {
             let offset = match start {
-                Some(next) => Offset::Offset(i64::try_from(next).unwrap_or(i64::MAX)),
-                None if first_assignment && !self.spec.use_earliest_offset => Offset::End,
-                None => Offset::Beginning,
+                StartAt::Offset(next) => Offset::Offset(i64::try_from(next).unwrap_or(i64::MAX)),
+                StartAt::Beginning => Offset::Beginning,
+                StartAt::End => Offset::End,
             };
             added.add_partition_offset(topic, partition as i32, offset)?;
-            starts.insert(partition, start);
+            starts.insert(partition, start.offset());
         }
         if !starts.is_empty() {
             consumer.incremental_assign(&added)?;
@@ -322,6 +325,49 @@ impl ConsumerLoop {
     }
 }
 
+/// Where reading a partition starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StartAt {
+    /// Right after what the catalog and the WAL hold.
+    Offset(u64),
+    Beginning,
+    End,
+}
+
+impl StartAt {
+    fn offset(self) -> Option<u64> {
+        match self {
+            StartAt::Offset(next) => Some(next),
+            StartAt::Beginning | StartAt::End => None,
+        }
+    }
+}
+
+/// Where each partition of `listed` not yet `assigned` starts: after its
+/// position in `resume` when it has one; else, at the first assignment, by
+/// the spec's policy; and a partition that appears later, at its beginning,
+/// since all of it is new.
+fn plan_assignment(
+    listed: &[u32],
+    assigned: &BTreeMap<u32, Option<u64>>,
+    resume: &BTreeMap<u32, u64>,
+    first_assignment: bool,
+    use_earliest_offset: bool,
+) -> Vec<(u32, StartAt)> {
+    listed
+        .iter()
+        .filter(|partition| !assigned.contains_key(partition))
+        .map(|&partition| {
+            let start = match resume.get(&partition) {
+                Some(&next) => StartAt::Offset(next),
+                None if first_assignment && !use_earliest_offset => StartAt::End,
+                None => StartAt::Beginning,
+            };
+            (partition, start)
+        })
+        .collect()
+}
+
 /// Messages polled for one delivery, their values copied so that the batch
 /// can be offered again while the service is over budget.
 #[derive(Debug, Default)]
@@ -374,5 +420,25 @@ impl MessageBatch {
             .iter()
             .map(|&(partition, offset, _)| (partition, offset))
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partitions_start_from_their_position_else_by_policy_and_new_ones_from_the_beginning() {
+        let resume = BTreeMap::from([(0, 40)]);
+        let first = plan_assignment(&[0, 1], &BTreeMap::new(), &resume, true, false);
+        assert_eq!(first, [(0, StartAt::Offset(40)), (1, StartAt::End)]);
+        let earliest = plan_assignment(&[0, 1], &BTreeMap::new(), &resume, true, true);
+        assert_eq!(earliest[1], (1, StartAt::Beginning));
+
+        // Two partitions added to the topic later: only they are assigned,
+        // from their beginning whatever the policy.
+        let assigned = BTreeMap::from([(0, Some(40)), (1, None)]);
+        let grown = plan_assignment(&[0, 1, 2, 3], &assigned, &resume, false, false);
+        assert_eq!(grown, [(2, StartAt::Beginning), (3, StartAt::Beginning)]);
     }
 }

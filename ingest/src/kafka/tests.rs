@@ -75,8 +75,7 @@ fn messages_of_every_shape_are_taken_once_across_restarts_persists_and_a_reset()
     let ndjson = format!("{}\n{{\"ts\": \"no\"}}\n{}\n", event(3), event(4));
     let pretty = "{\n  \"ts\": 1704067200000,\n  \"host\": \"p\"\n}".to_owned();
     let values = [event(0), array, ndjson, "[1,".to_owned(), pretty];
-    let messages =
-        [(0, 0), (0, 1), (1, 0), (1, 1), (2, 7)].map(|(partition, offset)| (partition, offset));
+    let messages = [(0, 0), (0, 1), (1, 0), (1, 1), (2, 7)];
     let batch: Vec<KafkaMessage<'_>> = messages
         .iter()
         .zip(&values)
