@@ -1,9 +1,14 @@
 //! Kafka consumption beside HTTP ingest of the same events, in the same run,
 //! into the same server build; then the lag under a steady produce rate.
 //!
-//! 1M events of the reference dataset (seed 42) are produced to a topic of
-//! three partitions on a real broker (tansu 0.6.0, in memory, one record per
-//! batch: see `strata_tests::kafka_broker`). Then, alternately, three times
+//! 1M events of the reference dataset (seed 42), one per message, are
+//! produced to a topic of three partitions on a real broker (tansu 0.6.0, in
+//! memory) in batches of up to 10,000 records, as Kafka producers batch. (One
+//! record per batch, which the tests use because tansu serves a fetch that
+//! starts inside a batch wrongly, makes tansu the bottleneck: its one busy
+//! core serves about 9k messages/s. Here every consumer reads each partition
+//! from its start without restarting, so its fetches start at batch
+//! boundaries; the exact counts checked at the end would show otherwise.) Then, alternately, three times
 //! each on a fresh `strata serve` (release build, the default 1 GiB
 //! real-time budget, so persists — and with them the `message` text index —
 //! run inside the pass):
@@ -14,9 +19,11 @@
 //!   its submission until its status has read every message.
 //!
 //! The figure is the ratio of the median rates (issue 8: Kafka at ≥ the HTTP
-//! rate). Last, a producer sends 50k events/s for 30 s to a new topic that a
-//! supervisor consumes; the lag (acknowledged by the broker minus read by
-//! Strata) is sampled every 250 ms, and must stay bounded and drain.
+//! rate). Last, a producer sends 50k events/s for 20 s to a new topic that a
+//! supervisor consumes; the lag — messages handed to the producer minus
+//! messages Strata has taken in, so an upper bound that includes the
+//! producer's and the broker's own latency — is sampled every 250 ms, and
+//! must stay bounded and drain.
 //!
 //! Needs the release server and tansu (`./scripts/test.sh` installs it; or
 //! set `STRATA_TEST_TANSU`):
@@ -43,7 +50,8 @@ const EVENTS: u64 = 1_000_000;
 const PARTITIONS: u32 = 3;
 const RUNS: usize = 3;
 const STEADY_RATE: u64 = 50_000;
-const STEADY_SECONDS: u64 = 30;
+/// 50k events/s for 20 s: the 1M reference events.
+const STEADY_SECONDS: u64 = 20;
 
 const SERVER_FLAGS: [&str; 6] = [
     "--persist-period",
@@ -72,12 +80,11 @@ fn supervisor_spec(topic: &str, bootstrap: &str) -> String {
     .to_string()
 }
 
-/// Messages Strata has read, by its supervisor's status.
+/// Messages Strata has taken in, by its supervisor's status.
 fn read_so_far(server: &StrataServer) -> u64 {
     let status = server.get_json("/druid/indexer/v1/supervisor/access/status");
-    status["payload"]["currentOffsets"]
-        .as_object()
-        .map(|offsets| offsets.values().filter_map(Value::as_u64).sum())
+    status["payload"]["rowCounts"]["messages"]
+        .as_u64()
         .unwrap_or(0)
 }
 
@@ -90,8 +97,9 @@ fn start_server() -> (tempfile::TempDir, StrataServer) {
 fn producer(broker: &Broker) -> BaseProducer {
     ClientConfig::new()
         .set("bootstrap.servers", broker.bootstrap())
-        .set("linger.ms", "0")
-        .set("batch.num.messages", "1")
+        .set("linger.ms", "5")
+        .set("batch.num.messages", "10000")
+        .set("batch.size", "4000000")
         .set("queue.buffering.max.messages", "1000000")
         .create()
         .expect("a producer")
@@ -204,16 +212,21 @@ fn steady_lag(broker: &Broker, lines: &[&[u8]]) {
         &supervisor_spec("steady", &broker.bootstrap()),
     );
     assert_eq!(code, 200, "{answer}");
-    let acknowledged = Arc::new(AtomicU64::new(0));
+    let sent = Arc::new(AtomicU64::new(0));
     let done = Arc::new(AtomicBool::new(false));
     let total = STEADY_RATE * STEADY_SECONDS;
+    assert!(
+        total <= lines.len() as u64,
+        "the steady run sends each event once"
+    );
     let producer_thread = {
-        let (acknowledged, done) = (acknowledged.clone(), done.clone());
+        let done = done.clone();
         let lines: Vec<Vec<u8>> = lines
             .iter()
             .take(total as usize)
             .map(|l| l.to_vec())
             .collect();
+        let sent = sent.clone();
         let producing = producer(broker);
         thread::spawn(move || {
             let started = Instant::now();
@@ -227,14 +240,11 @@ fn steady_lag(broker: &Broker, lines: &[&[u8]]) {
                     send(&producing, "steady", (i as u32 % PARTITIONS) as i32, line);
                 }
                 producing.poll(Duration::ZERO);
-                let in_flight = u64::try_from(producing.in_flight_count()).unwrap_or(0);
-                let sent = (tick as u64 + 1) * slice;
-                acknowledged.store(sent.saturating_sub(in_flight), Ordering::Relaxed);
+                sent.fetch_add(chunk.len() as u64, Ordering::Relaxed);
             }
             producing
                 .flush(Duration::from_secs(120))
                 .expect("acknowledged");
-            acknowledged.store(total, Ordering::Relaxed);
             done.store(true, Ordering::Relaxed);
             started.elapsed()
         })
@@ -243,8 +253,9 @@ fn steady_lag(broker: &Broker, lines: &[&[u8]]) {
     let started = Instant::now();
     loop {
         thread::sleep(Duration::from_millis(250));
+        let sent_now = sent.load(Ordering::Relaxed);
         let read = read_so_far(&server);
-        let lag = acknowledged.load(Ordering::Relaxed).saturating_sub(read);
+        let lag = sent_now.saturating_sub(read);
         samples.push((started.elapsed(), lag));
         if done.load(Ordering::Relaxed) && read >= total {
             break;

@@ -12,7 +12,7 @@
 //! **Back-pressure.** While the datasource's real-time index is over budget
 //! the loop holds its batch and offers it again after a pause; it polls
 //! nothing meanwhile, and librdkafka stops fetching once its queue
-//! (`queued.max.messages.kbytes`, 32 MiB unless the spec sets it) is full.
+//! (`queued.max.messages.kbytes`, 64 MiB unless the spec sets it) is full.
 //!
 //! **Failures.** A broker that goes away is librdkafka's to reconnect to; its
 //! errors land in the status, which shows `LOST_CONTACT_WITH_STREAM` until a
@@ -98,9 +98,15 @@ pub fn build_consumer(
     status: Arc<SupervisorStatus>,
 ) -> Result<BaseConsumer<StatusContext>, KafkaError> {
     let mut config = ClientConfig::new();
+    // Defaults for ingestion, which reads partitions end to end: big
+    // fetches, and the next one as soon as the local queue has room
+    // (librdkafka otherwise waits a second once its queue was full).
     config
         .set("group.id", format!("strata-{}", spec.id()))
-        .set("queued.max.messages.kbytes", "32768")
+        .set("queued.max.messages.kbytes", "65536")
+        .set("max.partition.fetch.bytes", "16777216")
+        .set("fetch.queue.backoff.ms", "10")
+        .set("fetch.wait.max.ms", "100")
         .set(
             "auto.offset.reset",
             if spec.use_earliest_offset {

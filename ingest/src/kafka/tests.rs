@@ -265,3 +265,48 @@ fn a_supervisor_consumes_batched_partitions_exactly_once_across_restarts() {
     supervisors.terminate("web").unwrap();
     assert!(supervisors.ids().is_empty());
 }
+
+#[test]
+fn a_long_batch_parsed_in_two_halves_keeps_every_message_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut opened = open(dir.path());
+    opened
+        .service
+        .create_datasource(DataSourceSpec::from_json(SPEC).unwrap())
+        .unwrap();
+    // Every seventh message is not an event, in both halves.
+    let values: Vec<String> = (0..3_000u64)
+        .map(|i| {
+            if i % 7 == 3 {
+                "oops".to_owned()
+            } else {
+                event(i)
+            }
+        })
+        .collect();
+    let batch: Vec<KafkaMessage<'_>> = values
+        .iter()
+        .enumerate()
+        .map(|(i, value)| KafkaMessage {
+            partition: (i % 2) as u32,
+            offset: (i / 2) as u64,
+            value: value.as_bytes(),
+        })
+        .collect();
+    let report = opened.service.ingest_kafka("web", "t", &batch).unwrap();
+    let bad = (0..3_000).filter(|i| i % 7 == 3).count() as u64;
+    assert_eq!((report.processed, report.unparseable), (3_000 - bad, bad));
+    assert_eq!(report.errors[0].offset, 1);
+    let resume = BTreeMap::from([(0, 1_500), (1, 1_500)]);
+    assert_eq!(
+        opened.service.kafka_resume_offsets("web", "t").unwrap(),
+        resume
+    );
+    drop(opened);
+    opened = open(dir.path());
+    assert_eq!(stored_events(&opened, "web"), 3_000 - bad);
+    assert_eq!(
+        opened.service.kafka_resume_offsets("web", "t").unwrap(),
+        resume
+    );
+}

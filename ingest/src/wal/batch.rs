@@ -100,6 +100,18 @@ impl Batch {
         Ok(())
     }
 
+    /// Adds the records of `other` after this batch's, in their order: a
+    /// batch built in parts on several threads becomes one append.
+    pub fn append(&mut self, other: Batch) {
+        let shift = self.bytes.len();
+        self.bytes.extend_from_slice(&other.bytes);
+        self.frames
+            .extend(other.frames.into_iter().map(|frame| UnsealedFrame {
+                start: frame.start + shift,
+                ..frame
+            }));
+    }
+
     /// The number of records.
     pub fn len(&self) -> usize {
         self.frames.len()
