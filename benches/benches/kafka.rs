@@ -18,8 +18,10 @@
 //! - **Kafka**: a supervisor for the topic (`useEarliestOffset`), timed from
 //!   its submission until its status has read every message.
 //!
-//! The figure is the ratio of the median rates (issue 8: Kafka at ≥ the HTTP
-//! rate). Last, a producer sends 50k events/s for 20 s to a new topic that a
+//! Beside both, the transfer alone: a bare librdkafka consumer with the
+//! supervisor's properties reading the whole topic and doing nothing with
+//! it — what the broker and the client library cost. The figure is the ratio
+//! of the median rates (issue 8: Kafka at ≥ the HTTP rate). Last, a producer sends 50k events/s for 20 s to a new topic that a
 //! supervisor consumes; the lag — messages handed to the producer minus
 //! messages Strata has taken in, so an upper bound that includes the
 //! producer's and the broker's own latency — is sampled every 250 ms, and
@@ -38,8 +40,11 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use rdkafka::Message;
 use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use serde_json::{Value, json};
 use strata_benches::http_ingest::{post_all, reference_bodies};
 use strata_storage::spec::ACCESS_SPEC_JSON;
@@ -132,9 +137,16 @@ fn main() {
     assert_eq!(lines.len() as u64, EVENTS);
 
     let broker = Broker::start();
+    compare(&broker, &bodies, &lines);
+    steady_lag(&broker, &lines);
+}
+
+/// Produces the reference events to `broker`, then times the transfer
+/// alone, HTTP ingest and Kafka consumption, `RUNS` times each.
+fn compare(broker: &Broker, bodies: &Arc<Vec<Vec<u8>>>, lines: &[&[u8]]) {
     broker.create_topic("access", PARTITIONS);
     let started = Instant::now();
-    let producing = producer(&broker);
+    let producing = producer(broker);
     for (i, line) in lines.iter().enumerate() {
         send(&producing, "access", (i as u32 % PARTITIONS) as i32, line);
         producing.poll(Duration::ZERO);
@@ -143,9 +155,16 @@ fn main() {
         .flush(Duration::from_secs(600))
         .expect("every message acknowledged");
     println!(
-        "produced {EVENTS} messages to tansu in {:.1} s ({:.0}/s)",
+        "produced {EVENTS} messages in {:.1} s ({:.0}/s)",
         started.elapsed().as_secs_f64(),
         EVENTS as f64 / started.elapsed().as_secs_f64()
+    );
+
+    let mut transfer_rates: Vec<f64> = (0..RUNS).map(|_| read_topic(broker, "access")).collect();
+    transfer_rates.sort_by(f64::total_cmp);
+    let transfer = transfer_rates[RUNS / 2];
+    println!(
+        "transfer alone (a librdkafka consumer reading the topic, nothing done with the messages): median {transfer:.0} messages/s"
     );
 
     let mut http_rates = Vec::new();
@@ -154,7 +173,7 @@ fn main() {
         let (_dir, server) = start_server();
         server.create_datasource(ACCESS_SPEC_JSON);
         let (elapsed, accepted) =
-            post_all(&server.url("/v1/datasources/access/ingest"), &bodies, true);
+            post_all(&server.url("/v1/datasources/access/ingest"), bodies, true);
         assert_eq!(accepted, EVENTS);
         let rate = EVENTS as f64 / elapsed.as_secs_f64();
         println!(
@@ -195,11 +214,51 @@ fn main() {
     kafka_rates.sort_by(f64::total_cmp);
     let (http, kafka) = (http_rates[RUNS / 2], kafka_rates[RUNS / 2]);
     println!(
-        "median of {RUNS}: Kafka {kafka:.0} events/s, HTTP {http:.0} events/s — Kafka / HTTP = {:.2}",
-        kafka / http
+        "median of {RUNS}: Kafka {kafka:.0} events/s, HTTP {http:.0} events/s — Kafka / HTTP = {:.2}; Kafka / transfer alone = {:.2}",
+        kafka / http,
+        kafka / transfer
     );
+}
 
-    steady_lag(&broker, &lines);
+/// Reads every message of `topic` with a bare librdkafka consumer, with
+/// the properties Strata's supervisor sets, and returns messages per second:
+/// what the broker and the client library cost without Strata.
+fn read_topic(broker: &Broker, topic: &str) -> f64 {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", broker.bootstrap())
+        .set("group.id", "transfer-peer")
+        .set("enable.auto.commit", "false")
+        .set("queued.max.messages.kbytes", "65536")
+        .set("max.partition.fetch.bytes", "16777216")
+        .set("fetch.queue.backoff.ms", "10")
+        .set("fetch.wait.max.ms", "100")
+        .create()
+        .expect("a consumer");
+    let mut partitions = TopicPartitionList::new();
+    for partition in 0..PARTITIONS {
+        partitions
+            .add_partition_offset(topic, partition as i32, Offset::Beginning)
+            .expect("a partition");
+    }
+    let started = Instant::now();
+    consumer.assign(&partitions).expect("assigned");
+    let (mut read, mut bytes) = (0u64, 0usize);
+    while read < EVENTS {
+        if let Some(message) = consumer.poll(Duration::from_secs(10)) {
+            bytes += message.expect("a message").payload().map_or(0, <[u8]>::len);
+            read += 1;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(600),
+            "the topic was not read"
+        );
+    }
+    let rate = EVENTS as f64 / started.elapsed().as_secs_f64();
+    println!(
+        "transfer alone: {read} messages, {bytes} bytes in {:.2} s, {rate:.0}/s",
+        started.elapsed().as_secs_f64()
+    );
+    rate
 }
 
 /// Produces `STEADY_RATE` events/s for `STEADY_SECONDS` to a fresh topic

@@ -7,7 +7,7 @@
 It makes its own virtualenv with the pinned peers, generates the reference dataset (cached by
 seed and size), builds and starts the release server, loads the same events into each engine,
 checks every answer against an exact oracle, and only then times: one warm-up, then five rounds
-with every engine answering once in each, the median. README.md beside this file explains the figures and the fairness rules.
+(more for fast queries) with every engine answering once in each, the median. README.md beside this file explains the figures and the fairness rules.
 """
 
 from __future__ import annotations
@@ -158,13 +158,27 @@ def dataset(binary: Path, events: int, seed: int, extension: str) -> Path:
     return path
 
 
+# A round of a fast query is repeated until the query has been timed for about this long, up to
+# MAX_ROUNDS rounds: five answers of a few milliseconds each are at the mercy of one hiccup.
+TIMED_SECONDS_PER_QUERY = 1.0
+MAX_ROUNDS = 25
+
+
+def rounds_for(runs: int, round_seconds: float) -> int:
+    """`runs` rounds, or more for a query whose round (every engine once) is fast."""
+    if round_seconds <= 0:
+        return max(runs, MAX_ROUNDS) if runs else 0
+    return max(runs, min(MAX_ROUNDS, int(TIMED_SECONDS_PER_QUERY / round_seconds)))
+
+
 def check_and_time(engines: dict, runs: int, slow: float) -> dict:
     """Asks each engine once and checks its answer (`engines` maps a name to `(ask, problems_of)`;
     `problems_of` lists what is wrong with an answer), then times the right answers: one warm-up
-    each, then `runs` rounds in which every engine answers once, the order rotating from round to
-    round. Interleaved rounds make a machine that slows down or speeds up during a query slow or
-    speed every engine alike, so the ratios hold still. An answer that took longer than `slow`
-    seconds is not asked again: its one time is quoted, marked."""
+    each, then at least `runs` rounds in which every engine answers once, the order rotating from
+    round to round (more rounds for a fast query, see `rounds_for`). Interleaved rounds make a
+    machine that slows down or speeds up during a query slow or speed every engine alike, so the
+    ratios hold still. An answer that took longer than `slow` seconds is not asked again: its one
+    time is quoted, marked."""
     from answers import AnswerShapeError
     from engines import EngineError
 
@@ -185,10 +199,9 @@ def check_and_time(engines: dict, runs: int, slow: float) -> dict:
         else:
             timed[name] = ask
     names = list(timed)
-    for name in names:
-        timed[name]()
+    warm_up = sum(timed[name]()[0] for name in names)
     times = {name: [] for name in names}
-    for round_number in range(runs if names else 0):
+    for round_number in range(rounds_for(runs, warm_up) if names else 0):
         turn = round_number % len(names)
         for name in names[turn:] + names[:turn]:
             times[name].append(timed[name]()[0])
@@ -567,7 +580,7 @@ def markdown(meta: dict, loads: dict, results: list[dict], totals: dict, search:
         "",
         f"{meta['date']}, commit `{meta['commit']}` (binary `{meta['binary']}`), {meta['machine']}; "
         f"seed {meta['seed']}; "
-        f"one warm-up then {meta['runs']} interleaved rounds (every engine once a round), the median; 2 threads per engine. "
+        f"one warm-up then {meta['runs']} interleaved rounds (every engine once a round; more, up to {MAX_ROUNDS}, while a round takes under {TIMED_SECONDS_PER_QUERY / max(meta['runs'], 1):.1f} s), the median; 2 threads per engine. "
         "Command: `python3 benches/compare/compare.py " + meta["arguments"] + "`. "
         f"Load average (1 min): {meta['load_average']}.",
         "",
