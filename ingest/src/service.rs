@@ -90,7 +90,7 @@ use crate::parse::{
 };
 use crate::persist::{PersistError, chunk_tables, next_partition, write_segment_at};
 use crate::realtime::{FrozenChunk, RealtimeIndex, TimeChunk, WidenError, wall_clock_now};
-use crate::wal::{Batch, SequenceNumber, Wal, WalError, WalOptions, WalStats};
+use crate::wal::{Batch, SequenceNumber, SequenceRange, Wal, WalError, WalOptions, WalStats};
 
 pub mod accepted_window;
 pub mod kafka_ingest;
@@ -303,6 +303,15 @@ impl DataSourceIngest {
         self.index.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// Appends `batch` to the WAL of datasource `name` (this one); the
+    /// caller holds the gate shared.
+    fn append(&self, name: &str, batch: Batch) -> Result<SequenceRange, IngestError> {
+        self.wal.append(batch).map_err(|source| IngestError::Wal {
+            datasource: name.to_owned(),
+            source,
+        })
+    }
+
     fn kafka(&self) -> MutexGuard<'_, OffsetLedger> {
         self.kafka.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -487,13 +496,7 @@ impl IngestService {
 
         if !events.is_empty() {
             let _gate = ingest.gate.read().unwrap_or_else(PoisonError::into_inner);
-            let range = ingest
-                .wal
-                .append(batch)
-                .map_err(|source| IngestError::Wal {
-                    datasource: name.to_owned(),
-                    source,
-                })?;
+            let range = ingest.append(name, batch)?;
             let mut index = ingest.index();
             for ((line, event), seq) in events.into_iter().zip(range.iter()) {
                 match index.add(event, seq.0) {

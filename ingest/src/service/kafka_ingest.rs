@@ -114,13 +114,7 @@ impl IngestService {
             return Ok(report);
         }
         let _gate = ingest.gate.read().unwrap_or_else(PoisonError::into_inner);
-        let range = ingest
-            .wal
-            .append(batch)
-            .map_err(|source| IngestError::Wal {
-                datasource: name.to_owned(),
-                source,
-            })?;
+        let range = ingest.append(name, batch)?;
         let mut index = ingest.index();
         let mut ledger = ingest.kafka();
         for ((message, events), seq) in messages.iter().zip(events).zip(range.iter()) {
