@@ -328,6 +328,19 @@ fn supervisors_are_managed_through_druids_api() {
     let twice = oracle(&all);
     wait_for_totals(&server, "clicks", (twice.0 * 2, twice.1 * 2, twice.2 * 2.0));
 
+    // The datasource cannot be dropped from under its supervisor.
+    let response = server
+        .client()
+        .delete(server.url("/v1/datasources/clicks"))
+        .send()
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 409);
+    let answer: Value = response.json().unwrap();
+    assert!(
+        answer["message"].as_str().unwrap().contains("terminate"),
+        "{answer}"
+    );
+
     // Terminated: gone from the list, its data kept.
     let (code, _) = server.post_json("/druid/indexer/v1/supervisor/clicks/terminate", "");
     assert_eq!(code, 200);

@@ -18,6 +18,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 
 use serde_json::Value;
+use strata_storage::catalog::SegmentDescriptor;
 
 use super::consumer::{ConsumerLoop, build_consumer};
 use super::supervisor_spec::{SupervisorSpec, SupervisorSpecError};
@@ -35,6 +36,10 @@ pub enum SupervisorError {
         "datasource `{datasource}` exists with a different spec; send its current dataSchema (GET /v1/datasources/{datasource}), or drop it first"
     )]
     SpecConflict { datasource: String },
+    #[error(
+        "supervisor `{id}` feeds datasource `{id}`; terminate it first (POST /druid/indexer/v1/supervisor/{id}/terminate)"
+    )]
+    FeedsDatasource { id: String },
     #[error("spec.ioConfig.consumerProperties: {0}")]
     ConsumerProperties(String),
     #[error(transparent)]
@@ -260,6 +265,18 @@ impl Supervisors {
         let path = self.path(id);
         fs::remove_file(&path).map_err(io_error("removing", &path))?;
         Ok(())
+    }
+
+    /// Drops datasource `name` with its segments, refused while a supervisor
+    /// feeds it (it would only fail and retry); returns the segments.
+    pub fn drop_datasource(&self, name: &str) -> Result<Vec<SegmentDescriptor>, SupervisorError> {
+        let supervisors = self.lock();
+        if supervisors.contains_key(name) {
+            return Err(SupervisorError::FeedsDatasource {
+                id: name.to_owned(),
+            });
+        }
+        Ok(self.service.drop_datasource(name)?)
     }
 
     /// Stops every consumer, for a shutdown; the specs stay stored.

@@ -6,6 +6,8 @@
 
 use std::sync::Arc;
 
+use strata_ingest::kafka::supervisors::Supervisors;
+
 use serde::Serialize;
 use strata_ingest::parse::BodyError;
 use strata_ingest::service::{IngestError, IngestService, RealtimeStats};
@@ -59,9 +61,16 @@ pub async fn get(service: Arc<IngestService>, name: String) -> Result<Response, 
 }
 
 /// `DELETE /v1/datasources/{name}`: drops it with its segments.
-pub async fn delete(service: Arc<IngestService>, name: String) -> Result<Response, ApiError> {
+/// `DELETE /v1/datasources/{name}`; refused (409) while a Kafka supervisor
+/// feeds the datasource.
+pub async fn delete(supervisors: Arc<Supervisors>, name: String) -> Result<Response, ApiError> {
     let dropped_name = name.clone();
-    let segments = blocking(move || service.drop_datasource(&name).map_err(ingest_error)).await?;
+    let segments = blocking(move || {
+        supervisors
+            .drop_datasource(&name)
+            .map_err(super::supervisors::supervisor_error)
+    })
+    .await?;
     Ok(warp::reply::json(&serde_json::json!({
         "dropped": dropped_name,
         "segments": segments.len(),

@@ -73,10 +73,11 @@ pub fn routes(
         .and(warp::get())
         .and(with_ingest.clone())
         .then(|name, service| datasources::get(service, name));
+    let dropping_supervisors = state.supervisors.clone();
     let delete = datasource
         .and(warp::delete())
-        .and(with_ingest.clone())
-        .then(|name, service| datasources::delete(service, name));
+        .and(warp::any().map(move || dropping_supervisors.clone()))
+        .then(|name, supervisors| datasources::delete(supervisors, name));
     let ingest_events = warp::path!("v1" / "datasources" / String / "ingest")
         .and(warp::post())
         .and(with_ingest)

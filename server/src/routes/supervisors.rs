@@ -140,7 +140,7 @@ pub async fn act(
     Ok(warp::reply::json(&body).into_response())
 }
 
-fn supervisor_error(error: SupervisorError) -> ApiError {
+pub(super) fn supervisor_error(error: SupervisorError) -> ApiError {
     let (status, kind) = match error {
         SupervisorError::Ingest(error) => return ingest_error(error),
         SupervisorError::UnknownSupervisor { .. } => (StatusCode::NOT_FOUND, "unknown_supervisor"),
@@ -148,6 +148,7 @@ fn supervisor_error(error: SupervisorError) -> ApiError {
             (StatusCode::BAD_REQUEST, "invalid_supervisor")
         }
         SupervisorError::SpecConflict { .. } => (StatusCode::CONFLICT, "spec_conflict"),
+        SupervisorError::FeedsDatasource { .. } => (StatusCode::CONFLICT, "supervisor_running"),
         SupervisorError::Io { .. } | SupervisorError::Stored { .. } => {
             (StatusCode::INTERNAL_SERVER_ERROR, "supervisor_error")
         }
