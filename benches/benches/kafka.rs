@@ -43,13 +43,12 @@ use std::time::{Duration, Instant};
 use rdkafka::Message;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+use rdkafka::producer::{BaseProducer, Producer};
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
-use serde_json::{Value, json};
 use strata_benches::http_ingest::{post_all, reference_bodies};
 use strata_storage::spec::ACCESS_SPEC_JSON;
 use strata_tests::StrataServer;
-use strata_tests::kafka_broker::Broker;
+use strata_tests::kafka_broker::{Broker, send, supervisor_spec};
 
 const EVENTS: u64 = 1_000_000;
 const PARTITIONS: u32 = 3;
@@ -66,24 +65,6 @@ const SERVER_FLAGS: [&str; 6] = [
     "--max-body-bytes",
     "67108864",
 ];
-
-fn supervisor_spec(topic: &str, bootstrap: &str) -> String {
-    let data_schema: Value = serde_json::from_str(ACCESS_SPEC_JSON).expect("the reference spec");
-    json!({
-        "type": "kafka",
-        "spec": {
-            "dataSchema": data_schema,
-            "ioConfig": {
-                "topic": topic,
-                "inputFormat": {"type": "json"},
-                "consumerProperties": {"bootstrap.servers": bootstrap},
-                "useEarliestOffset": true
-            },
-            "tuningConfig": {"type": "kafka"}
-        }
-    })
-    .to_string()
-}
 
 /// Messages Strata has taken in, by its supervisor's status.
 fn read_so_far(server: &StrataServer) -> u64 {
@@ -108,21 +89,6 @@ fn producer(broker: &Broker) -> BaseProducer {
         .set("queue.buffering.max.messages", "1000000")
         .create()
         .expect("a producer")
-}
-
-fn send(producer: &BaseProducer, topic: &str, partition: i32, value: &[u8]) {
-    let mut record = BaseRecord::<(), [u8]>::to(topic)
-        .partition(partition)
-        .payload(value);
-    loop {
-        match producer.send(record) {
-            Ok(()) => return,
-            Err((_, returned)) => {
-                record = returned;
-                producer.poll(Duration::from_millis(1));
-            }
-        }
-    }
 }
 
 fn main() {
@@ -187,7 +153,7 @@ fn compare(broker: &Broker, bodies: &Arc<Vec<Vec<u8>>>, lines: &[&[u8]]) {
         let started = Instant::now();
         let (code, answer) = server.post_json(
             "/druid/indexer/v1/supervisor",
-            &supervisor_spec("access", &broker.bootstrap()),
+            &supervisor_spec(ACCESS_SPEC_JSON, "access", &broker.bootstrap()),
         );
         assert_eq!(code, 200, "{answer}");
         while read_so_far(&server) < EVENTS {
@@ -268,7 +234,7 @@ fn steady_lag(broker: &Broker, lines: &[&[u8]]) {
     let (_dir, server) = start_server();
     let (code, answer) = server.post_json(
         "/druid/indexer/v1/supervisor",
-        &supervisor_spec("steady", &broker.bootstrap()),
+        &supervisor_spec(ACCESS_SPEC_JSON, "steady", &broker.bootstrap()),
     );
     assert_eq!(code, 200, "{answer}");
     let sent = Arc::new(AtomicU64::new(0));

@@ -206,6 +206,14 @@ pub enum PersistScope {
     ClosedAt(Millis),
 }
 
+/// Whether a spec brought for an existing datasource fits it (see
+/// [`IngestService::create_or_match`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SpecFit {
+    Fits,
+    Conflicts,
+}
+
 /// Why an ingest, persist, create or drop failed.
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
@@ -441,6 +449,20 @@ impl IngestService {
         let ingest = open_datasource(&dir, spec, &self.options, &BTreeMap::new())?;
         datasources.insert(name, Arc::new(ingest));
         Ok(state)
+    }
+
+    /// Creates the datasource `spec` names when there is none; when there
+    /// is one, says whether `spec` — brought by a load or a supervisor — may
+    /// feed it: its own spec, or that spec before some schema discoveries.
+    pub fn create_or_match(&self, spec: &DataSourceSpec) -> Result<SpecFit, IngestError> {
+        match self.catalog.datasource(spec.name()) {
+            None => {
+                self.create_datasource(spec.clone())?;
+                Ok(SpecFit::Fits)
+            }
+            Some(state) if spec_extends(&state.spec, spec) => Ok(SpecFit::Fits),
+            Some(_) => Ok(SpecFit::Conflicts),
+        }
     }
 
     /// Drops the datasource: from the catalog (with its segments), its WAL
@@ -1147,10 +1169,10 @@ fn millis(duration: Duration) -> Millis {
     Millis::try_from(duration.as_millis()).unwrap_or(Millis::MAX)
 }
 
-/// Whether a load or supervisor that brings spec `asked` for a datasource
-/// stored with spec `stored` may feed it: the same spec, or — when the stored
-/// one discovers its dimensions — the same spec before some discoveries.
-pub fn spec_extends(stored: &DataSourceSpec, asked: &DataSourceSpec) -> bool {
+/// Whether spec `asked` may feed a datasource stored with spec `stored`: the
+/// same spec, or — when the stored one discovers its dimensions — the same
+/// spec before some discoveries.
+fn spec_extends(stored: &DataSourceSpec, asked: &DataSourceSpec) -> bool {
     stored == asked
         || (stored.is_schema_discovery()
             && stored.name() == asked.name()

@@ -24,6 +24,7 @@ use std::time::{Duration, Instant};
 
 use rdkafka::config::ClientConfig;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer as _};
+use serde_json::{Value, json};
 
 /// The tansu binary the test command installed.
 pub fn tansu_bin() -> PathBuf {
@@ -147,24 +148,51 @@ impl Producer {
     /// acknowledged.
     pub fn send_all<'a>(&self, topic: &str, messages: impl IntoIterator<Item = (i32, &'a [u8])>) {
         for (partition, value) in messages {
-            let mut record = BaseRecord::<(), [u8]>::to(topic)
-                .partition(partition)
-                .payload(value);
-            loop {
-                match self.producer.send(record) {
-                    Ok(()) => break,
-                    Err((_, returned)) => {
-                        record = returned;
-                        self.producer.poll(Duration::from_millis(5));
-                    }
-                }
-            }
+            send(&self.producer, topic, partition, value);
             self.producer.poll(Duration::ZERO);
         }
         self.producer
             .flush(Duration::from_secs(120))
             .expect("every message is acknowledged");
     }
+}
+
+/// Queues `value` for `partition` of `topic`, waiting while the producer's
+/// queue is full.
+pub fn send(producer: &BaseProducer, topic: &str, partition: i32, value: &[u8]) {
+    let mut record = BaseRecord::<(), [u8]>::to(topic)
+        .partition(partition)
+        .payload(value);
+    loop {
+        match producer.send(record) {
+            Ok(()) => return,
+            Err((_, returned)) => {
+                record = returned;
+                producer.poll(Duration::from_millis(1));
+            }
+        }
+    }
+}
+
+/// A Druid Kafka supervisor spec for `topic` on `bootstrap`, feeding the
+/// datasource `data_schema` describes, from the earliest offsets.
+pub fn supervisor_spec(data_schema: &str, topic: &str, bootstrap: &str) -> String {
+    let data_schema: Value = serde_json::from_str(data_schema).expect("a dataSchema");
+    json!({
+        "type": "kafka",
+        "spec": {
+            "dataSchema": data_schema,
+            "ioConfig": {
+                "topic": topic,
+                "inputFormat": {"type": "json"},
+                "consumerProperties": {"bootstrap.servers": bootstrap},
+                "useEarliestOffset": true,
+                "taskDuration": "PT1H"
+            },
+            "tuningConfig": {"type": "kafka"}
+        }
+    })
+    .to_string()
 }
 
 /// A TCP forwarder that can refuse and cut connections.

@@ -12,29 +12,14 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
 use strata_tests::StrataServer;
-use strata_tests::kafka_broker::Broker;
+use strata_tests::kafka_broker::{Broker, supervisor_spec};
 use strata_tests::web_events::{WebEvent, web_events, web_spec};
 
 /// Frequent persists so that kills land before, during and after them.
 const SERVER_FLAGS: [&str; 4] = ["--persist-period", "500ms", "--max-realtime-rows", "20000"];
 
 fn supervisor(datasource: &str, topic: &str, bootstrap: &str) -> String {
-    let data_schema: Value = serde_json::from_str(&web_spec(datasource, true)).unwrap();
-    json!({
-        "type": "kafka",
-        "spec": {
-            "dataSchema": data_schema,
-            "ioConfig": {
-                "topic": topic,
-                "inputFormat": {"type": "json"},
-                "consumerProperties": {"bootstrap.servers": bootstrap},
-                "useEarliestOffset": true,
-                "taskDuration": "PT1H"
-            },
-            "tuningConfig": {"type": "kafka"}
-        }
-    })
-    .to_string()
+    supervisor_spec(&web_spec(datasource, true), topic, bootstrap)
 }
 
 fn event_json(event: &WebEvent) -> String {

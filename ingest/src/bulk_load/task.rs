@@ -26,7 +26,7 @@ use super::druid_task::{DruidIndexTask, TaskInput};
 use super::input::{InputFile, InputFormat, find_inputs};
 use super::report::{LoadProgress, LoadReport};
 use super::{LoadError, LoadMode, LoadOptions, load};
-use crate::service::{IngestError, IngestService};
+use crate::service::{IngestError, IngestService, SpecFit};
 
 /// The tasks of one server.
 pub struct LoadTasks {
@@ -358,23 +358,26 @@ impl LoadTasks {
     }
 
     fn prepare(&self, request: &LoadRequest) -> Result<(), TaskError> {
-        let existing = self.service.catalog().datasource(&request.datasource);
-        match (&request.spec, existing) {
-            (Some(spec), None) => {
-                self.service.create_datasource(spec.clone())?;
-            }
-            (Some(spec), Some(state)) if !crate::service::spec_extends(&state.spec, spec) => {
-                return Err(TaskError::SpecConflict {
-                    datasource: request.datasource.clone(),
-                });
-            }
-            (None, None) => {
+        let fit = match &request.spec {
+            // A Druid task's datasource is its spec's.
+            Some(spec) => self.service.create_or_match(spec)?,
+            None if self
+                .service
+                .catalog()
+                .datasource(&request.datasource)
+                .is_none() =>
+            {
                 return Err(LoadError::UnknownDatasource {
                     name: request.datasource.clone(),
                 }
                 .into());
             }
-            _ => {}
+            None => SpecFit::Fits,
+        };
+        if fit == SpecFit::Conflicts {
+            return Err(TaskError::SpecConflict {
+                datasource: request.datasource.clone(),
+            });
         }
         Ok(())
     }

@@ -176,19 +176,17 @@ impl ConsumerLoop {
         // The next offset expected from each assigned partition: a message
         // below it was taken already and is dropped.
         let mut next: BTreeMap<u32, Option<u64>> = BTreeMap::new();
-        let mut first_assignment = true;
         let mut metadata_due = Instant::now();
         let mut watermarks_due = Instant::now();
         let mut batch = MessageBatch::default();
         while !self.stopped() {
             if Instant::now() >= metadata_due {
-                self.assign_new_partitions(&consumer, &mut next, first_assignment)?;
-                first_assignment = false;
+                self.assign_new_partitions(&consumer, &mut next)?;
                 metadata_due = Instant::now() + METADATA_PERIOD;
             }
             batch.clear();
             let mut wait = POLL_WAIT;
-            while batch.len() < MAX_BATCH_MESSAGES && batch.bytes < MAX_BATCH_BYTES {
+            while batch.len() < MAX_BATCH_MESSAGES && batch.bytes() < MAX_BATCH_BYTES {
                 let Some(polled) = consumer.poll(wait) else {
                     break;
                 };
@@ -223,12 +221,12 @@ impl ConsumerLoop {
     }
 
     /// Reads the topic's partitions and assigns those not assigned yet,
-    /// each from its position in the ledger or by the spec's policy.
+    /// each from its position in the ledger or by the spec's policy (the
+    /// first assignment is the one made while none is `assigned`).
     fn assign_new_partitions(
         &self,
         consumer: &BaseConsumer<StatusContext>,
         assigned: &mut BTreeMap<u32, Option<u64>>,
-        first_assignment: bool,
     ) -> Result<(), ConsumeError> {
         let topic = self.spec.topic.as_str();
         let metadata = consumer.fetch_metadata(Some(topic), BROKER_TIMEOUT)?;
@@ -249,7 +247,7 @@ impl ConsumerLoop {
             &partitions,
             assigned,
             &resume,
-            first_assignment,
+            assigned.is_empty(),
             self.spec.use_earliest_offset,
         );
         let mut added = TopicPartitionList::new();
@@ -292,7 +290,7 @@ impl ConsumerLoop {
                     self.status.ingested(
                         &report,
                         messages.len() as u64,
-                        batch.bytes as u64,
+                        batch.bytes() as u64,
                         &batch.last_offsets(),
                     );
                     return Ok(true);
@@ -381,14 +379,17 @@ struct MessageBatch {
     values: Vec<u8>,
     /// `(partition, offset, end of the value in values)`.
     messages: Vec<(u32, u64, usize)>,
-    bytes: usize,
 }
 
 impl MessageBatch {
     fn clear(&mut self) {
         self.values.clear();
         self.messages.clear();
-        self.bytes = 0;
+    }
+
+    /// The bytes of the values.
+    fn bytes(&self) -> usize {
+        self.values.len()
     }
 
     fn len(&self) -> usize {
@@ -401,7 +402,6 @@ impl MessageBatch {
 
     fn push(&mut self, partition: u32, offset: u64, value: &[u8]) {
         self.values.extend_from_slice(value);
-        self.bytes += value.len();
         self.messages.push((partition, offset, self.values.len()));
     }
 

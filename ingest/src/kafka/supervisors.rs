@@ -23,7 +23,7 @@ use strata_storage::catalog::SegmentDescriptor;
 use super::consumer::{ConsumerLoop, build_consumer};
 use super::supervisor_spec::{SupervisorSpec, SupervisorSpecError};
 use super::supervisor_status::{SupervisorReport, SupervisorStatus};
-use crate::service::{IngestError, IngestService};
+use crate::service::{IngestError, IngestService, SpecFit};
 
 /// Why a supervisor request failed.
 #[derive(Debug, thiserror::Error)]
@@ -136,14 +136,8 @@ impl Supervisors {
         build_consumer(&spec, probe)
             .map_err(|error| SupervisorError::ConsumerProperties(error.to_string()))?;
         let datasource = spec.id().to_owned();
-        match self.service.catalog().datasource(&datasource) {
-            None => {
-                self.service.create_datasource(spec.datasource.clone())?;
-            }
-            Some(state) if !crate::service::spec_extends(&state.spec, &spec.datasource) => {
-                return Err(SupervisorError::SpecConflict { datasource });
-            }
-            Some(_) => {}
+        if self.service.create_or_match(&spec.datasource)? == SpecFit::Conflicts {
+            return Err(SupervisorError::SpecConflict { datasource });
         }
         let mut supervisors = self.lock();
         if let Some(mut old) = supervisors.remove(&datasource) {

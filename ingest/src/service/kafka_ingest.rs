@@ -115,8 +115,9 @@ impl IngestService {
         }
         let _gate = ingest.gate.read().unwrap_or_else(PoisonError::into_inner);
         let range = ingest.append(name, batch)?;
-        let mut index = ingest.index();
+        // The ledger before the index, in the order a persist takes them.
         let mut ledger = ingest.kafka();
+        let mut index = ingest.index();
         for ((message, events), seq) in messages.iter().zip(events).zip(range.iter()) {
             ledger.note(
                 seq.0,
