@@ -34,6 +34,7 @@
 //!   running query checks as it goes.
 
 pub mod druid;
+pub mod elasticsearch;
 pub mod execute;
 pub mod mem_table;
 pub mod open_segments;

@@ -378,7 +378,7 @@ pub fn search(
 }
 
 /// The text dimensions of `spec`, in spec order, with their analyzers.
-fn text_fields(spec: &DataSourceSpec) -> Vec<TextField> {
+pub(crate) fn text_fields(spec: &DataSourceSpec) -> Vec<TextField> {
     spec.text_dimensions()
         .filter_map(|dimension| match dimension.kind() {
             DimensionKind::Text { analyzer } => Some(TextField {
