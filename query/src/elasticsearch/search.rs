@@ -273,12 +273,14 @@ fn sort_order(sort: &Field<'_>, fields: &IndexFields) -> Result<(ScanOrder, bool
     } else {
         sort_keys(sort)?
     };
-    let Some((name, spec)) = keys.into_iter().next() else {
+    // Hits are in storage order but for the time: `_doc` and `_score`
+    // (every hit scores alike) change nothing, wherever they are listed.
+    let Some((name, spec)) = keys
+        .into_iter()
+        .find(|(name, _)| name != "_doc" && name != "_score")
+    else {
         return Ok((ScanOrder::None, false));
     };
-    if name == "_doc" || name == "_score" {
-        return Ok((ScanOrder::None, false));
-    }
     let field = fields
         .require(&name)
         .map_err(|message| spec.invalid(message))?;
@@ -732,9 +734,14 @@ pub fn glob(pattern: &str, name: &str) -> bool {
     }
 }
 
-/// The answers of one search over several indices, merged: hits by the
-/// search's order, cut at `size`; totals added.
-pub fn merge(request: &SearchRequest, answers: Vec<IndexAnswer>, started: Instant) -> Value {
+/// The answers of one search over several indices, merged: hits in the
+/// search's order, the first `skip` left out, cut at `size`; totals added.
+pub fn merge(
+    request: &SearchRequest,
+    answers: Vec<IndexAnswer>,
+    skip: usize,
+    started: Instant,
+) -> Value {
     let mut hits: Vec<(Millis, Value)> = Vec::new();
     let mut total: Option<(u64, bool)> = None;
     let mut aggregations = None;
@@ -755,7 +762,11 @@ pub fn merge(request: &SearchRequest, answers: Vec<IndexAnswer>, started: Instan
         ScanOrder::Ascending => hits.sort_by_key(|hit| hit.0),
         ScanOrder::None => {}
     }
-    hits.truncate(request.size);
+    let hits: Vec<(Millis, Value)> = hits
+        .into_iter()
+        .skip(skip)
+        .take(request.size.saturating_sub(skip))
+        .collect();
     let mut hits_object = Map::new();
     if let Some((value, exact)) = total {
         hits_object.insert(

@@ -3,6 +3,7 @@
 
 pub mod datasources;
 pub mod druid;
+pub mod elasticsearch;
 pub mod ingest;
 pub mod loads;
 pub mod query_thread;
@@ -227,6 +228,8 @@ pub fn routes(
         .unify()
         .map(|result: Result<Response, ApiError>| result.unwrap_or_else(Reply::into_response));
 
+    let elasticsearch_routes = elasticsearch_routes(state.clone());
+
     let counted = state.metrics.clone();
     health
         .or(metrics)
@@ -245,6 +248,8 @@ pub fn routes(
         .unify()
         .or(supervisor_routes)
         .unify()
+        .or(elasticsearch_routes)
+        .unify()
         .recover(recover)
         .map(Reply::into_response)
         .with(warp::log::custom(move |info| {
@@ -252,6 +257,120 @@ pub fn routes(
             counted.count_request(route_label(info.path()), status);
             tracing::debug!(method = %info.method(), path = info.path(), status, elapsed = ?info.elapsed(), "request");
         }))
+}
+
+/// The Elasticsearch API at the root ([`elasticsearch`]).
+fn elasticsearch_routes(
+    state: AppState,
+) -> impl Filter<Extract = (Response,), Error = warp::Rejection> + Clone + Send + Sync + 'static {
+    use elasticsearch::SearchKind;
+    use std::collections::HashMap;
+    let root = warp::path::end()
+        .and(warp::get().or(warp::head()).unify())
+        .map(elasticsearch::root);
+    let service = state.ingest.clone();
+    let health = warp::path!("_cluster" / "health")
+        .and(warp::get())
+        .map(move || elasticsearch::health(&service));
+    let service = state.ingest.clone();
+    let mapping_all = warp::path!("_mapping")
+        .and(warp::get())
+        .map(move || elasticsearch::mapping(&service, None));
+    let service = state.ingest.clone();
+    let mapping = warp::path!(String / "_mapping")
+        .and(warp::get())
+        .map(move |index: String| elasticsearch::mapping(&service, Some(&index)));
+    let service = state.ingest.clone();
+    let field_caps = warp::path!(String / "_field_caps")
+        .and(warp::get().or(warp::post()).unify())
+        .and(warp::query::<HashMap<String, String>>())
+        .map(move |index: String, query: HashMap<String, String>| {
+            elasticsearch::field_caps(&service, Some(&index), &query)
+        });
+    let service = state.ingest.clone();
+    let field_caps_all = warp::path!("_field_caps")
+        .and(warp::get().or(warp::post()).unify())
+        .and(warp::query::<HashMap<String, String>>())
+        .map(move |query: HashMap<String, String>| {
+            elasticsearch::field_caps(&service, None, &query)
+        });
+    let search_body = warp::query::<HashMap<String, String>>()
+        .and(warp::body::content_length_limit(MAX_QUERY_BYTES))
+        .and(warp::body::bytes());
+    let with_state = {
+        let state = state.clone();
+        warp::any().map(move || state.clone())
+    };
+    let search = warp::path!(String / "_search")
+        .and(warp::get().or(warp::post()).unify())
+        .and(with_state.clone())
+        .and(search_body.clone())
+        .then(|index: String, state, query, body| {
+            elasticsearch::search(state, Some(index), query, body, SearchKind::Search)
+        });
+    let search_all = warp::path!("_search")
+        .and(warp::get().or(warp::post()).unify())
+        .and(with_state.clone())
+        .and(search_body.clone())
+        .then(|state, query, body| {
+            elasticsearch::search(state, None, query, body, SearchKind::Search)
+        });
+    let count = warp::path!(String / "_count")
+        .and(warp::get().or(warp::post()).unify())
+        .and(with_state.clone())
+        .and(search_body.clone())
+        .then(|index: String, state, query, body| {
+            elasticsearch::search(state, Some(index), query, body, SearchKind::Count)
+        });
+    let msearch_body =
+        warp::body::content_length_limit(MAX_QUERY_BYTES * 16).and(warp::body::bytes());
+    let msearch = warp::path!(String / "_msearch")
+        .and(warp::get().or(warp::post()).unify())
+        .and(with_state.clone())
+        .and(msearch_body.clone())
+        .then(|index: String, state, body| elasticsearch::msearch(state, Some(index), body));
+    let msearch_all = warp::path!("_msearch")
+        .and(warp::get().or(warp::post()).unify())
+        .and(with_state)
+        .and(msearch_body)
+        .then(|state, body| elasticsearch::msearch(state, None, body));
+    let service = state.ingest.clone();
+    let with_service = warp::any().map(move || service.clone());
+    let bulk_body = ingest::limited_body(state.ingest.options().max_body_bytes);
+    let bulk = warp::path!(String / "_bulk")
+        .and(warp::post().or(warp::put()).unify())
+        .and(with_service.clone())
+        .and(bulk_body.clone())
+        .then(|index: String, service, body| elasticsearch::bulk::bulk(service, Some(index), body));
+    let bulk_all = warp::path!("_bulk")
+        .and(warp::post().or(warp::put()).unify())
+        .and(with_service)
+        .and(bulk_body)
+        .then(|service, body| elasticsearch::bulk::bulk(service, None, body));
+    root.or(health)
+        .unify()
+        .or(mapping_all)
+        .unify()
+        .or(mapping)
+        .unify()
+        .or(field_caps_all)
+        .unify()
+        .or(field_caps)
+        .unify()
+        .or(search_all)
+        .unify()
+        .or(search)
+        .unify()
+        .or(count)
+        .unify()
+        .or(msearch_all)
+        .unify()
+        .or(msearch)
+        .unify()
+        .or(bulk_all)
+        .unify()
+        .or(bulk)
+        .unify()
 }
 
 /// A bounded set of route labels, so the metrics do not grow with every path
@@ -279,6 +398,14 @@ fn route_label(path: &str) -> &'static str {
         "/druid/v2" => "/druid/v2",
         "/druid/v2/datasources" => "/druid/v2/datasources",
         p if p.starts_with("/druid/v2/") => "/druid/v2/{queryId}",
+        "/" => "/",
+        p if p.ends_with("/_search") => "/{index}/_search",
+        p if p.ends_with("/_msearch") => "/{index}/_msearch",
+        p if p.ends_with("/_count") => "/{index}/_count",
+        p if p.ends_with("/_bulk") => "/{index}/_bulk",
+        p if p.ends_with("/_mapping") => "/{index}/_mapping",
+        p if p.ends_with("/_field_caps") => "/{index}/_field_caps",
+        "/_cluster/health" => "/_cluster/health",
         _ => "other",
     }
 }
