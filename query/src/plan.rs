@@ -108,6 +108,12 @@ pub enum AggregateFunction {
         column: String,
         number: NumberType,
     },
+    /// The sum of the squares of a column's values, as a double (for
+    /// Elasticsearch's `extended_stats`: variance and standard deviation).
+    /// A rollup row holds no squares, so the events table answers.
+    SumOfSquares {
+        column: String,
+    },
     /// The value of the earliest event by event `__time` (Druid's
     /// `longFirst`, `doubleFirst`, `floatFirst`, `stringFirst`), of a
     /// dimension or a metric's input; null values are skipped (unlike Druid's

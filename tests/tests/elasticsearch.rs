@@ -180,6 +180,9 @@ fn time_series_by_service(server: &StrataServer, events: &[Sent]) {
                     "5": {"max": {"field": "duration_ms"}},
                     "6": {"cardinality": {"field": "user"}},
                     "10": {"percentiles": {"field": "duration_ms", "percents": ["50", "95"]}},
+                    "11": {"extended_stats": {"field": "duration_ms", "sigma": "2"}},
+                    "12": {"top_metrics": {"metrics": [{"field": "bytes"}], "sort": {"timestamp": "desc"}, "size": "1"}},
+                    "13": {"moving_fn": {"buckets_path": "4", "window": "2", "script": "MovingFunctions.sum(values)"}},
                     "7": {"derivative": {"buckets_path": "4"}},
                     "8": {"cumulative_sum": {"buckets_path": "_count"}},
                     "9": {"bucket_script": {"buckets_path": {"a": "4", "b": "_count"}, "script": "params.a / params.b"}}
@@ -224,6 +227,7 @@ fn time_series_by_service(server: &StrataServer, events: &[Sent]) {
         );
         let mut running = 0;
         let mut previous_sum: Option<f64> = None;
+        let mut sums: Vec<f64> = Vec::new();
         for (time, start) in times.iter().zip(&starts) {
             let inside: Vec<&&Sent> = by_service[service]
                 .iter()
@@ -250,6 +254,9 @@ fn time_series_by_service(server: &StrataServer, events: &[Sent]) {
                 None => assert!(time.get("7").is_none(), "{context}"),
             }
             previous_sum = Some(sum as f64);
+            let window: f64 = sums.iter().rev().take(2).sum();
+            assert_eq!(time["13"]["value"].as_f64(), Some(window), "{context}");
+            sums.push(sum as f64);
             if inside.is_empty() {
                 assert_eq!(time["1"]["value"], Value::Null, "{context}");
                 assert_eq!(time["5"]["value"], Value::Null, "{context}");
@@ -266,6 +273,36 @@ fn time_series_by_service(server: &StrataServer, events: &[Sent]) {
             let max = durations.iter().copied().fold(f64::MIN, f64::max);
             let min = durations.iter().copied().fold(f64::MAX, f64::min);
             assert_eq!(time["5"]["value"].as_f64(), Some(max), "{context}");
+            let latest = inside
+                .iter()
+                .map(|sent| sent.time())
+                .max()
+                .expect("an event");
+            let latest_bytes: BTreeSet<i64> = inside
+                .iter()
+                .filter(|sent| sent.time() == latest)
+                .map(|sent| sent.event.bytes)
+                .collect();
+            let top = &time["12"]["top"][0];
+            let picked = top["metrics"]["bytes"].as_f64().expect("a value") as i64;
+            assert!(latest_bytes.contains(&picked), "{context}");
+            let squares: f64 = durations.iter().map(|d| d * d).sum();
+            let stats = &time["11"];
+            assert_eq!(stats["count"], inside.len(), "{context}");
+            assert!(
+                close(stats["sum_of_squares"].as_f64().expect("squares"), squares),
+                "{context}"
+            );
+            let variance = squares / durations.len() as f64 - mean * mean;
+            let deviation = stats["std_deviation"].as_f64().expect("a deviation");
+            assert!(
+                (deviation - variance.max(0.0).sqrt()).abs() < 1e-6,
+                "{context}"
+            );
+            let upper = stats["std_deviation_bounds"]["upper"]
+                .as_f64()
+                .expect("a bound");
+            assert!((upper - (mean + 2.0 * deviation)).abs() < 1e-6, "{context}");
             let users: BTreeSet<&str> =
                 inside.iter().map(|sent| sent.event.user.as_str()).collect();
             assert_eq!(time["6"]["value"], users.len(), "{context}");

@@ -183,6 +183,9 @@ pub(super) enum Accumulator {
         round: bool,
     },
     Quantiles(Box<QuantilesState>),
+    /// A sum of squared values: unlike a sum, merging another group's adds
+    /// its total as it is.
+    Squares(Option<f64>),
 }
 
 /// The most raw doubles a group's quantiles keep exactly before they become
@@ -238,6 +241,7 @@ impl Accumulator {
                     QUANTILES_EXACT_CAP,
                 )));
             }
+            AggregateFunction::SumOfSquares { .. } => return Accumulator::Squares(None),
             AggregateFunction::Sum { number, .. } => (Fold::Sum, number),
             AggregateFunction::Min { number, .. } => (Fold::Min, number),
             AggregateFunction::Max { number, .. } => (Fold::Max, number),
@@ -299,6 +303,10 @@ impl Accumulator {
                 // cannot be full before 2^64 values.
                 let _ = state.add(value.to_double());
             }
+            (Accumulator::Squares(total), RowValue::Number(value)) => {
+                let value = value.to_double();
+                *total = Some(total.unwrap_or(0.0) + value * value);
+            }
             (Accumulator::Quantiles(state), RowValue::Quantiles(stored)) => {
                 // KLL sketches of any `k` merge; an error would mean a
                 // damaged sketch, which decoding already refused.
@@ -331,7 +339,13 @@ impl Accumulator {
                 }
             }
             Accumulator::Quantiles(state) => self.add(RowValue::Quantiles(state)),
-            Accumulator::Long(_, None)
+            Accumulator::Squares(Some(other)) => {
+                if let Accumulator::Squares(total) = self {
+                    *total = Some(total.unwrap_or(0.0) + other);
+                }
+            }
+            Accumulator::Squares(None)
+            | Accumulator::Long(_, None)
             | Accumulator::Double(_, None)
             | Accumulator::Float(_, None)
             | Accumulator::Pick { picked: None, .. } => {}
@@ -356,7 +370,9 @@ impl Accumulator {
         match self {
             Accumulator::Count(count) => ResultValue::Long(*count),
             Accumulator::Long(_, value) => value.map_or(ResultValue::Null, ResultValue::Long),
-            Accumulator::Double(_, value) => value.map_or(ResultValue::Null, ResultValue::Double),
+            Accumulator::Double(_, value) | Accumulator::Squares(value) => {
+                value.map_or(ResultValue::Null, ResultValue::Double)
+            }
             Accumulator::Float(_, value) => value.map_or(ResultValue::Null, |value| {
                 ResultValue::Double(f64::from(value))
             }),

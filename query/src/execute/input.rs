@@ -69,7 +69,8 @@ pub(super) fn check_metrics_supported(
             let refused = match function {
                 AggregateFunction::Sum { .. }
                 | AggregateFunction::Min { .. }
-                | AggregateFunction::Max { .. } => is_sketch || is_pair,
+                | AggregateFunction::Max { .. }
+                | AggregateFunction::SumOfSquares { .. } => is_sketch || is_pair,
                 AggregateFunction::First { .. } | AggregateFunction::Last { .. } => is_sketch,
                 AggregateFunction::DistinctSketch { .. }
                 | AggregateFunction::Cardinality { .. } => {
@@ -105,6 +106,7 @@ fn aggregated_columns(function: &AggregateFunction) -> Vec<&str> {
         AggregateFunction::Sum { column, .. }
         | AggregateFunction::Min { column, .. }
         | AggregateFunction::Max { column, .. }
+        | AggregateFunction::SumOfSquares { column }
         | AggregateFunction::First { column, .. }
         | AggregateFunction::Last { column, .. }
         | AggregateFunction::DistinctSketch { column, .. }
@@ -445,7 +447,8 @@ impl Input {
             },
             AggregateFunction::Sum { column, .. }
             | AggregateFunction::Min { column, .. }
-            | AggregateFunction::Max { column, .. } => match source(spec, column, kind) {
+            | AggregateFunction::Max { column, .. }
+            | AggregateFunction::SumOfSquares { column } => match source(spec, column, kind) {
                 Source::Ones => Ok(Input::Ones),
                 Source::Column(column) => Self::read_numbers(reading, column),
             },

@@ -210,6 +210,7 @@ fn reads_strings(
         AggregateFunction::Sum { column, .. }
         | AggregateFunction::Min { column, .. }
         | AggregateFunction::Max { column, .. }
+        | AggregateFunction::SumOfSquares { column }
         | AggregateFunction::DistinctSketch { column, .. }
         | AggregateFunction::QuantilesSketch { column, .. } => vec![column],
         AggregateFunction::First {

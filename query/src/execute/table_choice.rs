@@ -229,6 +229,7 @@ fn folds_exactly_from_rollup(function: &AggregateFunction, spec: &DataSourceSpec
         }
         AggregateFunction::Min { column, .. } => (column, false),
         AggregateFunction::Max { column, .. } => (column, true),
+        AggregateFunction::SumOfSquares { .. } => return false,
         // A rollup row's pair is ordered by event time, not by another column.
         AggregateFunction::First {
             time_column: Some(_),

@@ -503,6 +503,21 @@ fn oracle_aggregate(function: &AggregateFunction, events: &[&Event]) -> ResultVa
                 .collect();
             return oracle_aggregate(inner, &passing);
         }
+        AggregateFunction::SumOfSquares { column } => {
+            let squares: Vec<f64> = events
+                .iter()
+                .filter_map(|event| event_value(event, column))
+                .map(|value| match value {
+                    Number::Long(long) => (long as f64) * (long as f64),
+                    Number::Double(double) => double * double,
+                })
+                .collect();
+            return if squares.is_empty() {
+                ResultValue::Null
+            } else {
+                ResultValue::Double(squares.iter().sum())
+            };
+        }
         AggregateFunction::Sum { column, number } => (Fold::Sum, column, number),
         AggregateFunction::Min { column, number } => (Fold::Min, column, number),
         AggregateFunction::Max { column, number } => (Fold::Max, column, number),

@@ -254,6 +254,11 @@ fn unfiltered_foldable_function() -> impl Strategy<Value = AggregateFunction> {
             .prop_map(|(column, number)| min(column, number)),
         (prop::sample::select(vec!["latency_max", "status"]), numbers)
             .prop_map(|(column, number)| max(column, number)),
+        prop::sample::select(vec!["bytes", "status", "latency_sum"]).prop_map(|column| {
+            AggregateFunction::SumOfSquares {
+                column: column.to_owned(),
+            }
+        }),
         (
             prop::sample::select(vec![
                 (true, "bytes_first"),

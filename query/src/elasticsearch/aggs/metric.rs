@@ -7,9 +7,10 @@
 //! | `sum`, `min`, `max` | `Sum`, `Min`, `Max` (of the metric that holds it, when one does) | `{"value": x}`; an empty sum is 0, an empty min or max null |
 //! | `avg` | `Sum` and the count of values | `{"value": sum / count}` |
 //! | `stats` | count, min, max, sum | `{"count", "min", "max", "avg", "sum"}` |
+//! | `extended_stats` | and the sum of squares | and `sum_of_squares`, the variances, standard deviations and their `sigma` bounds |
 //! | `cardinality` | an HLL sketch (lgK 12, about 1.6% error) | `{"value": n}` |
 //! | `percentiles` | a quantiles sketch and its quantiles | `{"values": {"25.0": x, ...}}` |
-//! | `top_metrics` sorted by time | `Last` (or `First`) of each metric, and the latest (earliest) time | `{"top": [{"sort": [t], "metrics": {...}}]}` |
+//! | `top_metrics` sorted by time | `Last` (or `First`) of each metric | `{"top": [{"sort": [], "metrics": {...}}]}` |
 //!
 //! A field's count of values counts the events where it is not null; over
 //! the time field, every event. The percentiles come from a KLL sketch (the
@@ -44,6 +45,12 @@ pub enum MetricAgg {
         keyed: bool,
     },
     Stats(IndexField),
+    ExtendedStats {
+        field: IndexField,
+        /// How many standard deviations `std_deviation_bounds` lie from the
+        /// mean.
+        sigma: f64,
+    },
     TopMetrics {
         metrics: Vec<IndexField>,
         /// Sorted newest first (the latest values), else oldest first.
@@ -125,13 +132,24 @@ pub fn parse(
         }
         "top_metrics" => top_metrics(body, lowering)?,
         "extended_stats" => {
-            return Err(body.invalid(
-                "extended_stats is not answered yet; use stats (count, min, max, avg, sum)",
-            ));
+            let field = numeric()?;
+            let sigma = match body.optional("sigma").filter(|f| !f.is_null()) {
+                Some(sigma) => {
+                    let value = match sigma.value() {
+                        Value::String(text) => text.trim().parse().ok(),
+                        other => other.as_f64(),
+                    };
+                    value
+                        .filter(|sigma: &f64| *sigma >= 0.0)
+                        .ok_or_else(|| sigma.invalid("sigma is a number of at least 0"))?
+                }
+                None => 2.0,
+            };
+            MetricAgg::ExtendedStats { field, sigma }
         }
         other => {
             return Err(body.invalid(format!(
-                "unknown aggregation type [{other}]; Strata answers terms, date_histogram, histogram, filters, range, avg, sum, min, max, value_count, cardinality, percentiles, stats, top_metrics, derivative, cumulative_sum, moving_fn and bucket_script"
+                "unknown aggregation type [{other}]; Strata answers terms, date_histogram, histogram, filters, range, avg, sum, min, max, value_count, cardinality, percentiles, stats, extended_stats, top_metrics, derivative, cumulative_sum, moving_fn and bucket_script"
             )));
         }
     })
@@ -149,7 +167,10 @@ fn top_metrics(body: &Field<'_>, lowering: &QueryLowering<'_>) -> Result<MetricA
         .map(|metric| lowering.field(&metric.required("field")?).cloned())
         .collect::<Result<Vec<_>, _>>()?;
     if let Some(size) = body.optional("size").filter(|f| !f.is_null())
-        && size.count()? != 1
+        && !match size.value() {
+            Value::String(text) => text.trim() == "1",
+            other => other.as_u64() == Some(1),
+        }
     {
         return Err(size.invalid("top_metrics answers its best document only; size must be 1"));
     }
@@ -250,11 +271,19 @@ impl MetricAgg {
                 parts.aggregations.push(named("sum", sum(field)));
                 parts.aggregations.push(named("count", count(field)));
             }
-            MetricAgg::Stats(field) => {
+            MetricAgg::Stats(field) | MetricAgg::ExtendedStats { field, .. } => {
                 parts.aggregations.push(named("count", count(field)));
                 parts.aggregations.push(named("min", min(field)));
                 parts.aggregations.push(named("max", max(field)));
                 parts.aggregations.push(named("sum", sum(field)));
+                if matches!(self, MetricAgg::ExtendedStats { .. }) {
+                    parts.aggregations.push(named(
+                        "squares",
+                        AggregateFunction::SumOfSquares {
+                            column: field.column.clone(),
+                        },
+                    ));
+                }
             }
             MetricAgg::Cardinality(field) => parts.aggregations.push(named(
                 "distinct",
@@ -285,21 +314,6 @@ impl MetricAgg {
                 parts.aggregations.push(sketch);
             }
             MetricAgg::TopMetrics { metrics, latest } => {
-                let time = fields.time_field().column.clone();
-                parts.aggregations.push(named(
-                    "time",
-                    if *latest {
-                        AggregateFunction::Max {
-                            column: time,
-                            number: NumberType::Long,
-                        }
-                    } else {
-                        AggregateFunction::Min {
-                            column: time,
-                            number: NumberType::Long,
-                        }
-                    },
-                ));
                 for (i, field) in metrics.iter().enumerate() {
                     let kind = match field.field_type {
                         FieldType::Long | FieldType::Date => ValueKind::Long,
@@ -343,6 +357,11 @@ impl MetricAgg {
                 "avg": average(number(3), count(0)),
                 "sum": number(3).unwrap_or(0.0),
             }),
+            MetricAgg::ExtendedStats { sigma, .. } => extended_stats(
+                count(0),
+                [number(1), number(2), number(3), number(4)],
+                *sigma,
+            ),
             MetricAgg::Cardinality(_) => json!({"value": count(0)}),
             MetricAgg::Percentiles {
                 percents, keyed, ..
@@ -369,22 +388,23 @@ impl MetricAgg {
                 }
             }
             MetricAgg::TopMetrics { metrics, .. } => {
-                if values.is_empty() || number(0).is_none() {
+                // The sort value (the event's time) is not computed: the
+                // metrics are what Grafana reads.
+                if values.iter().all(|value| *value == ResultValue::Null) {
                     return json!({"top": []});
                 }
                 let picked: Map<String, Value> = metrics
                     .iter()
-                    .enumerate()
-                    .map(|(i, field)| {
-                        let value = match values.get(i + 1) {
-                            Some(ResultValue::String(text)) => json!(text),
-                            Some(other) => json!(other.as_f64()),
-                            None => Value::Null,
+                    .zip(values)
+                    .map(|(field, value)| {
+                        let value = match value {
+                            ResultValue::String(text) => json!(text),
+                            other => json!(other.as_f64()),
                         };
                         (field.name.clone(), value)
                     })
                     .collect();
-                json!({"top": [{"sort": [count(0)], "metrics": picked}]})
+                json!({"top": [{"sort": [], "metrics": picked}]})
             }
         }
     }
@@ -417,12 +437,26 @@ impl MetricAgg {
                     .and_then(pick)
                     .or_else(|| rendered["values"][i]["value"].as_f64()))
             }
-            (MetricAgg::Stats(_), Some(part)) => match rendered.get(part) {
-                Some(value) => Ok(pick(value)),
-                None => Err(format!(
-                    "stats has no [{part}]; it has count, min, max, avg, sum"
-                )),
-            },
+            (MetricAgg::Stats(_) | MetricAgg::ExtendedStats { .. }, Some(part)) => {
+                // `std_deviation_bounds.upper` or Grafana's `std_deviation_bounds_upper`.
+                let bounds = part
+                    .strip_prefix("std_deviation_bounds")
+                    .map(|rest| rest.trim_start_matches(['.', '_']));
+                let value = match bounds {
+                    Some(bound) if !bound.is_empty() => rendered["std_deviation_bounds"].get(bound),
+                    _ => rendered.get(part),
+                };
+                match value {
+                    Some(value) => Ok(pick(value)),
+                    None => Err(format!(
+                        "this stats aggregation has no [{part}]; it has {}",
+                        rendered
+                            .as_object()
+                            .map(|object| object.keys().cloned().collect::<Vec<_>>().join(", "))
+                            .unwrap_or_default()
+                    )),
+                }
+            }
             (MetricAgg::TopMetrics { .. }, Some(part)) => {
                 Ok(rendered["top"][0]["metrics"].get(part).and_then(pick))
             }
@@ -430,6 +464,45 @@ impl MetricAgg {
             (_, Some(part)) => Err(format!("this metric has no [{part}]; name its value")),
         }
     }
+}
+
+/// `extended_stats` from the count and `[min, max, sum, sum of squares]`:
+/// variances and deviations of the population and of a sample, and the
+/// bounds `sigma` deviations around the mean.
+fn extended_stats(count: i64, [min, max, sum, squares]: [Option<f64>; 4], sigma: f64) -> Value {
+    let n = count as f64;
+    let mean = average(sum, count);
+    let population = mean.map(|mean| (squares.unwrap_or(0.0) / n - mean * mean).max(0.0));
+    let sampling = population
+        .filter(|_| count > 1)
+        .map(|variance| variance * n / (n - 1.0));
+    let deviation = |variance: Option<f64>| variance.map(f64::sqrt);
+    let bound = |variance: Option<f64>, sign: f64| {
+        mean.zip(deviation(variance))
+            .map(|(mean, deviation)| mean + sign * sigma * deviation)
+    };
+    json!({
+        "count": count,
+        "min": min,
+        "max": max,
+        "avg": mean,
+        "sum": sum.unwrap_or(0.0),
+        "sum_of_squares": squares,
+        "variance": population,
+        "variance_population": population,
+        "variance_sampling": sampling,
+        "std_deviation": deviation(population),
+        "std_deviation_population": deviation(population),
+        "std_deviation_sampling": deviation(sampling),
+        "std_deviation_bounds": {
+            "upper": bound(population, 1.0),
+            "lower": bound(population, -1.0),
+            "upper_population": bound(population, 1.0),
+            "lower_population": bound(population, -1.0),
+            "upper_sampling": bound(sampling, 1.0),
+            "lower_sampling": bound(sampling, -1.0),
+        },
+    })
 }
 
 fn average(sum: Option<f64>, count: i64) -> Option<f64> {
