@@ -54,10 +54,11 @@ pub fn parse_instant(
             .ok_or_else(|| format!("{number} is not a time")),
         serde_json::Value::String(text) => {
             let text = text.trim();
-            if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit() || b == b'-') {
-                if let Ok(n) = text.parse::<i64>() {
-                    return Ok(n.saturating_mul(scale));
-                }
+            if !text.is_empty()
+                && text.bytes().all(|b| b.is_ascii_digit() || b == b'-')
+                && let Ok(n) = text.parse::<i64>()
+            {
+                return Ok(n.saturating_mul(scale));
             }
             date_math(text, now, round)
         }
@@ -324,17 +325,17 @@ pub fn parse_time_zone(text: &str) -> Result<Tz, String> {
         let (hours, minutes) = trimmed[1..]
             .split_once(':')
             .unwrap_or((&trimmed[1..], "00"));
-        if minutes == "00" {
-            if let Ok(hours) = hours.parse::<u8>() {
-                // Etc/GMT zones count the other way: Etc/GMT-1 is UTC+1.
-                let name = if sign == '+' {
-                    format!("Etc/GMT-{hours}")
-                } else {
-                    format!("Etc/GMT+{hours}")
-                };
-                if let Ok(zone) = name.parse::<Tz>() {
-                    return Ok(zone);
-                }
+        if minutes == "00"
+            && let Ok(hours) = hours.parse::<u8>()
+        {
+            // Etc/GMT zones count the other way: Etc/GMT-1 is UTC+1.
+            let name = if sign == '+' {
+                format!("Etc/GMT-{hours}")
+            } else {
+                format!("Etc/GMT+{hours}")
+            };
+            if let Ok(zone) = name.parse::<Tz>() {
+                return Ok(zone);
             }
         }
         return Err(format!(

@@ -548,12 +548,16 @@ pub fn count(
         .sum())
 }
 
+/// The hits of a scan with their times, and how many events it matched
+/// (exactly, or at least).
+type ScannedHits = (Vec<(Millis, Value)>, (u64, bool));
+
 fn scan_hits(
     request: &SearchRequest,
     name: &str,
     fields: &IndexFields,
     reader: &dyn IndexReader,
-) -> Result<(Vec<(Millis, Value)>, (u64, bool)), EsError> {
+) -> Result<ScannedHits, EsError> {
     let mut filter = request.filter.clone();
     if let Some(after) = request.search_after {
         let bound = match request.order {
@@ -758,7 +762,7 @@ pub fn merge(
         }
     }
     match request.order {
-        ScanOrder::Descending => hits.sort_by(|a, b| b.0.cmp(&a.0)),
+        ScanOrder::Descending => hits.sort_by_key(|hit| std::cmp::Reverse(hit.0)),
         ScanOrder::Ascending => hits.sort_by_key(|hit| hit.0),
         ScanOrder::None => {}
     }

@@ -304,21 +304,21 @@ fn elasticsearch_routes(
     let search = warp::path!(String / "_search")
         .and(warp::get().or(warp::post()).unify())
         .and(with_state.clone())
-        .and(search_body.clone())
+        .and(search_body)
         .then(|index: String, state, query, body| {
             elasticsearch::search(state, Some(index), query, body, SearchKind::Search)
         });
     let search_all = warp::path!("_search")
         .and(warp::get().or(warp::post()).unify())
         .and(with_state.clone())
-        .and(search_body.clone())
+        .and(search_body)
         .then(|state, query, body| {
             elasticsearch::search(state, None, query, body, SearchKind::Search)
         });
     let count = warp::path!(String / "_count")
         .and(warp::get().or(warp::post()).unify())
         .and(with_state.clone())
-        .and(search_body.clone())
+        .and(search_body)
         .then(|index: String, state, query, body| {
             elasticsearch::search(state, Some(index), query, body, SearchKind::Count)
         });
@@ -327,7 +327,7 @@ fn elasticsearch_routes(
     let msearch = warp::path!(String / "_msearch")
         .and(warp::get().or(warp::post()).unify())
         .and(with_state.clone())
-        .and(msearch_body.clone())
+        .and(msearch_body)
         .then(|index: String, state, body| elasticsearch::msearch(state, Some(index), body));
     let msearch_all = warp::path!("_msearch")
         .and(warp::get().or(warp::post()).unify())

@@ -323,7 +323,7 @@ fn parse_kind(
             }
             let interval = body.required("interval")?;
             let interval_value = number(&interval)?;
-            if !(interval_value > 0.0) {
+            if interval_value.is_nan() || interval_value <= 0.0 {
                 return Err(interval.invalid("the interval must be above 0"));
             }
             let extended_bounds = match present(body, "extended_bounds") {

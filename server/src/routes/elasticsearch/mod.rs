@@ -381,7 +381,7 @@ fn parse_msearch(
         .lines()
         .filter(|line| !line.trim().is_empty())
         .collect();
-    if lines.len() % 2 != 0 {
+    if !lines.len().is_multiple_of(2) {
         return Err(EsError::illegal_argument(
             "an _msearch body is pairs of lines, a header and a search; the last search is missing",
         ));
