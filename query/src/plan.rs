@@ -1,6 +1,6 @@
 //! The logical plan: what a query asks for, independent of how it was written.
 //!
-//! Front-ends (Druid native JSON today, the Elasticsearch DSL later) lower a
+//! Front-ends (Druid native JSON, the Elasticsearch DSL) lower a
 //! request into a [`QueryPlan`]; the planner and executor never see JSON.
 //! A plan names the datasource's *logical* columns — dimensions and metrics
 //! by the names the spec gives them — and says nothing of tables: which
@@ -10,7 +10,7 @@
 //! ```text
 //! {"queryType": "timeseries", ...}  ─┐
 //! {"queryType": "groupBy", ...}     ─┼─ lower ─> QueryPlan ─ execute ─> rows ─ front-end shapes the answer
-//! ES _search (later)                ─┘
+//! ES _search, _msearch              ─┘
 //! ```
 
 use std::sync::Arc;

@@ -21,7 +21,6 @@ use super::{
     AggKind, AggRequest, BucketAgg, DateHistogram, Histogram, MAX_BUCKETS, OrderBy, Terms,
 };
 use crate::elasticsearch::error::EsError;
-use crate::elasticsearch::fields::FieldType;
 use crate::elasticsearch::query_dsl::{QueryLowering, all_of, any_of};
 use crate::plan::{
     AggregateFunction, AggregatePlan, Aggregation, Filter, GroupKey, KeyValue, QueryPlan,
@@ -935,16 +934,13 @@ fn step_entries<'r>(histogram: &Histogram, rows: &'r [(PathPart, BucketRow)]) ->
 fn bucket_key(bucket: &BucketAgg, part: &PathPart, row: Option<&BucketRow>) -> Map<String, Value> {
     let mut answer = Map::new();
     match (bucket, part) {
-        (BucketAgg::Terms(terms), PathPart::Key(key)) => {
+        (BucketAgg::Terms(_), PathPart::Key(key)) => {
             let key = match row.map(|row| &row.key) {
                 Some(KeyValue::Long(value)) => json!(value),
                 Some(KeyValue::Double(value)) => json!(value),
                 _ => json!(key),
             };
             answer.insert("key".to_owned(), key);
-            if terms.field.field_type == FieldType::Date {
-                answer.insert("key_as_string".to_owned(), json!(null));
-            }
         }
         (BucketAgg::DateHistogram(histogram), PathPart::Time(time)) => {
             answer.insert(
