@@ -250,6 +250,9 @@ pub fn routes(
         .unify()
         .or(elasticsearch_routes)
         .unify()
+        // Boxed: the whole table's type would nest too deep for the
+        // compiler to prove its future `Unpin`.
+        .boxed()
         .recover(recover)
         .map(Reply::into_response)
         .with(warp::log::custom(move |info| {
@@ -260,9 +263,7 @@ pub fn routes(
 }
 
 /// The Elasticsearch API at the root ([`elasticsearch`]).
-fn elasticsearch_routes(
-    state: AppState,
-) -> impl Filter<Extract = (Response,), Error = warp::Rejection> + Clone + Send + Sync + 'static {
+fn elasticsearch_routes(state: AppState) -> warp::filters::BoxedFilter<(Response,)> {
     use elasticsearch::SearchKind;
     use std::collections::HashMap;
     let root = warp::path::end()
@@ -371,6 +372,7 @@ fn elasticsearch_routes(
         .unify()
         .or(bulk)
         .unify()
+        .boxed()
 }
 
 /// A bounded set of route labels, so the metrics do not grow with every path
