@@ -9,7 +9,7 @@
 //! | `exists` | not null |
 //! | `prefix`, `wildcard`, `regexp` | `Like`, `Like`, an anchored `Regex` on a keyword; a prefix query on `text` |
 //! | `match`, `match_phrase` | the full-text index on `text` (words OR'ed, or AND'ed with `operator: and`; a phrase); equality on a keyword |
-//! | `query_string`, `simple_query_string` | Lucene syntax, see [`query_string`](super::query_string) |
+//! | `query_string`, `simple_query_string` | Lucene syntax, see [`query_string`] |
 //! | `constant_score` | its `filter` |
 //!
 //! Scores are not computed: every query is a filter, as in Elasticsearch's

@@ -16,7 +16,7 @@
 //!   count plan counted every event, or the scan read every table; a lower
 //!   bound (`"gte"`) when the scan stopped early and `track_total_hits` did
 //!   not ask for the exact count.
-//! - The `aggs` run as [`aggs::run`](super::aggs::run) describes.
+//! - The `aggs` run as [`aggs::run`] describes.
 
 use std::time::Instant;
 
