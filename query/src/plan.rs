@@ -31,6 +31,44 @@ pub struct QueryPlan {
     pub aggregate: AggregatePlan,
 }
 
+impl QueryPlan {
+    /// The plan that counts the events `filter` selects in `intervals`:
+    /// one row, one `Count`; read its answer with [`counted_events`].
+    pub fn event_count(
+        datasource: String,
+        intervals: Vec<Interval>,
+        filter: Option<Filter>,
+    ) -> QueryPlan {
+        QueryPlan {
+            datasource,
+            intervals,
+            filter,
+            aggregate: AggregatePlan {
+                granularity: Granularity::All,
+                group_by: Vec::new(),
+                aggregations: vec![Aggregation {
+                    name: "count".to_owned(),
+                    function: AggregateFunction::Count,
+                }],
+                post_aggregations: Vec::new(),
+                zero_fill: false,
+                having: None,
+                grand_total: false,
+            },
+        }
+    }
+}
+
+/// The events an [`QueryPlan::event_count`] plan counted.
+pub fn counted_events(rows: &[ResultRow]) -> u64 {
+    rows.iter()
+        .filter_map(|row| match row.values.first() {
+            Some(ResultValue::Long(count)) => u64::try_from(*count).ok(),
+            _ => None,
+        })
+        .sum()
+}
+
 /// Grouping and aggregation: timeseries, topN and groupBy all lower into it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AggregatePlan {

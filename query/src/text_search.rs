@@ -30,7 +30,6 @@ use serde::Serialize;
 use serde::ser::SerializeMap;
 use serde_json::Value;
 use strata_storage::catalog::Catalog;
-use strata_storage::granularity::Granularity;
 use strata_storage::segment::TIME_COLUMN;
 use strata_storage::spec::{DataSourceSpec, DimensionKind};
 use strata_storage::text_index::{HighlightOptions, Highlighter, TextField};
@@ -38,10 +37,7 @@ use strata_storage::time::{Interval, format_millis};
 
 use crate::druid::json::{Field, JsonError};
 use crate::druid::{filter, intervals, response::scan_value_json};
-use crate::plan::{
-    AggregateFunction, AggregatePlan, Aggregation, Filter, QueryPlan, ResultValue, ScanOrder,
-    ScanPlan,
-};
+use crate::plan::{Filter, QueryPlan, ScanOrder, ScanPlan, counted_events};
 use crate::query_limits::QueryLimits;
 use crate::scan_query::ScanValue;
 use crate::select::SelectError;
@@ -399,31 +395,12 @@ fn count(
     catalog: &dyn Catalog,
     limits: &QueryLimits,
 ) -> Result<u64, QueryError> {
-    let plan = QueryPlan {
-        datasource: request.datasource.clone(),
-        intervals: request.intervals.clone(),
-        filter: Some(filter),
-        aggregate: AggregatePlan {
-            granularity: Granularity::All,
-            group_by: Vec::new(),
-            aggregations: vec![Aggregation {
-                name: "count".to_owned(),
-                function: AggregateFunction::Count,
-            }],
-            post_aggregations: Vec::new(),
-            zero_fill: false,
-            having: None,
-            grand_total: false,
-        },
-    };
-    let rows = snapshot.execute(&plan, catalog, limits)?;
-    Ok(rows
-        .iter()
-        .filter_map(|row| match row.values.first() {
-            Some(ResultValue::Long(count)) => u64::try_from(*count).ok(),
-            _ => None,
-        })
-        .sum())
+    let plan = QueryPlan::event_count(
+        request.datasource.clone(),
+        request.intervals.clone(),
+        Some(filter),
+    );
+    Ok(counted_events(&snapshot.execute(&plan, catalog, limits)?))
 }
 
 #[cfg(test)]

@@ -21,7 +21,6 @@
 use std::time::Instant;
 
 use serde_json::{Map, Value, json};
-use strata_storage::granularity::Granularity;
 use strata_storage::segment::TIME_COLUMN;
 use strata_storage::spec::DataSourceSpec;
 use strata_storage::text_index::{HighlightOptions, Highlighter};
@@ -34,10 +33,7 @@ use super::fields::{FieldType, IndexFields};
 use super::query_dsl::{QueryLowering, all_of, match_all, time_filter};
 use crate::druid::json::{Field, JsonError};
 use crate::druid::response::scan_value_json;
-use crate::plan::{
-    AggregateFunction, AggregatePlan, Aggregation, Filter, QueryPlan, ResultValue, ScanOrder,
-    ScanPlan,
-};
+use crate::plan::{Filter, QueryPlan, ScanOrder, ScanPlan, counted_events};
 use crate::scan_query::{ScanResult, ScanValue};
 use crate::snapshot::QueryError;
 use crate::text_search::text_fields;
@@ -291,14 +287,10 @@ fn sort_order(sort: &Field<'_>, fields: &IndexFields) -> Result<(ScanOrder, bool
             field.field_type.name()
         )));
     }
+    // A bare name (`"sort": "timestamp"`) is no direction.
     let direction = match spec.value() {
-        Value::String(direction) if *direction != name => direction.clone(),
-        Value::Object(options) => options
-            .get("order")
-            .and_then(Value::as_str)
-            .unwrap_or("asc")
-            .to_owned(),
-        _ => "asc".to_owned(),
+        Value::String(text) if *text == name => "asc".to_owned(),
+        other => sort_direction(other),
     };
     let order = match direction.to_ascii_lowercase().as_str() {
         "desc" => ScanOrder::Descending,
@@ -306,6 +298,20 @@ fn sort_order(sort: &Field<'_>, fields: &IndexFields) -> Result<(ScanOrder, bool
         other => return Err(spec.invalid(format!("sort order `{other}` is neither asc nor desc"))),
     };
     Ok((order, true))
+}
+
+/// The direction a sort key gives: `"desc"`, `{"order": "desc"}`;
+/// ascending by default.
+pub(crate) fn sort_direction(value: &Value) -> String {
+    match value {
+        Value::String(direction) => direction.clone(),
+        Value::Object(options) => options
+            .get("order")
+            .and_then(Value::as_str)
+            .unwrap_or("asc")
+            .to_owned(),
+        _ => "asc".to_owned(),
+    }
 }
 
 fn sort_keys<'v>(item: &Field<'v>) -> Result<Vec<(String, Field<'v>)>, JsonError> {
@@ -521,31 +527,13 @@ pub fn count(
     name: &str,
     reader: &dyn IndexReader,
 ) -> Result<u64, EsError> {
-    let plan = QueryPlan {
-        datasource: name.to_owned(),
-        intervals: request.intervals.clone(),
-        filter: request.filter.clone(),
-        aggregate: AggregatePlan {
-            granularity: Granularity::All,
-            group_by: Vec::new(),
-            aggregations: vec![Aggregation {
-                name: "count".to_owned(),
-                function: AggregateFunction::Count,
-            }],
-            post_aggregations: Vec::new(),
-            zero_fill: false,
-            having: None,
-            grand_total: false,
-        },
-    };
+    let plan = QueryPlan::event_count(
+        name.to_owned(),
+        request.intervals.clone(),
+        request.filter.clone(),
+    );
     let rows = reader.aggregate(&plan).map_err(EsError::from_query)?;
-    Ok(rows
-        .iter()
-        .filter_map(|row| match row.values.first() {
-            Some(ResultValue::Long(count)) => u64::try_from(*count).ok(),
-            _ => None,
-        })
-        .sum())
+    Ok(counted_events(&rows))
 }
 
 /// The hits of a scan with their times, and how many events it matched

@@ -198,15 +198,7 @@ fn top_metrics(body: &Field<'_>, lowering: &QueryLowering<'_>) -> Result<MetricA
             lowering.fields.time_field().name
         )));
     }
-    let direction = match direction {
-        Value::String(text) => text.clone(),
-        Value::Object(options) => options
-            .get("order")
-            .and_then(Value::as_str)
-            .unwrap_or("asc")
-            .to_owned(),
-        _ => "asc".to_owned(),
-    };
+    let direction = crate::elasticsearch::search::sort_direction(direction);
     Ok(MetricAgg::TopMetrics {
         metrics,
         latest: direction.eq_ignore_ascii_case("desc"),
