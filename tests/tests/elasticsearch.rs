@@ -284,6 +284,7 @@ fn time_series_by_service(server: &StrataServer, events: &[Sent]) {
                 .map(|sent| sent.event.bytes)
                 .collect();
             let top = &time["12"]["top"][0];
+            assert_eq!(top["sort"][0], latest, "{context}");
             let picked = top["metrics"]["bytes"].as_f64().expect("a value") as i64;
             assert!(latest_bytes.contains(&picked), "{context}");
             let squares: f64 = durations.iter().map(|d| d * d).sum();

@@ -35,6 +35,7 @@ use std::sync::Arc;
 
 use strata_storage::metric_cell::distinct::{Coupon, DictionaryCoupons};
 use strata_storage::metric_cell::{DistinctKey, HllState, HllUnionState, QuantilesState, Timed};
+use strata_storage::segment::TIME_COLUMN;
 use strata_storage::segment::{ColumnKind, TableKind, TableSchema};
 use strata_storage::spec::{Aggregator, DataSourceSpec, NumericType};
 use strata_storage::time::Millis;
@@ -567,6 +568,14 @@ impl Input {
     /// A long or double column: its bare numbers when every row read holds
     /// one.
     fn read_numbers(reading: &Reading<'_>, column: &str) -> Result<Self, ExecuteError> {
+        // `__time` is no stored column: every row has its time (a rollup
+        // row, its bucket's), so a min or max of it is the earliest or
+        // latest event, as Druid's `longMin`/`longMax` of `__time` are.
+        if column == TIME_COLUMN {
+            return Ok(Input::FullLong(
+                reading.table.read_time_range(reading.rows.clone())?,
+            ));
+        }
         if let Some(numbers) = reading
             .table
             .read_full_numbers(column, reading.rows.clone())?

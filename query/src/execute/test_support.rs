@@ -326,6 +326,7 @@ fn event_value(event: &Event, column: &str) -> Option<Number> {
         "bytes" | "bytes_min" => event.bytes.map(Number::Long),
         "latency" | "latency_sum" | "latency_max" => event.latency.map(Number::Double),
         "status" => event.status.map(Number::Long),
+        "__time" => Some(Number::Long(event.time)),
         _ => None,
     }
 }

@@ -254,6 +254,11 @@ fn unfiltered_foldable_function() -> impl Strategy<Value = AggregateFunction> {
             .prop_map(|(column, number)| min(column, number)),
         (prop::sample::select(vec!["latency_max", "status"]), numbers)
             .prop_map(|(column, number)| max(column, number)),
+        any::<bool>().prop_map(|latest| if latest {
+            max("__time", NumberType::Long)
+        } else {
+            min("__time", NumberType::Long)
+        }),
         prop::sample::select(vec!["bytes", "status", "latency_sum"]).prop_map(|column| {
             AggregateFunction::SumOfSquares {
                 column: column.to_owned(),

@@ -10,7 +10,7 @@
 //! | `extended_stats` | and the sum of squares | and `sum_of_squares`, the variances, standard deviations and their `sigma` bounds |
 //! | `cardinality` | an HLL sketch (lgK 12, about 1.6% error) | `{"value": n}` |
 //! | `percentiles` | a quantiles sketch and its quantiles | `{"values": {"25.0": x, ...}}` |
-//! | `top_metrics` sorted by time | `Last` (or `First`) of each metric | `{"top": [{"sort": [], "metrics": {...}}]}` |
+//! | `top_metrics` sorted by time | `Last` (or `First`) of each metric, and the latest (earliest) time | `{"top": [{"sort": [t], "metrics": {...}}]}` |
 //!
 //! A field's count of values counts the events where it is not null; over
 //! the time field, every event. The percentiles come from a KLL sketch (the
@@ -306,6 +306,21 @@ impl MetricAgg {
                 parts.aggregations.push(sketch);
             }
             MetricAgg::TopMetrics { metrics, latest } => {
+                let time = fields.time_field().column.clone();
+                parts.aggregations.push(named(
+                    "time",
+                    if *latest {
+                        AggregateFunction::Max {
+                            column: time,
+                            number: NumberType::Long,
+                        }
+                    } else {
+                        AggregateFunction::Min {
+                            column: time,
+                            number: NumberType::Long,
+                        }
+                    },
+                ));
                 for (i, field) in metrics.iter().enumerate() {
                     let kind = match field.field_type {
                         FieldType::Long | FieldType::Date => ValueKind::Long,
@@ -380,14 +395,13 @@ impl MetricAgg {
                 }
             }
             MetricAgg::TopMetrics { metrics, .. } => {
-                // The sort value (the event's time) is not computed: the
-                // metrics are what Grafana reads.
-                if values.iter().all(|value| *value == ResultValue::Null) {
+                // The first value is the time of the event picked.
+                let Some(time) = number(0) else {
                     return json!({"top": []});
-                }
+                };
                 let picked: Map<String, Value> = metrics
                     .iter()
-                    .zip(values)
+                    .zip(values.iter().skip(1))
                     .map(|(field, value)| {
                         let value = match value {
                             ResultValue::String(text) => json!(text),
@@ -396,7 +410,7 @@ impl MetricAgg {
                         (field.name.clone(), value)
                     })
                     .collect();
-                json!({"top": [{"sort": [], "metrics": picked}]})
+                json!({"top": [{"sort": [time as i64], "metrics": picked}]})
             }
         }
     }
