@@ -434,33 +434,38 @@ pub async fn msearch(state: AppState, index: Option<String>, body: Bytes) -> Res
             return error_response(&error);
         }
     };
-    let mut responses = Vec::with_capacity(items.len());
-    for item in items {
-        let answer = match item {
-            Ok(item) => {
-                on_query_thread(&state, move |service, limits| {
-                    search_job(
-                        service,
-                        limits,
-                        item.index.as_deref(),
-                        item.ignore_unavailable,
-                        &item.body,
-                        SearchKind::Search,
-                    )
-                })
-                .await
+    // The searches run side by side (Grafana sends a panel's queries in
+    // one request), each on its own query thread; answers keep their order.
+    let searches = items.into_iter().map(|item| {
+        let state = state.clone();
+        async move {
+            let answer = match item {
+                Ok(item) => {
+                    on_query_thread(&state, move |service, limits| {
+                        search_job(
+                            service,
+                            limits,
+                            item.index.as_deref(),
+                            item.ignore_unavailable,
+                            &item.body,
+                            SearchKind::Search,
+                        )
+                    })
+                    .await
+                }
+                Err(error) => Err(error),
+            };
+            count_query(&state, answer.as_ref().err());
+            match answer {
+                Ok(mut answer) => {
+                    answer["status"] = json!(200);
+                    answer
+                }
+                Err(error) => error.to_json(),
             }
-            Err(error) => Err(error),
-        };
-        count_query(&state, answer.as_ref().err());
-        responses.push(match answer {
-            Ok(mut answer) => {
-                answer["status"] = json!(200);
-                answer
-            }
-            Err(error) => error.to_json(),
-        });
-    }
+        }
+    });
+    let responses = futures_util::future::join_all(searches).await;
     json_response(
         200,
         &json!({"took": started.elapsed().as_millis() as u64, "responses": responses}),
