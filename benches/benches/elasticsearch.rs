@@ -213,60 +213,46 @@ fn pairs() -> Vec<(&'static str, Ask, Ask)> {
                 },
             },
         ),
-        (
-            "needle, logs query",
-            Ask {
-                requests: vec![msearch(
-                    json!({"size": 100, "query": range_filter("needle7f3a"),
-                    "sort": {"timestamp": {"order": "desc", "unmapped_type": "boolean"}, "_doc": {"order": "desc"}},
-                    "highlight": {"pre_tags": ["@HIGHLIGHT@"], "post_tags": ["@/HIGHLIGHT@"], "fragment_size": 2147483647, "fields": {"*": {}}}}),
-                )],
-                numbers: |answers| {
-                    hit_times(&answers[0]["responses"][0]["hits"]["hits"], |hit| {
-                        hit["sort"][0].as_f64()
-                    })
-                },
-            },
-            Ask {
-                requests: vec![(
-                    "/v1/datasources/access/search".to_owned(),
-                    json!({"query": "needle7f3a", "intervals": [INTERVAL], "limit": 100, "highlight": true}),
-                )],
-                numbers: |answers| {
-                    hit_times(&answers[0]["hits"], |hit| {
-                        hit["event"]["__time"].as_str().and_then(iso_millis)
-                    })
-                },
-            },
-        ),
+        ("needle, logs query", logs_query(None), native_search()),
         (
             "needle, logs query with its volume histogram",
-            Ask {
-                requests: vec![msearch(
-                    json!({"size": 100, "query": range_filter("needle7f3a"),
-                    "sort": {"timestamp": {"order": "desc", "unmapped_type": "boolean"}, "_doc": {"order": "desc"}},
-                    "highlight": {"pre_tags": ["@HIGHLIGHT@"], "post_tags": ["@/HIGHLIGHT@"], "fragment_size": 2147483647, "fields": {"*": {}}},
-                    "aggs": {"1": {"date_histogram": hourly_histogram()}}}),
-                )],
-                numbers: |answers| {
-                    hit_times(&answers[0]["responses"][0]["hits"]["hits"], |hit| {
-                        hit["sort"][0].as_f64()
-                    })
-                },
-            },
-            Ask {
-                requests: vec![(
-                    "/v1/datasources/access/search".to_owned(),
-                    json!({"query": "needle7f3a", "intervals": [INTERVAL], "limit": 100, "highlight": true}),
-                )],
-                numbers: |answers| {
-                    hit_times(&answers[0]["hits"], |hit| {
-                        hit["event"]["__time"].as_str().and_then(iso_millis)
-                    })
-                },
-            },
+            logs_query(Some(json!({"1": {"date_histogram": hourly_histogram()}}))),
+            native_search(),
         ),
     ]
+}
+
+/// Grafana's logs query for the needle, with `aggs` when given.
+fn logs_query(aggs: Option<Value>) -> Ask {
+    let mut search = json!({"size": 100, "query": range_filter("needle7f3a"),
+        "sort": {"timestamp": {"order": "desc", "unmapped_type": "boolean"}, "_doc": {"order": "desc"}},
+        "highlight": {"pre_tags": ["@HIGHLIGHT@"], "post_tags": ["@/HIGHLIGHT@"], "fragment_size": 2147483647, "fields": {"*": {}}}});
+    if let Some(aggs) = aggs {
+        search["aggs"] = aggs;
+    }
+    Ask {
+        requests: vec![msearch(search)],
+        numbers: |answers| {
+            hit_times(&answers[0]["responses"][0]["hits"]["hits"], |hit| {
+                hit["sort"][0].as_f64()
+            })
+        },
+    }
+}
+
+/// The native search for the needle, as the logs query asks it.
+fn native_search() -> Ask {
+    Ask {
+        requests: vec![(
+            "/v1/datasources/access/search".to_owned(),
+            json!({"query": "needle7f3a", "intervals": [INTERVAL], "limit": 100, "highlight": true}),
+        )],
+        numbers: |answers| {
+            hit_times(&answers[0]["hits"], |hit| {
+                hit["event"]["__time"].as_str().and_then(iso_millis)
+            })
+        },
+    }
 }
 
 fn hit_times(hits: &Value, time: impl Fn(&Value) -> Option<f64>) -> Vec<f64> {

@@ -38,9 +38,8 @@ use crate::scan_query::{ScanResult, ScanValue};
 use crate::snapshot::QueryError;
 use crate::text_search::text_fields;
 
-/// The members a search body may have; the last ones are accepted and have
-/// no effect here (no scores, no versions, one shard).
-const MEMBERS: [&str; 21] = [
+/// The members of a search body that Strata reads.
+const MEMBERS: [&str; 12] = [
     "query",
     "aggs",
     "aggregations",
@@ -53,6 +52,11 @@ const MEMBERS: [&str; 21] = [
     "docvalue_fields",
     "highlight",
     "track_total_hits",
+];
+
+/// Members accepted and without effect here: no scores, no versions, one
+/// shard, no scripts (an empty `script_fields`, as Grafana sends).
+const IGNORED_MEMBERS: [&str; 9] = [
     "script_fields",
     "stored_fields",
     "timeout",
@@ -150,10 +154,13 @@ fn parse(body: &Value, fields: &IndexFields, now: Millis) -> Result<SearchReques
     let object = body
         .as_object()
         .ok_or_else(|| root.invalid("a search body is a JSON object"))?;
-    if let Some(key) = object.keys().find(|key| !MEMBERS.contains(&key.as_str())) {
+    if let Some(key) = object
+        .keys()
+        .find(|key| !MEMBERS.contains(&key.as_str()) && !IGNORED_MEMBERS.contains(&key.as_str()))
+    {
         return Err(root.required(key)?.invalid(format!(
             "unknown key [{key}] of a search; Strata reads {}",
-            MEMBERS[..12].join(", ")
+            MEMBERS.join(", ")
         )));
     }
     let lowering = QueryLowering { fields, now };

@@ -125,11 +125,12 @@ fn targets(
         .map_err(|missing| EsError::index_not_found(&missing))
 }
 
+/// An index's fields, from its spec alone (no snapshot of its tables).
 fn fields_of(service: &IngestService, name: &str) -> Result<IndexFields, EsError> {
-    let snapshot = service
-        .read_view(name)
-        .map_err(|error| ingest_error(name, error))?;
-    Ok(IndexFields::of(&snapshot.state.spec))
+    let (state, _) = service
+        .snapshot(name)
+        .ok_or_else(|| EsError::index_not_found(name))?;
+    Ok(IndexFields::of(&state.spec))
 }
 
 fn ingest_error(name: &str, error: IngestError) -> EsError {
